@@ -98,10 +98,10 @@ type Server struct {
 	replCache map[string]*replconf.Config // parsed configs by XML text
 }
 
-// credentials adapts the accounts map to sigv4.Credentials.
-type credentials map[string]Account
+// accountCreds adapts the accounts map to sigv4.Credentials.
+type accountCreds map[string]Account
 
-func (c credentials) Secret(accessKey string) (string, bool) {
+func (c accountCreds) Secret(accessKey string) (string, bool) {
 	a, ok := c[accessKey]
 	return a.SecretKey, ok
 }
@@ -134,7 +134,7 @@ func New(cfg Config) (*Server, error) {
 	for _, a := range accts {
 		s.accounts[a.AccessKey] = a
 	}
-	s.verifier = &sigv4.Verifier{Creds: credentials(s.accounts)}
+	s.verifier = &sigv4.Verifier{Creds: accountCreds(s.accounts)}
 	st, err := store.Open(cfg.DataDir, store.Options{
 		Policy:           s.replicationPolicy,
 		JournalRetention: cfg.JournalRetention,
