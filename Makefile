@@ -1,0 +1,47 @@
+# Backbeat on Temporal — build, test, demo.
+# `make demo` runs the system on the embedded default; `make test` runs every test.
+
+SHELL      := /bin/bash
+GO         ?= go
+export PATH := /usr/local/go/bin:$(PATH)
+# Build cache under the clone so repeated CI runs on one machine reuse it.
+export GOCACHE ?= $(CURDIR)/.cache/go-build
+export GOFLAGS ?= -buildvcs=false
+TEST_TIMEOUT ?= 20m
+
+.PHONY: all build test test-short deps lint bench demo clean
+
+all: build
+
+## build: compile every command into bin/
+build:
+	@mkdir -p bin
+	$(GO) build -o bin/ ./cmd/...
+
+## deps: install the Debian packages the tests and the demo use (when missing)
+deps:
+	@scripts/deps.sh
+
+## test: install what tests need, then run every test (unit, integration, crash)
+test: deps build
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## test-short: unit tests only (no external processes)
+test-short:
+	$(GO) test -short -count=1 ./...
+
+## lint: gofmt and go vet must be clean
+lint:
+	@u=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$u" ]; then echo "gofmt needed: $$u"; exit 1; fi
+	$(GO) vet ./...
+
+## bench: benchmarks (figures go in the issue notes and docs/BENCHMARKS.md)
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./s3server/...
+
+## demo: run the system locally on 127.0.0.1 (see README)
+demo: build
+	@scripts/demo.sh
+
+clean:
+	rm -rf bin .demo
