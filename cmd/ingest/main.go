@@ -1,0 +1,50 @@
+// Command ingest is the queue populator: s3server's journal → Kafka, offsets in
+// ZooKeeper. See package ingest; every flag has a BACKBEAT_<FLAG> environment fallback.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/backbeat-temporal/backbeat/ingest"
+	"github.com/backbeat-temporal/backbeat/internal/flagenv"
+)
+
+func main() {
+	var cfg ingest.Config
+	var brokers, zkServers string
+	var logLevel slog.Level
+	fs := flag.NewFlagSet("ingest", flag.ExitOnError)
+	fs.StringVar(&cfg.S3Endpoint, "s3-endpoint", "http://127.0.0.1:8000", "s3server base URL")
+	fs.StringVar(&cfg.AccessKey, "access-key", "", "access key of s3server's replication identity (required)")
+	fs.StringVar(&cfg.SecretKey, "secret-key", "", "secret key of s3server's replication identity (required)")
+	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
+	fs.StringVar(&cfg.Topic, "topic", "backbeat-replication", "Kafka topic")
+	fs.IntVar(&cfg.Partitions, "partitions", 8, "partitions of the topic when ingest creates it")
+	fs.StringVar(&zkServers, "zookeeper", "127.0.0.1:2181", "ZooKeeper servers, comma-separated")
+	fs.StringVar(&cfg.ZKChroot, "zookeeper-chroot", "/backbeat", "prefix of ingest's znodes")
+	fs.IntVar(&cfg.BatchSize, "batch-size", 500, "journal records per Kafka batch (1-10000)")
+	fs.DurationVar(&cfg.PollWait, "poll-wait", 20*time.Second, "longest journal long-poll")
+	fs.StringVar(&cfg.MetricsListen, "metrics-listen", "127.0.0.1:9101", "address of /metrics and /healthz (empty: off)")
+	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
+	if err := flagenv.Parse(fs, os.Args[1:], nil); err != nil {
+		fmt.Fprintln(os.Stderr, "ingest:", err)
+		os.Exit(2)
+	}
+	cfg.Brokers = strings.Split(brokers, ",")
+	cfg.ZooKeeper = strings.Split(zkServers, ",")
+	cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := ingest.Run(ctx, cfg); err != nil {
+		cfg.Logger.Error("ingest stopped", "err", err)
+		os.Exit(1)
+	}
+}

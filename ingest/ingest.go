@@ -1,0 +1,181 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/backbeat-temporal/backbeat/journal"
+)
+
+// Run runs ingest until ctx ends. It returns nil on a clean stop, or an error that needs
+// the operator (the journal was truncated past the stored offset: backfill). Every other
+// failure (s3server, Kafka or ZooKeeper down, a malformed record) is logged, counted and
+// retried with backoff, never skipped past.
+func Run(ctx context.Context, cfg Config) error {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return err
+	}
+	in := &ingester{cfg: cfg, log: cfg.Logger, m: newMetrics(),
+		journal: &journal.Client{Endpoint: cfg.S3Endpoint, AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey}}
+	if cfg.MetricsListen != "" {
+		ln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("ingest: metrics listener on %s: %w", cfg.MetricsListen, err)
+		}
+		srv := &http.Server{Handler: in.m.handler(), ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+		in.log.Info("ingest metrics listening", "addr", ln.Addr().String())
+	}
+	return in.run(ctx)
+}
+
+// ingester is one ingest process.
+type ingester struct {
+	cfg     Config
+	log     *slog.Logger
+	m       *metrics
+	journal *journal.Client
+}
+
+func (in *ingester) run(ctx context.Context) error {
+	backoff := in.cfg.MinBackoff
+	for {
+		progressed, err := in.term(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var te *journal.TruncatedError
+		if errors.As(err, &te) {
+			in.m.fail("journal", err)
+			return fmt.Errorf("ingest: %w", err)
+		}
+		if progressed {
+			backoff = in.cfg.MinBackoff
+		}
+		in.log.Error("ingest interrupted; retrying", "err", err, "retryIn", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, in.cfg.MaxBackoff)
+	}
+}
+
+// term is one leadership term: find the journal, take the lock, then publish until an
+// error or the end of ctx. progressed tells whether any batch went through.
+func (in *ingester) term(ctx context.Context) (progressed bool, err error) {
+	in.m.setState("starting")
+	journalID, err := in.journalID(ctx)
+	if err != nil {
+		in.m.fail("journal", err)
+		return false, err
+	}
+	zt, err := dialZK(ctx, in.cfg.ZooKeeper, in.cfg.ZKSessionTimeout, in.cfg.ZKChroot, in.log)
+	if err != nil {
+		in.m.fail("zookeeper", err)
+		return false, err
+	}
+	defer zt.Close()
+	in.m.setState("standby")
+	in.log.Info("waiting for the ingest lock", "journalId", journalID, "lock", zt.lockPath(journalID))
+	if err := zt.lock(ctx, journalID); err != nil {
+		in.m.fail("zookeeper", err)
+		return false, err
+	}
+	offset, version, err := zt.loadOffset(journalID, 0)
+	if err != nil {
+		in.m.fail("zookeeper", err)
+		return false, err
+	}
+	prod, err := newKafkaProducer(in.cfg.Brokers, in.cfg.Topic, in.cfg.Partitions)
+	if err != nil {
+		in.m.fail("kafka", err)
+		return false, err
+	}
+	defer prod.Close()
+	in.m.setState("leader")
+	defer in.m.setState("standby")
+	in.log.Info("ingest is the active populator", "journalId", journalID, "offset", offset, "topic", in.cfg.Topic)
+
+	// The term's context ends when ctx does or the ZooKeeper session is lost.
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-zt.lost:
+			cancel()
+		case <-tctx.Done():
+		}
+	}()
+	for {
+		batch, rerr := in.journal.Read(tctx, offset, in.cfg.BatchSize, in.cfg.PollWait)
+		if batch == nil {
+			if tctx.Err() != nil && ctx.Err() == nil {
+				return progressed, errors.New("ZooKeeper session lost: stepping down")
+			}
+			in.m.fail("journal", rerr)
+			return progressed, rerr
+		}
+		if batch.JournalID != journalID {
+			return progressed, fmt.Errorf("the journal ID changed from %s to %s (s3server's data directory was replaced): restarting on the new journal", journalID, batch.JournalID)
+		}
+		if len(batch.Records) > 0 {
+			pending := make([]journal.Record, 0, len(batch.Records))
+			for _, r := range batch.Records {
+				if r.Pending() {
+					pending = append(pending, r)
+				}
+			}
+			n, err := prod.Produce(journalID, pending)
+			if err != nil {
+				in.m.fail("kafka", err)
+				return progressed, err
+			}
+			last := batch.Records[len(batch.Records)-1].Seq
+			if version, err = zt.saveOffset(journalID, last, version); err != nil {
+				in.m.fail("zookeeper", err)
+				return progressed, err
+			}
+			offset = last
+			progressed = true
+			in.m.records.Add(float64(len(batch.Records)))
+			in.m.messages.Add(float64(len(pending)))
+			in.m.bytes.Add(float64(n))
+			in.log.Debug("batch published", "records", len(batch.Records), "pending", len(pending), "offset", offset, "head", batch.Head)
+		}
+		in.m.ok(offset, batch.Head)
+		if rerr != nil { // malformed record: the good ones before it are in; stop at it
+			var me *journal.MalformedError
+			if errors.As(rerr, &me) {
+				in.m.fail("malformed", rerr)
+				in.log.Error("malformed journal record: ingest stops at it and retries; fix s3server's journal", "seq", me.Seq, "err", rerr)
+			} else {
+				in.m.fail("journal", rerr)
+			}
+			return progressed, rerr
+		}
+	}
+}
+
+// journalID asks the journal route for its ID (a zero-wait read of one record).
+func (in *ingester) journalID(ctx context.Context) (string, error) {
+	b, err := in.journal.Read(ctx, 0, 1, 0)
+	var te *journal.TruncatedError
+	switch {
+	case errors.As(err, &te) && te.JournalID != "":
+		return te.JournalID, nil
+	case b != nil && b.JournalID != "":
+		return b.JournalID, nil
+	case err != nil:
+		return "", fmt.Errorf("reach s3server's journal at %s: %w", in.cfg.S3Endpoint, err)
+	}
+	return "", fmt.Errorf("s3server at %s sent no journal ID", in.cfg.S3Endpoint)
+}
