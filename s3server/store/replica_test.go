@@ -1,0 +1,142 @@
+package store
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestReplicasOutOfOrder(t *testing.T) {
+	ctx := context.Background()
+	src := newStore(t)
+	newBucket(t, src, "src", VersioningEnabled)
+	s1 := put(t, src, "src", "k", "one")
+	s2 := put(t, src, "src", "k", "two")
+	s3 := put(t, src, "src", "k", "three")
+
+	dst := newStore(t)
+	newBucket(t, dst, "dst", VersioningEnabled)
+	source := &Replication{Status: StatusPending, Role: "arn:role", Destination: "arn:aws:s3:::dst", Site: "site1", Content: []string{ContentData, ContentMetadata}}
+	replicate := func(v *Version, data string) *Version {
+		t.Helper()
+		p := writeBlob(t, dst, []byte(data))
+		r, err := dst.PutReplica(ctx, ReplicaInput{Bucket: "dst", Key: v.Key, VersionID: v.VersionID, LastModified: v.LastModified,
+			Owner: v.Owner, Meta: v.Meta, Parts: []Part{p}, ETag: v.ETag, Size: p.Size, Source: source})
+		require.NoError(t, err)
+		return r
+	}
+	// The newest arrives first, then the oldest, then the middle one.
+	r3 := replicate(s3, "three")
+	assert.Equal(t, s3.VersionID, r3.VersionID)
+	assert.Equal(t, StatusReplica, r3.Replication.Status)
+	assert.Equal(t, "site1", r3.Replication.Site)
+	assert.Equal(t, "arn:role", r3.Replication.Role)
+	assert.True(t, s3.LastModified.Equal(r3.LastModified))
+	rec := lastRecord(t, dst)
+	assert.Equal(t, OpPut, rec.Op)
+	assert.Equal(t, StatusReplica, rec.Replication.Status)
+	assert.Equal(t, s3.VersionID, rec.VersionID)
+
+	replicate(s1, "one")
+	replicate(s2, "two")
+	want := []listed{
+		{"k", s3.VersionID, false, true},
+		{"k", s2.VersionID, false, false},
+		{"k", s1.VersionID, false, false},
+	}
+	assert.Equal(t, want, walk(t, dst, "dst", WalkOptions{}))
+	latest, err := dst.GetVersion(ctx, "dst", "k", "")
+	require.NoError(t, err)
+	assert.Equal(t, "three", readData(t, dst, latest))
+
+	// Idempotent re-run: the same id is replaced, its old blob removed.
+	old := latest.Parts[0].Blob
+	replicate(s3, "three")
+	assert.Equal(t, want, walk(t, dst, "dst", WalkOptions{}))
+	assert.False(t, blobExists(dst, old))
+
+	// A local write after the replicas goes on top.
+	local := put(t, dst, "dst", "k", "local")
+	assert.Equal(t, local.VersionID, walk(t, dst, "dst", WalkOptions{})[0].VersionID)
+
+	// Metadata-only update of an existing replica.
+	_, err = dst.PutReplica(ctx, ReplicaInput{Bucket: "dst", Key: "k", VersionID: s2.VersionID, MetadataOnly: true,
+		Meta: ObjectMeta{ContentType: "text/html", Tags: map[string]string{"t": "1"}}})
+	require.NoError(t, err)
+	got, err := dst.GetVersion(ctx, "dst", "k", s2.VersionID)
+	require.NoError(t, err)
+	assert.Equal(t, "two", readData(t, dst, got))
+	assert.Equal(t, map[string]string{"t": "1"}, got.Meta.Tags)
+	assert.Equal(t, StatusReplica, got.Replication.Status)
+	assert.Equal(t, OpMetadata, lastRecord(t, dst).Op)
+	_, err = dst.PutReplica(ctx, ReplicaInput{Bucket: "dst", Key: "k", VersionID: "ffffffffffffffffffffffffffffffff", MetadataOnly: true})
+	assert.ErrorIs(t, err, ErrNoSuchVersion)
+
+	// A delete marker replica.
+	res, err := src.DeleteObject(ctx, "src", "k2", "")
+	require.NoError(t, err)
+	var dmv *Version
+	require.NoError(t, src.WalkVersions(ctx, "src", WalkOptions{Prefix: "k2"}, func(v *Version) bool { dmv = v; return false }))
+	require.True(t, dmv.IsDeleteMarker)
+	_, err = dst.PutReplica(ctx, ReplicaInput{Bucket: "dst", Key: "k2", VersionID: res.VersionID, LastModified: dmv.LastModified, IsDeleteMarker: true, Source: source})
+	require.NoError(t, err)
+	rec = lastRecord(t, dst)
+	assert.Equal(t, OpDeleteMarker, rec.Op)
+	assert.True(t, rec.IsDeleteMarker)
+	_, err = dst.GetVersion(ctx, "dst", "k2", "")
+	var dm *DeleteMarkerError
+	require.ErrorAs(t, err, &dm)
+	assert.Equal(t, res.VersionID, dm.VersionID)
+
+	// Replicas need a versioning-enabled bucket.
+	newBucket(t, dst, "plain", "")
+	_, err = dst.PutReplica(ctx, ReplicaInput{Bucket: "plain", Key: "k", VersionID: s1.VersionID, LastModified: s1.LastModified})
+	assert.ErrorIs(t, err, ErrVersioningNotEnabled)
+}
+
+func TestReplicaNullAndForeignIDs(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	newBucket(t, s, "b", VersioningEnabled)
+	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	in := func(id string, at time.Time) ReplicaInput {
+		return ReplicaInput{Bucket: "b", Key: "k", VersionID: id, LastModified: at, ETag: "e"}
+	}
+	// Foreign ids and the null version are ordered by their last-modified time.
+	_, err := s.PutReplica(ctx, in("zzz-newest", t0.Add(3*time.Second)))
+	require.NoError(t, err)
+	_, err = s.PutReplica(ctx, in(NullVersionID, t0))
+	require.NoError(t, err)
+	_, err = s.PutReplica(ctx, in("AAA.middle", t0.Add(time.Second)))
+	require.NoError(t, err)
+	want := []listed{
+		{"k", "zzz-newest", false, true},
+		{"k", "AAA.middle", false, false},
+		{"k", "null", false, false},
+	}
+	assert.Equal(t, want, walk(t, s, "b", WalkOptions{}))
+	for _, id := range []string{"zzz-newest", "AAA.middle", NullVersionID} {
+		v, err := s.GetVersion(ctx, "b", "k", id)
+		require.NoError(t, err, id)
+		assert.Equal(t, id, v.VersionID)
+	}
+	// Re-running with another time moves the version, without duplicating it.
+	_, err = s.PutReplica(ctx, in(NullVersionID, t0.Add(2*time.Second)))
+	require.NoError(t, err)
+	assert.Equal(t, []listed{
+		{"k", "zzz-newest", false, true},
+		{"k", "null", false, false},
+		{"k", "AAA.middle", false, false},
+	}, walk(t, s, "b", WalkOptions{}))
+	assert.Equal(t, []listed{{"k", "AAA.middle", false, false}},
+		walk(t, s, "b", WalkOptions{After: "k", AfterVersion: NullVersionID}))
+
+	res, err := s.DeleteObject(ctx, "b", "k", "AAA.middle")
+	require.NoError(t, err)
+	assert.Equal(t, "AAA.middle", res.VersionID)
+	_, err = s.GetVersion(ctx, "b", "k", "AAA.middle")
+	assert.ErrorIs(t, err, ErrNoSuchVersion)
+}
