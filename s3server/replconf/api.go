@@ -28,6 +28,11 @@ type Rule struct {
 	// DeleteMarkerReplication: V1 rules replicate delete markers; V2 rules only when
 	// DeleteMarkerReplication Status is Enabled.
 	DeleteMarkerReplication bool
+
+	// x keeps what S3 accepts and returns but replication here does not act on
+	// (destination account, source selection criteria...), so that GetBucketReplication
+	// returns it as it was put.
+	x ruleExtra
 }
 
 // Match is the outcome of evaluating a configuration for one version.
@@ -47,15 +52,16 @@ type ValidationError struct {
 
 func (e *ValidationError) Error() string { return "replication configuration: " + e.Message }
 
-// Parse parses and validates configuration XML.
-func Parse(data []byte) (*Config, error) { panic("TODO") }
+// Parse parses and validates configuration XML (see parse.go).
+func Parse(data []byte) (*Config, error) { return parse(data) }
 
 // Match returns the Enabled rule (highest priority for V2; first for V1) matching a
 // version of key with tags; for a delete marker only rules that replicate delete markers
 // match (and tag-filtered rules never match a delete marker, as S3).
 func (c *Config) Match(key string, tags map[string]string, deleteMarker bool) (Match, bool) {
-	panic("TODO")
+	return c.match(key, tags, deleteMarker)
 }
 
-// XML renders the configuration as S3 returns it from GetBucketReplication.
-func (c *Config) XML() ([]byte, error) { panic("TODO") }
+// XML renders the configuration as S3 returns it from GetBucketReplication: the XML
+// declaration, then a ReplicationConfiguration document in the S3 namespace.
+func (c *Config) XML() ([]byte, error) { return c.render() }
