@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -255,4 +256,48 @@ func TestConcurrentPuts(t *testing.T) {
 		last[r.Key] = r.VersionID
 	}
 	assert.Len(t, walk(t, s, "b", WalkOptions{}), workers*each)
+}
+
+func TestFailingOpDoesNotAffectOthers(t *testing.T) {
+	ctx := context.Background()
+	opts := testOptions()
+	opts.Policy = func(b *Bucket, key string, tags map[string]string, dm bool) *Replication {
+		if key == "boom" {
+			panic("policy failure")
+		}
+		return nil
+	}
+	s := openStore(t, t.TempDir(), opts)
+	newBucket(t, s, "b", VersioningEnabled)
+	var wg sync.WaitGroup
+	var failed, ok atomic.Int64
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 30; i++ {
+				key := fmt.Sprintf("k%d", i)
+				if i%5 == 0 {
+					key = "boom"
+				}
+				if _, err := s.PutObject(ctx, PutInput{Bucket: "b", Key: key}); err != nil {
+					failed.Add(1)
+				} else {
+					ok.Add(1)
+				}
+				_, err := s.UpdateBucket(ctx, "b", func(*Bucket) error { return errors.New("no") })
+				assert.Error(t, err)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int64(8*6), failed.Load())
+	assert.Equal(t, int64(8*24), ok.Load())
+	recs := journal(t, s, 0)
+	require.Len(t, recs, 2+8*24)
+	for i, r := range recs {
+		require.Equal(t, uint64(i+1), r.Seq)
+		require.NotEqual(t, "boom", r.Key)
+	}
+	assert.Len(t, walk(t, s, "b", WalkOptions{}), 8*24)
 }

@@ -305,7 +305,9 @@ func (s *Store) CompleteUpload(ctx context.Context, bucket, key, uploadID string
 		return nil, err
 	}
 	s.removeBlobs(removed)
-	out.IsLatest = replica == nil
+	if replica == nil {
+		out.IsLatest = true
+	}
 	return out, nil
 }
 

@@ -580,6 +580,8 @@ func (w *wtx) writeReplica(b *Bucket, d *bucketData, v *Version, src *Replicatio
 	if err := w.writeVersion(d, v, order); err != nil {
 		return nil, err
 	}
+	lorder, _ := d.latest(v.Key)
+	v.IsLatest = lorder == order
 	op := OpPut
 	if v.IsDeleteMarker {
 		op = OpDeleteMarker

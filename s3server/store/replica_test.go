@@ -140,3 +140,39 @@ func TestReplicaNullAndForeignIDs(t *testing.T) {
 	_, err = s.GetVersion(ctx, "b", "k", "AAA.middle")
 	assert.ErrorIs(t, err, ErrNoSuchVersion)
 }
+
+func TestVersionOrderWithClockSkew(t *testing.T) {
+	ctx := context.Background()
+	clock := &fakeClock{t: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)}
+	opts := testOptions()
+	opts.Now = clock.Now
+	s := openStore(t, t.TempDir(), opts)
+	newBucket(t, s, "b", VersioningEnabled)
+
+	v1 := put(t, s, "b", "k", "1")
+	clock.Add(-time.Hour) // the clock goes backwards
+	v2 := put(t, s, "b", "k", "2")
+	v3 := put(t, s, "b", "k", "3") // same instant
+	assert.Less(t, v2.VersionID, v1.VersionID)
+	assert.Less(t, v3.VersionID, v2.VersionID)
+
+	// A replica from a source whose clock is a year ahead, then a local write: the local
+	// write is still the latest.
+	future := formatOrder(uint64(clock.Now().Add(365*24*time.Hour).UnixNano()), 7)
+	_, err := s.PutReplica(ctx, ReplicaInput{Bucket: "b", Key: "k", VersionID: future, LastModified: clock.Now().Add(365 * 24 * time.Hour)})
+	require.NoError(t, err)
+	v4 := put(t, s, "b", "k", "4")
+	got, err := s.GetVersion(ctx, "b", "k", "")
+	require.NoError(t, err)
+	assert.Equal(t, v4.VersionID, got.VersionID)
+	assert.Equal(t, []listed{
+		{"k", v4.VersionID, false, true},
+		{"k", future, false, false},
+		{"k", v3.VersionID, false, false},
+		{"k", v2.VersionID, false, false},
+		{"k", v1.VersionID, false, false},
+	}, walk(t, s, "b", WalkOptions{}))
+	// Other keys are not pushed into the future.
+	other := put(t, s, "b", "other", "x")
+	assert.Greater(t, other.VersionID, future)
+}

@@ -91,15 +91,16 @@ func derivedOrder(versionID string, lastModified time.Time) string {
 // newOrder generates the order key (and id) of a new version of key written by this
 // transaction's next journal record. It sorts before every existing version of key.
 func (w *wtx) newOrder(vb *bolt.Bucket, key string) string {
-	nanos := uint64(max(w.now().UnixNano(), 0))
-	nanos = max(nanos, w.clock)
+	nanos := max(uint64(max(w.now().UnixNano(), 0)), w.clock)
+	w.clock = nanos
+	// A replica written with a source time ahead of this clock may be the key's first
+	// version: go past it for this key only (the seq keeps the id unique).
 	prefix := keyPrefix(key)
 	if k, _ := vb.Cursor().Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) {
 		if first, ok := orderNanos(k[len(prefix):]); ok && nanos <= first {
 			nanos = first + 1
 		}
 	}
-	w.clock = nanos
 	return formatOrder(nanos, w.head+1)
 }
 
