@@ -178,7 +178,8 @@ func (s *Store) removeBlobs(ids []string) {
 // the null version, replacing any previous null version). Replication is set from
 // Options.Policy (PENDING when an Enabled rule matches). Journaled (OpPut). The blobs of
 // a replaced null version are deleted by the store after commit. Size is the sum of the
-// part sizes when there are parts.
+// part sizes when there are parts. ErrInvalidKey for a key the store cannot hold. On
+// error the caller still owns in.Parts (RemoveBlobs them; Open removes any left over).
 func (s *Store) PutObject(ctx context.Context, in PutInput) (*Version, error) {
 	if err := checkKey(in.Key); err != nil {
 		return nil, err
