@@ -46,6 +46,7 @@ var plainParams = map[string]bool{
 	"X-Amz-Algorithm": true, "X-Amz-Credential": true, "X-Amz-Date": true, "X-Amz-Expires": true,
 	"X-Amz-SignedHeaders": true, "X-Amz-Signature": true, "X-Amz-Security-Token": true,
 	"X-Amz-Content-Sha256": true, "x-amz-checksum-mode": true,
+	"max-buckets": true, "bucket-region": true, // ListBuckets
 }
 
 // route picks the handler for a method and the subresource named in the query. Unknown
