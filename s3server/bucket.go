@@ -26,22 +26,32 @@ const (
 // xmlTimestamp renders a time as S3 does in XML documents: RFC 3339, UTC, milliseconds.
 func xmlTimestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
-// quoteETag renders an unquoted ETag as S3 shows it ("hex").
-func quoteETag(etag string) string { return `"` + etag + `"` }
+// listingETagXML is an ETag element of a listing: quoted, with the quotes written &quot; as S3
+// writes them (encoding/xml would write &#34;).
+type listingETagXML struct {
+	Inner string `xml:",innerxml"`
+}
 
-// accountOwner is the Owner (and Initiator) element of listings: ID and DisplayName are
+// listingETag renders an unquoted ETag as S3 shows it in XML.
+func listingETag(etag string) *listingETagXML {
+	var b strings.Builder
+	xml.EscapeText(&b, []byte(etag)) // hex digits and '-': escaping is only a safeguard
+	return &listingETagXML{Inner: "&quot;" + b.String() + "&quot;"}
+}
+
+// listingOwnerXML is the Owner (and Initiator) element of listings: ID and DisplayName are
 // the account name.
-type accountOwner struct {
+type listingOwnerXML struct {
 	ID          string `xml:"ID"`
 	DisplayName string `xml:"DisplayName"`
 }
 
-func ownerOf(account string) *accountOwner {
-	return &accountOwner{ID: account, DisplayName: account}
+func listingOwner(account string) *listingOwnerXML {
+	return &listingOwnerXML{ID: account, DisplayName: account}
 }
 
-// writeNoContent answers 204 No Content.
-func writeNoContent(rq *request) error {
+// writeStatusNoContent answers 204 No Content.
+func writeStatusNoContent(rq *request) error {
 	rq.w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -111,9 +121,9 @@ type listAllMyBucketsResult struct {
 	Buckets struct {
 		Bucket []bucketXML `xml:"Bucket"`
 	} `xml:"Buckets"`
-	Owner             *accountOwner `xml:"Owner"`
-	ContinuationToken string        `xml:"ContinuationToken,omitempty"`
-	Prefix            string        `xml:"Prefix,omitempty"`
+	Owner             *listingOwnerXML `xml:"Owner"`
+	ContinuationToken string           `xml:"ContinuationToken,omitempty"`
+	Prefix            string           `xml:"Prefix,omitempty"`
 }
 
 type bucketXML struct {
@@ -149,7 +159,7 @@ func (s *Server) listBuckets(rq *request) error {
 	if r := rq.q.Get("bucket-region"); r != "" && r != s.cfg.Region {
 		all = nil // every bucket here is in the server's region
 	}
-	res := listAllMyBucketsResult{Xmlns: s3Namespace, Owner: ownerOf(rq.account.Name), Prefix: prefix}
+	res := listAllMyBucketsResult{Xmlns: s3Namespace, Owner: listingOwner(rq.account.Name), Prefix: prefix}
 	res.Buckets.Bucket = []bucketXML{}
 	for _, b := range all {
 		if (b.Owner != rq.account.Name && !rq.account.Replication) || b.Name <= after || !strings.HasPrefix(b.Name, prefix) {
@@ -209,7 +219,7 @@ func (s *Server) deleteBucket(rq *request) error {
 	if err := s.store.DeleteBucket(rq.r.Context(), rq.bucket); err != nil {
 		return err
 	}
-	return writeNoContent(rq)
+	return writeStatusNoContent(rq)
 }
 
 // locationConstraint is the GetBucketLocation answer: empty for us-east-1, as S3.
@@ -319,7 +329,7 @@ func (s *Server) putBucketTagging(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return writeNoContent(rq)
+	return writeStatusNoContent(rq)
 }
 
 func (s *Server) deleteBucketTagging(rq *request) error {
@@ -330,5 +340,5 @@ func (s *Server) deleteBucketTagging(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return writeNoContent(rq)
+	return writeStatusNoContent(rq)
 }

@@ -33,7 +33,7 @@ func seedVersion(t *testing.T, h *harness, bucket, key, body string) *store.Vers
 	require.NoError(t, err)
 	id, size, err := w.Commit()
 	require.NoError(t, err)
-	etag := etagOf(body)
+	etag := bodyETag(body)
 	v, err := h.srv.store.PutObject(context.Background(), store.PutInput{
 		Bucket: bucket, Key: key, Owner: testUser.Name,
 		Parts: []store.Part{{Blob: id, Size: size, ETag: etag}}, ETag: etag, Size: size,
@@ -42,15 +42,15 @@ func seedVersion(t *testing.T, h *harness, bucket, key, body string) *store.Vers
 	return v
 }
 
-// etagOf is the ETag of a single-PUT object with this body (hex MD5).
-func etagOf(body string) string {
+// bodyETag is the ETag of a single-PUT object with this body (hex MD5).
+func bodyETag(body string) string {
 	sum := md5.Sum([]byte(body))
 	return hex.EncodeToString(sum[:])
 }
 
-// rawRequest sends a request signed as acct with an arbitrary body (what the SDK would
+// signedDo sends a request signed as acct with an arbitrary body (what the SDK would
 // refuse to send) and returns the status and body of the answer.
-func rawRequest(t *testing.T, h *harness, acct Account, method, path, body string, header map[string]string) (int, string) {
+func signedDo(t *testing.T, h *harness, acct Account, method, path, body string, header map[string]string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, h.URL+path, strings.NewReader(body))
 	require.NoError(t, err)
@@ -170,7 +170,7 @@ func TestBucketInvalidNames(t *testing.T) {
 		"ab", strings.Repeat("a", 64), "Upper", "under_score", "-start", "end-", ".start", "end.",
 		"two..dots", "dot.-dash", "dash-.dot", "192.168.1.1", "xn--punycode", "sthree-x", "bucket-s3alias", "x--ol-s3",
 	} {
-		status, body := rawRequest(t, h, testUser, http.MethodPut, "/"+name, "", nil)
+		status, body := signedDo(t, h, testUser, http.MethodPut, "/"+name, "", nil)
 		assert.Equal(t, http.StatusBadRequest, status, name)
 		assert.Contains(t, body, "<Code>InvalidBucketName</Code>", name)
 	}
@@ -193,7 +193,7 @@ func TestBucketLocation(t *testing.T) {
 		CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraintEuWest1}})
 	assert.Equal(t, "IllegalLocationConstraintException", apiCode(err))
 
-	status, body := rawRequest(t, h, testUser, http.MethodPut, "/there", "<CreateBucketConfiguration><LocationConstraint>", nil)
+	status, body := signedDo(t, h, testUser, http.MethodPut, "/there", "<CreateBucketConfiguration><LocationConstraint>", nil)
 	assert.Equal(t, http.StatusBadRequest, status)
 	assert.Contains(t, body, "MalformedXML")
 
@@ -206,7 +206,7 @@ func TestBucketLocation(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, s3types.BucketLocationConstraintEuWest1, loc.LocationConstraint)
 
-	status, body = rawRequest(t, h, testUser, http.MethodGet, "/here?location", "", nil)
+	status, body = signedDo(t, h, testUser, http.MethodGet, "/here?location", "", nil)
 	assert.Equal(t, http.StatusOK, status)
 	assert.Contains(t, body, `<LocationConstraint xmlns="http://s3.amazonaws.com/doc/2006-03-01/"></LocationConstraint>`)
 }
@@ -228,7 +228,7 @@ func TestBucketVersioning(t *testing.T) {
 		return err
 	}
 	assert.Equal(t, s3types.BucketVersioningStatus(""), get(), "never versioned")
-	status, body := rawRequest(t, h, testUser, http.MethodGet, "/vbucket?versioning", "", nil)
+	status, body := signedDo(t, h, testUser, http.MethodGet, "/vbucket?versioning", "", nil)
 	assert.Equal(t, http.StatusOK, status)
 	assert.Contains(t, body, `<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"></VersioningConfiguration>`)
 
@@ -241,7 +241,7 @@ func TestBucketVersioning(t *testing.T) {
 	assert.Equal(t, "NotImplemented", apiCode(put(s3types.BucketVersioningStatusEnabled, s3types.MFADeleteEnabled)))
 	assert.Equal(t, s3types.BucketVersioningStatusSuspended, get())
 
-	status, body = rawRequest(t, h, testUser, http.MethodPut, "/vbucket?versioning", "<VersioningConfiguration><Status>Enabled", nil)
+	status, body = signedDo(t, h, testUser, http.MethodPut, "/vbucket?versioning", "<VersioningConfiguration><Status>Enabled", nil)
 	assert.Equal(t, http.StatusBadRequest, status)
 	assert.Contains(t, body, "MalformedXML")
 
@@ -289,16 +289,16 @@ func TestBucketTagging(t *testing.T) {
 	_, err = c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String("tbucket")})
 	assert.Equal(t, "NoSuchTagSet", apiCode(err))
 
-	status, body := rawRequest(t, h, testUser, http.MethodPut, "/tbucket?tagging", "<Tagging><TagSet>", nil)
+	status, body := signedDo(t, h, testUser, http.MethodPut, "/tbucket?tagging", "<Tagging><TagSet>", nil)
 	assert.Equal(t, http.StatusBadRequest, status)
 	assert.Contains(t, body, "MalformedXML")
 	doc := `<Tagging><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Tagging>`
-	status, body = rawRequest(t, h, testUser, http.MethodPut, "/tbucket?tagging", doc, map[string]string{"Content-MD5": "AAAAAAAAAAAAAAAAAAAAAA=="})
+	status, body = signedDo(t, h, testUser, http.MethodPut, "/tbucket?tagging", doc, map[string]string{"Content-MD5": "AAAAAAAAAAAAAAAAAAAAAA=="})
 	assert.Equal(t, http.StatusBadRequest, status)
 	assert.Contains(t, body, "BadDigest")
-	status, _ = rawRequest(t, h, testUser, http.MethodPut, "/tbucket?tagging", doc, map[string]string{"Content-MD5": func() string { m := md5.Sum([]byte(doc)); return base64.StdEncoding.EncodeToString(m[:]) }()})
+	status, _ = signedDo(t, h, testUser, http.MethodPut, "/tbucket?tagging", doc, map[string]string{"Content-MD5": func() string { m := md5.Sum([]byte(doc)); return base64.StdEncoding.EncodeToString(m[:]) }()})
 	assert.Equal(t, http.StatusNoContent, status)
-	status, body = rawRequest(t, h, testUser, http.MethodGet, "/tbucket?tagging", "", nil)
+	status, body = signedDo(t, h, testUser, http.MethodGet, "/tbucket?tagging", "", nil)
 	assert.Equal(t, http.StatusOK, status)
 	assert.Contains(t, body, `<Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Tagging>`)
 }
@@ -364,7 +364,7 @@ func TestDeleteObjects(t *testing.T) {
 	}
 	_, err = c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String("ver"), Delete: &s3types.Delete{Objects: many}})
 	assert.Equal(t, "MalformedXML", apiCode(err))
-	status, body := rawRequest(t, h, testUser, http.MethodPost, "/ver?delete", "<Delete></Delete>", nil)
+	status, body := signedDo(t, h, testUser, http.MethodPost, "/ver?delete", "<Delete></Delete>", nil)
 	assert.Equal(t, http.StatusBadRequest, status)
 	assert.Contains(t, body, "MalformedXML")
 	_, err = h.client(testOther).DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String("ver"), Delete: &s3types.Delete{Objects: many[:1]}})

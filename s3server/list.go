@@ -130,13 +130,13 @@ func (s *Server) walkPage(ctx context.Context, bucket string, o listOptions, aft
 
 // objectXML is a Contents entry of ListObjects.
 type objectXML struct {
-	Key               string        `xml:"Key"`
-	LastModified      string        `xml:"LastModified"`
-	ETag              string        `xml:"ETag"`
-	ChecksumAlgorithm []string      `xml:"ChecksumAlgorithm,omitempty"`
-	Size              int64         `xml:"Size"`
-	Owner             *accountOwner `xml:"Owner,omitempty"`
-	StorageClass      string        `xml:"StorageClass"`
+	Key               string           `xml:"Key"`
+	LastModified      string           `xml:"LastModified"`
+	ETag              *listingETagXML  `xml:"ETag"`
+	ChecksumAlgorithm []string         `xml:"ChecksumAlgorithm,omitempty"`
+	Size              int64            `xml:"Size"`
+	Owner             *listingOwnerXML `xml:"Owner,omitempty"`
+	StorageClass      string           `xml:"StorageClass"`
 }
 
 type commonPrefixXML struct {
@@ -163,14 +163,14 @@ type listBucketResult struct {
 	CommonPrefixes        []commonPrefixXML `xml:"CommonPrefixes"`
 }
 
-func storageClassOf(v *store.Version) string {
+func listingStorageClass(v *store.Version) string {
 	if v.Meta.StorageClass != "" {
 		return v.Meta.StorageClass
 	}
 	return "STANDARD"
 }
 
-func checksumAlgorithms(v *store.Version) []string {
+func listingChecksumAlgorithms(v *store.Version) []string {
 	if len(v.Meta.Checksums) == 0 {
 		return nil
 	}
@@ -222,10 +222,10 @@ func (s *Server) listObjects(rq *request) error {
 			res.CommonPrefixes = append(res.CommonPrefixes, commonPrefixXML{Prefix: o.enc(it.prefix)})
 			continue
 		}
-		ob := objectXML{Key: o.enc(it.v.Key), LastModified: xmlTimestamp(it.v.LastModified), ETag: quoteETag(it.v.ETag),
-			ChecksumAlgorithm: checksumAlgorithms(it.v), Size: it.v.Size, StorageClass: storageClassOf(it.v)}
+		ob := objectXML{Key: o.enc(it.v.Key), LastModified: xmlTimestamp(it.v.LastModified), ETag: listingETag(it.v.ETag),
+			ChecksumAlgorithm: listingChecksumAlgorithms(it.v), Size: it.v.Size, StorageClass: listingStorageClass(it.v)}
 		if fetchOwner {
-			ob.Owner = ownerOf(it.v.Owner)
+			ob.Owner = listingOwner(it.v.Owner)
 		}
 		res.Contents = append(res.Contents, ob)
 	}
@@ -253,15 +253,15 @@ func (s *Server) listObjects(rq *request) error {
 // which), so that both kinds are rendered interleaved in listing order.
 type versionXML struct {
 	XMLName           xml.Name
-	Key               string        `xml:"Key"`
-	VersionID         string        `xml:"VersionId"`
-	IsLatest          bool          `xml:"IsLatest"`
-	LastModified      string        `xml:"LastModified"`
-	ETag              string        `xml:"ETag,omitempty"`
-	ChecksumAlgorithm []string      `xml:"ChecksumAlgorithm,omitempty"`
-	Size              *int64        `xml:"Size,omitempty"`
-	Owner             *accountOwner `xml:"Owner"`
-	StorageClass      string        `xml:"StorageClass,omitempty"`
+	Key               string           `xml:"Key"`
+	VersionID         string           `xml:"VersionId"`
+	IsLatest          bool             `xml:"IsLatest"`
+	LastModified      string           `xml:"LastModified"`
+	ETag              *listingETagXML  `xml:"ETag,omitempty"`
+	ChecksumAlgorithm []string         `xml:"ChecksumAlgorithm,omitempty"`
+	Size              *int64           `xml:"Size,omitempty"`
+	Owner             *listingOwnerXML `xml:"Owner"`
+	StorageClass      string           `xml:"StorageClass,omitempty"`
 }
 
 // listVersionsResult is the ListObjectVersions answer.
@@ -305,12 +305,12 @@ func (s *Server) listObjectVersions(rq *request) error {
 		}
 		v := it.v
 		e := versionXML{XMLName: xml.Name{Local: "Version"}, Key: o.enc(v.Key), VersionID: v.VersionID, IsLatest: v.IsLatest,
-			LastModified: xmlTimestamp(v.LastModified), Owner: ownerOf(v.Owner)}
+			LastModified: xmlTimestamp(v.LastModified), Owner: listingOwner(v.Owner)}
 		if v.IsDeleteMarker {
 			e.XMLName.Local = "DeleteMarker"
 		} else {
 			size := v.Size
-			e.ETag, e.ChecksumAlgorithm, e.Size, e.StorageClass = quoteETag(v.ETag), checksumAlgorithms(v), &size, storageClassOf(v)
+			e.ETag, e.ChecksumAlgorithm, e.Size, e.StorageClass = listingETag(v.ETag), listingChecksumAlgorithms(v), &size, listingStorageClass(v)
 		}
 		res.Versions = append(res.Versions, e)
 	}
@@ -326,14 +326,14 @@ func (s *Server) listObjectVersions(rq *request) error {
 	return writeXML(rq, res)
 }
 
-// uploadXML is an Upload entry of ListMultipartUploads.
-type uploadXML struct {
-	Key          string        `xml:"Key"`
-	UploadID     string        `xml:"UploadId"`
-	Initiator    *accountOwner `xml:"Initiator"`
-	Owner        *accountOwner `xml:"Owner"`
-	StorageClass string        `xml:"StorageClass"`
-	Initiated    string        `xml:"Initiated"`
+// listedUploadXML is an Upload entry of ListMultipartUploads.
+type listedUploadXML struct {
+	Key          string           `xml:"Key"`
+	UploadID     string           `xml:"UploadId"`
+	Initiator    *listingOwnerXML `xml:"Initiator"`
+	Owner        *listingOwnerXML `xml:"Owner"`
+	StorageClass string           `xml:"StorageClass"`
+	Initiated    string           `xml:"Initiated"`
 }
 
 // listUploadsResult is the ListMultipartUploads answer.
@@ -350,7 +350,7 @@ type listUploadsResult struct {
 	MaxUploads         int               `xml:"MaxUploads"`
 	EncodingType       string            `xml:"EncodingType,omitempty"`
 	IsTruncated        bool              `xml:"IsTruncated"`
-	Uploads            []uploadXML       `xml:"Upload"`
+	Uploads            []listedUploadXML `xml:"Upload"`
 	CommonPrefixes     []commonPrefixXML `xml:"CommonPrefixes"`
 }
 
@@ -413,8 +413,8 @@ func (s *Server) listMultipartUploads(rq *request) error {
 		if sc == "" {
 			sc = "STANDARD"
 		}
-		res.Uploads = append(res.Uploads, uploadXML{Key: o.enc(u.Key), UploadID: u.ID, Initiator: ownerOf(u.Owner),
-			Owner: ownerOf(u.Owner), StorageClass: sc, Initiated: xmlTimestamp(u.Initiated)})
+		res.Uploads = append(res.Uploads, listedUploadXML{Key: o.enc(u.Key), UploadID: u.ID, Initiator: listingOwner(u.Owner),
+			Owner: listingOwner(u.Owner), StorageClass: sc, Initiated: xmlTimestamp(u.Initiated)})
 		lastKey, lastID = u.Key, u.ID
 	}
 	if res.IsTruncated {

@@ -58,7 +58,7 @@ func TestListObjectsV2(t *testing.T) {
 	assert.Equal(t, int32(1000), aws.ToInt32(out.MaxKeys))
 	assert.False(t, aws.ToBool(out.IsTruncated))
 	assert.Nil(t, out.Contents[0].Owner, "no owner without fetch-owner")
-	assert.Equal(t, `"`+etagOf("body of a")+`"`, aws.ToString(out.Contents[0].ETag))
+	assert.Equal(t, `"`+bodyETag("body of a")+`"`, aws.ToString(out.Contents[0].ETag))
 	assert.Equal(t, int64(len("body of a")), aws.ToInt64(out.Contents[0].Size))
 	assert.Equal(t, s3types.ObjectStorageClassStandard, out.Contents[0].StorageClass)
 	assert.False(t, aws.ToTime(out.Contents[0].LastModified).IsZero())
@@ -131,18 +131,19 @@ func TestListObjectsV2(t *testing.T) {
 	_, prefixes = v2Names(out)
 	assert.Equal(t, []string{"b/3/"}, prefixes, "'/' is kept")
 
-	status, body := rawRequest(t, h, testUser, http.MethodGet, "/lbucket?list-type=2&max-keys=2", "", nil)
+	status, body := signedDo(t, h, testUser, http.MethodGet, "/lbucket?list-type=2&max-keys=2", "", nil)
 	assert.Equal(t, http.StatusOK, status)
 	assert.True(t, strings.HasPrefix(body, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>lbucket</Name><Prefix></Prefix>`), body)
 	assert.Contains(t, body, "<KeyCount>2</KeyCount><MaxKeys>2</MaxKeys><IsTruncated>true</IsTruncated>")
 	assert.NotContains(t, body, "<Marker>")
+	assert.Contains(t, body, "<ETag>&quot;"+bodyETag("body of a")+"&quot;</ETag><Size>9</Size><StorageClass>STANDARD</StorageClass>")
 	assert.Regexp(t, `<LastModified>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z</LastModified>`, body)
 	for _, bad := range []string{"abc", "-1"} {
-		status, body = rawRequest(t, h, testUser, http.MethodGet, "/lbucket?list-type=2&max-keys="+bad, "", nil)
+		status, body = signedDo(t, h, testUser, http.MethodGet, "/lbucket?list-type=2&max-keys="+bad, "", nil)
 		assert.Equal(t, http.StatusBadRequest, status)
 		assert.Contains(t, body, "<Code>InvalidArgument</Code>")
 	}
-	status, body = rawRequest(t, h, testUser, http.MethodGet, "/lbucket?list-type=2&max-keys=5000", "", nil)
+	status, body = signedDo(t, h, testUser, http.MethodGet, "/lbucket?list-type=2&max-keys=5000", "", nil)
 	assert.Equal(t, http.StatusOK, status)
 	assert.Contains(t, body, "<MaxKeys>1000</MaxKeys>")
 }
@@ -208,7 +209,7 @@ func TestListObjectsV1(t *testing.T) {
 	assert.Equal(t, []string{"c d+e", "z"}, keys)
 	assert.Equal(t, []string{"dir/"}, prefixes)
 
-	status, body := rawRequest(t, h, testUser, http.MethodGet, "/lbucket?marker=a%20b&encoding-type=url&prefix=%2B", "", nil)
+	status, body := signedDo(t, h, testUser, http.MethodGet, "/lbucket?marker=a%20b&encoding-type=url&prefix=%2B", "", nil)
 	assert.Equal(t, http.StatusOK, status)
 	assert.Contains(t, body, "<Prefix>%2B</Prefix><Marker>a+b</Marker>")
 	assert.Contains(t, body, "<EncodingType>url</EncodingType>")
@@ -251,12 +252,12 @@ func TestListObjectVersions(t *testing.T) {
 		{"b", dm.VersionID, true, true}, {"b", b1.VersionID, false, false},
 		{"c/x", cx.VersionID, true, false}, {"c/y", cy.VersionID, true, false},
 	}, entries(out))
-	assert.Equal(t, `"`+etagOf("a2")+`"`, aws.ToString(out.Versions[0].ETag))
+	assert.Equal(t, `"`+bodyETag("a2")+`"`, aws.ToString(out.Versions[0].ETag))
 	assert.Equal(t, int64(2), aws.ToInt64(out.Versions[0].Size))
 	assert.Equal(t, testUser.Name, aws.ToString(out.DeleteMarkers[0].Owner.ID))
 
 	// The XML interleaves Version and DeleteMarker in listing order.
-	status, body := rawRequest(t, h, testUser, http.MethodGet, "/vbucket?versions", "", nil)
+	status, body := signedDo(t, h, testUser, http.MethodGet, "/vbucket?versions", "", nil)
 	require.Equal(t, http.StatusOK, status)
 	order := []string{"<Version><Key>a</Key><VersionId>" + a2.VersionID, "<Version><Key>a</Key><VersionId>" + a1.VersionID,
 		"<DeleteMarker><Key>b</Key><VersionId>" + dm.VersionID, "<Version><Key>b</Key><VersionId>" + b1.VersionID,

@@ -59,7 +59,7 @@ func (s *Server) deleteObjects(rq *request) error {
 	}
 	out := deleteResult{Xmlns: s3Namespace}
 	for _, ob := range in.Objects {
-		res, err := s.deleteOne(rq, ob.Key, ob.VersionID)
+		res, err := s.deleteObjectOfMany(rq, ob.Key, ob.VersionID)
 		if err != nil {
 			ae := toAPIError(err)
 			if ae == errInternal {
@@ -81,7 +81,7 @@ func (s *Server) deleteObjects(rq *request) error {
 	return writeXML(rq, out)
 }
 
-func (s *Server) deleteOne(rq *request, key, versionID string) (store.DeleteResult, error) {
+func (s *Server) deleteObjectOfMany(rq *request, key, versionID string) (store.DeleteResult, error) {
 	switch {
 	case key == "":
 		return store.DeleteResult{}, errf("UserKeyMustBeSpecified", http.StatusBadRequest, "The request was missing a required key.")

@@ -59,5 +59,5 @@ func (s *Server) deleteBucketReplication(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return writeNoContent(rq)
+	return writeStatusNoContent(rq)
 }

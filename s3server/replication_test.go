@@ -59,7 +59,7 @@ func TestReplicationPutGetDelete(t *testing.T) {
 	require.NotNil(t, rc.Rules[0].Prefix)
 	assert.Equal(t, "", aws.ToString(rc.Rules[0].Prefix))
 
-	status, body := rawRequest(t, h, testUser, http.MethodGet, "/source-bucket?replication", "", nil)
+	status, body := signedDo(t, h, testUser, http.MethodGet, "/source-bucket?replication", "", nil)
 	assert.Equal(t, http.StatusOK, status)
 	assert.True(t, strings.HasPrefix(body, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<ReplicationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Role>`), body)
 
@@ -186,7 +186,7 @@ func TestReplicationValidation(t *testing.T) {
 	cfg := quickstartReplication()
 	cfg.Rules = append(cfg.Rules, cfg.Rules[0])
 	assert.Equal(t, "InvalidArgument", apiCode(put(cfg)), "duplicate IDs")
-	status, body := rawRequest(t, h, testUser, http.MethodPut, "/src?replication",
+	status, body := signedDo(t, h, testUser, http.MethodPut, "/src?replication",
 		"<ReplicationConfiguration><Role>arn:aws:iam::1:role/r</Role></ReplicationConfiguration>", nil)
 	assert.Equal(t, http.StatusBadRequest, status)
 	assert.Contains(t, body, "<Code>MalformedXML</Code>", "no rules")
@@ -194,7 +194,7 @@ func TestReplicationValidation(t *testing.T) {
 	cfg.Role = aws.String("not-an-arn")
 	assert.Equal(t, "InvalidArgument", apiCode(put(cfg)))
 
-	status, body = rawRequest(t, h, testUser, http.MethodPut, "/src?replication", "<ReplicationConfiguration><Role>", nil)
+	status, body = signedDo(t, h, testUser, http.MethodPut, "/src?replication", "<ReplicationConfiguration><Role>", nil)
 	assert.Equal(t, http.StatusBadRequest, status)
 	assert.Contains(t, body, "<Code>MalformedXML</Code>")
 
