@@ -151,7 +151,7 @@ type listBucketResult struct {
 	Prefix                string            `xml:"Prefix"`
 	Marker                *string           `xml:"Marker"`                          // V1
 	NextMarker            string            `xml:"NextMarker,omitempty"`            // V1
-	ContinuationToken     string            `xml:"ContinuationToken,omitempty"`     // V2
+	ContinuationToken     *string           `xml:"ContinuationToken"`               // V2
 	NextContinuationToken string            `xml:"NextContinuationToken,omitempty"` // V2
 	StartAfter            string            `xml:"StartAfter,omitempty"`            // V2
 	KeyCount              *int              `xml:"KeyCount"`                        // V2
@@ -197,12 +197,15 @@ func (s *Server) listObjects(rq *request) error {
 		after = rq.q.Get("start-after")
 		res.StartAfter = o.enc(after)
 		if tok, ok := rq.q["continuation-token"]; ok {
-			raw, err := base64.RawURLEncoding.DecodeString(tok[0])
-			if err != nil || tok[0] == "" {
-				return errf("InvalidArgument", http.StatusBadRequest, "The continuation token provided is incorrect")
+			// An empty token is echoed and lists from the start (or start-after).
+			res.ContinuationToken = &tok[0]
+			if tok[0] != "" {
+				raw, err := base64.RawURLEncoding.DecodeString(tok[0])
+				if err != nil {
+					return errf("InvalidArgument", http.StatusBadRequest, "The continuation token provided is incorrect")
+				}
+				after = string(raw)
 			}
-			after = string(raw)
-			res.ContinuationToken = tok[0]
 		}
 	} else {
 		after = rq.q.Get("marker")

@@ -112,6 +112,19 @@ func TestListObjectsV2(t *testing.T) {
 		}
 	}
 
+	out = list(s3.ListObjectsV2Input{ContinuationToken: aws.String(""), StartAfter: aws.String("c")})
+	keys, _ = v2Names(out)
+	assert.Equal(t, []string{"c d+e", "dir/", "z"}, keys, "an empty continuation token lists from start-after")
+	require.NotNil(t, out.ContinuationToken)
+	assert.Equal(t, "", aws.ToString(out.ContinuationToken))
+	out = list(s3.ListObjectsV2Input{MaxKeys: aws.Int32(1)})
+	token := out.NextContinuationToken
+	out = list(s3.ListObjectsV2Input{ContinuationToken: token, StartAfter: aws.String("zzz")})
+	keys, _ = v2Names(out)
+	assert.Equal(t, "b/1", keys[0], "the token wins over start-after")
+	assert.Equal(t, aws.ToString(token), aws.ToString(out.ContinuationToken))
+	assert.Equal(t, "zzz", aws.ToString(out.StartAfter))
+
 	_, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("lbucket"), ContinuationToken: aws.String("%%%")})
 	assert.Equal(t, "InvalidArgument", apiCode(err))
 	_, err = c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("lbucket"), EncodingType: "gzip"})
