@@ -18,9 +18,11 @@ build:
 	@mkdir -p bin
 	$(GO) build -o bin/ ./cmd/...
 
-## deps: install the Debian packages the tests and the demo use (when missing)
+## deps: install what the tests and the demo use, when missing: Debian packages
+## (scripts/deps.sh) and the Temporal dev server CLI into .tools/bin
 deps:
 	@scripts/deps.sh
+	@scripts/temporal.sh install
 
 ## test: install what tests need, then run every test (unit, integration, crash)
 test: deps build
