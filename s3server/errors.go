@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/backbeat-temporal/backbeat/s3server/replconf"
 	"github.com/backbeat-temporal/backbeat/s3server/sigv4"
@@ -38,6 +39,7 @@ var (
 	errNoSuchVersion    = &apiError{Code: "NoSuchVersion", Status: http.StatusNotFound, Message: "The specified version does not exist."}
 	errNoSuchUpload     = &apiError{Code: "NoSuchUpload", Status: http.StatusNotFound, Message: "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."}
 	errInternal         = &apiError{Code: "InternalError", Status: http.StatusInternalServerError, Message: "We encountered an internal error. Please try again."}
+	errKeyTooLong       = &apiError{Code: "KeyTooLongError", Status: http.StatusBadRequest, Message: "Your key is too long"}
 )
 
 // toAPIError maps any error to the S3 error to answer.
@@ -69,6 +71,11 @@ func toAPIError(err error) *apiError {
 		return errNoSuchVersion
 	case errors.Is(err, store.ErrNoSuchUpload):
 		return errNoSuchUpload
+	case errors.Is(err, store.ErrInvalidKey):
+		if strings.Contains(err.Error(), "longer than") { // see store.checkKey
+			return errKeyTooLong
+		}
+		return errf("InvalidArgument", http.StatusBadRequest, "Invalid key or version id: %s", strings.TrimPrefix(err.Error(), store.ErrInvalidKey.Error()+": "))
 	case errors.Is(err, store.ErrBucketExists):
 		return errf("BucketAlreadyExists", http.StatusConflict, "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.")
 	case errors.Is(err, store.ErrBucketAlreadyOwnedByYou):
