@@ -15,6 +15,3 @@ func (s *Server) uploadPart(rq *request) error              { return errNotImple
 func (s *Server) listParts(rq *request) error               { return errNotImplemented }
 func (s *Server) completeMultipartUpload(rq *request) error { return errNotImplemented }
 func (s *Server) abortMultipartUpload(rq *request) error    { return errNotImplemented }
-
-// serveBackbeat serves the privileged routes; path is what follows /_/backbeat/.
-func (s *Server) serveBackbeat(rq *request, path string) error { return errNotImplemented }
