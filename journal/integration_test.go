@@ -103,10 +103,10 @@ func TestTruncatedByRetention(t *testing.T) {
 	p := s3test.Start(t, "--journal-retention", "5")
 	ctx := context.Background()
 	c := p.Client(s3test.User)
-	_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("b")})
+	_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("bkt")})
 	require.NoError(t, err)
 	for i := 0; i < 20; i++ {
-		_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("b"), Key: aws.String(fmt.Sprintf("k%d", i)), Body: bytes.NewReader(nil)})
+		_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bkt"), Key: aws.String(fmt.Sprintf("k%d", i)), Body: bytes.NewReader(nil)})
 		require.NoError(t, err)
 	}
 	jc := client(p, s3test.Replication)
