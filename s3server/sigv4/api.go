@@ -25,6 +25,9 @@ const (
 	CodeIncompleteBody                    = "IncompleteBody"
 	CodeBadDigest                         = "BadDigest"
 	CodeExpiredToken                      = "AccessDenied" // presigned URL expired: AccessDenied "Request has expired"
+	// CodeMissingContentLength answers a streaming upload without
+	// x-amz-decoded-content-length (411, as S3).
+	CodeMissingContentLength = "MissingContentLength"
 )
 
 // Error is a verification failure with the S3 error code and HTTP status to answer.
@@ -82,4 +85,4 @@ type Verifier struct {
 // The signature covers the method, the path as sent (r.URL.EscapedPath / RawPath), the
 // query, and every signed header; an x-amz-* header that is not signed is refused
 // (AccessDenied). The payload is checked per x-amz-content-sha256.
-func (v *Verifier) Verify(r *http.Request) (*Result, error) { panic("TODO") }
+func (v *Verifier) Verify(r *http.Request) (*Result, error) { return v.verify(r) }
