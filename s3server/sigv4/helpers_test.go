@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"hash"
 	"io"
 	"net/http"
 	"testing"
@@ -111,3 +112,5 @@ func verifyRead(t testing.TB, v *Verifier, r *http.Request) (*Result, []byte, er
 func hmacHex(key []byte, s string) string { return hex.EncodeToString(hmacSHA256(key, s)) }
 
 func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
+
+func sha256New() hash.Hash { return sha256.New() }
