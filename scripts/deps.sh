@@ -1,14 +1,33 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that the tests and the demo use, when missing:
-# awscli (AWS CLI v2, for the CLI acceptance tests). Needs root (or sudo) for apt-get.
+#   awscli     AWS CLI v2 (/usr/bin/aws), for the CLI acceptance tests
+#   zookeeper  ZooKeeper 3.8 (/usr/share/java/zookeeper.jar), run by scripts/zookeeper.sh
+#              and internal/devstack; it pulls a JRE
+#   default-jre-headless  only if java still does not run (`java -version`)
+#   kcat       Kafka command-line client, to look at the dev broker's topics
+# Idempotent and quiet: nothing happens when everything is there; apt-get update runs
+# only when an install fails. Needs root (or sudo) for apt-get.
 set -euo pipefail
 need=()
 [ -x /usr/bin/aws ] || need+=(awscli)
-[ ${#need[@]} = 0 ] && exit 0
-echo "deps: installing ${need[*]} with apt-get" >&2
+[ -f /usr/share/java/zookeeper.jar ] || need+=(zookeeper)
+command -v kcat >/dev/null 2>&1 || need+=(kcat)
+
+java_runs() {
+  if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ]; then "$JAVA_HOME/bin/java" -version >/dev/null 2>&1; return; fi
+  command -v java >/dev/null 2>&1 && java -version >/dev/null 2>&1
+}
+
 SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 || {
-  $SUDO apt-get update -qq >/dev/null
-  $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+install() {
+  echo "deps: installing $* with apt-get" >&2
+  $SUDO apt-get install -y -qq "$@" >/dev/null 2>&1 || {
+    $SUDO apt-get update -qq >/dev/null
+    $SUDO apt-get install -y -qq "$@" >/dev/null
+  }
 }
+
+[ ${#need[@]} = 0 ] || install "${need[@]}"
+java_runs || install default-jre-headless
+java_runs || { echo "deps: java does not run after installing a JRE" >&2; exit 1; }
