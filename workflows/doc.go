@@ -1,0 +1,132 @@
+// Package workflows is the per-partition replication workflow: one long-lived Temporal
+// workflow per Kafka partition of the replication topic replays that partition's
+// entries, in offset order, as activity calls.
+//
+// # Who talks to it
+//
+// The bridge sends each claimed partition's messages with SignalWithStartWorkflow:
+// workflow ID WorkflowID(topic, partition) ("backbeat-replication/<topic>/<partition>"),
+// type WorkflowName, task queue TaskQueue, input Params{Topic, Partition}, signal
+// SignalEntries with an EntriesSignal (at most MaxEntriesPerSignal contiguous entries).
+// It commits the Kafka offset once Temporal accepted the signal, and reads QueryStatus
+// to keep each partition's Status.Backlog under DefaultHighWater (and
+// Status.BacklogBytes under DefaultHighWaterBytes). The worker registers
+// PartitionWorkflow under WorkflowName and the activities under ActivityReplicate and
+// ActivitySetStatus; the starter CLI sends SignalPause / SignalResume and reads
+// QueryStatus.
+//
+// # State machine
+//
+// The State (queue, next expected offset, paused flag, counters, last error) is one
+// serializable struct, carried whole across ContinueAsNew. One coroutine runs the loop
+// below, waiting in a selector on the three signal channels, the activity in flight and
+// cancellation; signals are handled while an activity runs.
+//
+//	            entries signal: offset < NextOffset → dropped (Duplicates)
+//	                            other topic/partition → dropped (Misrouted, LastError)
+//	                            else → appended to Queue, NextOffset = offset+1
+//
+//	  ┌──────── idle (queue empty, or paused) ◄──────────────────────────────────┐
+//	  │ queue non-empty and not paused                                          │
+//	  ▼                                                                         │
+//	head record PENDING? ──no── version PENDING but op not replicable ──► set FAILED "not replicable: …"
+//	  │ yes                 └── not PENDING / no version ──► skipped (no S3 work) ─┤
+//	  ▼                                                                         │
+//	ReplicateVersion (Config.Retry) ─ok─► SetReplicationStatus COMPLETED ───────┤
+//	  │ failed for good (retries exhausted or non-retryable)                    │
+//	  ├─ NoSuchVersion (source version gone) ──► skipped, no status ────────────┤
+//	  └──────────────► SetReplicationStatus FAILED, reason = the error ─────────┘
+//	                   (Config.StatusRetry: retried forever by default)
+//
+// An entry leaves the queue only when its status is written (or it is skipped), so a
+// version never stays PENDING because of the workflow (BB-826): an unreplicable entry
+// ends FAILED with its reason and the queue moves on; FAILED versions are retried by
+// `starter failed retry`, which makes them PENDING again (a "status" record that ingest
+// forwards and this workflow replicates like any other). Metadata-only entries
+// (replication content ["METADATA"]) go to the same activity, which decides what to
+// copy. Records that ingest should have filtered are handled defensively: a version
+// whose record says PENDING but whose op cannot be replicated (e.g. delete-version) is
+// marked FAILED "not replicable: …"; a record that is not PENDING (e.g. an op "status"
+// to COMPLETED, or no replication info) is counted as Skipped and left alone, since
+// writing FAILED there would overwrite a status that is not the workflow's to change.
+//
+// SignalPause stops the loop before it starts the next entry (the one in flight
+// finishes); SignalResume restarts it. The paused flag is part of the State. Pause and
+// resume are separate signal channels, so two of them sent at the same moment have no
+// defined order: send one, read Status.Paused, then send the other.
+//
+// # Retries
+//
+// ActivityReplicate retries server-side with Config.Retry (Backbeat's defaults: 1 s,
+// ×1.5, at most 300 s, 5 retries = 6 attempts; StartToClose Config.ActivityTimeout
+// (1 h), heartbeat timeout Config.HeartbeatTimeout (60 s)), so heartbeat details of one
+// attempt (finished multipart parts) reach the next one and a retry resumes instead of
+// starting over. The error types of ReplicateNonRetryableErrorTypes (AccessDenied,
+// InvalidConfig, NoSuchBucket, NoSuchVersion, InvalidEntry, NonRetryable) fail at once,
+// as does any error the activity marks non-retryable. The FAILED reason is the error's
+// type (when one of those) and message, plus "(not retried)" or "(gave up after N
+// attempts)". The attempt number and last failure of the activity in flight are shown
+// by the Web UI and `temporal workflow describe` (pending activities), not by the
+// workflow, which only sees the final outcome.
+//
+// ActivitySetStatus is not optional — skipping it would leave the version PENDING —
+// so it retries forever by default (Config.StatusRetry: 1 s, ×2, capped at 60 s,
+// unlimited attempts; StartToClose 30 s): while the source endpoint is down the
+// partition waits rather than moves on. Only SetStatusNonRetryableErrorTypes (no such
+// bucket or version: nothing left to mark, or NonRetryable) end it; the entry is then
+// counted in StatusErrors besides Completed/Failed, with LastError set.
+//
+// # Deduplication
+//
+// Kafka delivery is at least once and SignalWithStart does not dedupe (BB-441): after a
+// rebalance or a crash the bridge re-sends entries from its last committed offset. The
+// workflow keeps NextOffset (one past the highest accepted offset) in its State and
+// drops every entry below it, within one signal and across signals and runs. Offsets may
+// have gaps (Kafka control records); they only need to ascend.
+//
+// # ContinueAsNew and limits
+//
+// Between entries (never with an activity in flight), the run continues as new when
+// Temporal suggests it (history size or length), after Config.ContinueAsNewAfter
+// processed entries (1000) or after Config.MaxSignalsPerRun signals (5000, half of
+// Temporal's 10 000 signals per run). Before that it drains every signal already
+// delivered with ReceiveAsync — a signal left in a channel would be lost with the run —
+// then passes Params{Topic, Partition, Config, State} to the new run. Setting
+// Config.ContinueAsNewAfter to 1 forces a ContinueAsNew after every entry on any server;
+// the testsuite's SetContinueAsNewSuggested exercises the suggestion.
+//
+// Payloads are limited by Temporal to 2 MB each. A journal record is at most ~8 KB of
+// JSON (1 KB key, 2 KB user metadata, 10 tags), so a signal of MaxEntriesPerSignal (100)
+// entries stays under 1 MB. The carried State holds the backlog, which the workflow
+// never trims or drops: the bridge keeps it below DefaultHighWater entries (500) and
+// DefaultHighWaterBytes (512 KiB) by pausing the partition's consumption, so it
+// normally carries a few hundred KB. If it grows past Config.MaxCarryBytes (1 MiB)
+// anyway, ContinueAsNew is postponed (with a warning) until enough entries are done;
+// the history limit (50 MB / 51 200 events) leaves ample room for that.
+//
+// # Visibility
+//
+// QueryStatus answers a Status: backlog (the entry in flight included) and its bytes,
+// the entry in flight and its phase, counters since the first run, last error, paused,
+// last accepted offset, run number. The search attributes of SearchAttributes()
+// (BackbeatPartition, BackbeatTopic, BackbeatBacklog, BackbeatPaused,
+// BackbeatProcessed) let the Web UI list e.g. `BackbeatPaused = true` or
+// `BackbeatBacklog > 100`; they are upserted only when they changed and only at entry
+// boundaries, on pause/resume or while idle — never for each signal received while an
+// entry is in flight — so there is about one upsert (one history event) per entry, and
+// BackbeatBacklog can lag the query by one entry. The namespace must define them
+// (`temporal server start-dev --search-attribute BackbeatPartition=Int …`), or
+// Config.DisableSearchAttributes must be set: an upsert of an unknown attribute fails
+// every workflow task. workflow.SetCurrentDetails shows a one-line summary in the Web
+// UI: "partition 3 of backbeat-replication · backlog 12 · processed 340 · failed 1 ·
+// now: `bucket/key@version` (replicate since …)".
+//
+// # Rules for changing this code
+//
+// The workflow is deterministic: no I/O, no clocks but workflow.Now, no goroutines but
+// the selector loop, no map iteration, logs through workflow.GetLogger. A change to the
+// commands it issues (activities, their order or options, upserts) must be guarded with
+// workflow.GetVersion once released, or running histories stop replaying. Do not cancel
+// or terminate a partition workflow: its queued entries (whose Kafka offsets are
+// committed) would stay PENDING until `starter backfill`; pause it instead.
+package workflows

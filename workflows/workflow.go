@@ -1,0 +1,504 @@
+package workflows
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/backbeat-temporal/backbeat/journal"
+)
+
+// maxReasonLen bounds a FAILED reason and State.LastError.
+const maxReasonLen = 1024
+
+// PartitionWorkflow replicates the entries of one Kafka partition, in offset order (see
+// the package documentation). It runs until cancelled, continuing as new now and then.
+func PartitionWorkflow(ctx workflow.Context, p Params) error {
+	r, err := newRunner(ctx, p)
+	if err != nil {
+		return err
+	}
+	return r.run(ctx)
+}
+
+// inflight is the entry at the head of the queue while its activities run.
+type inflight struct {
+	ref    EntryRef
+	fut    workflow.Future
+	status SetStatusInput // the status being written, in PhaseSetStatus
+}
+
+// saValues are the last upserted values of the changing search attributes.
+type saValues struct {
+	backlog, processed int64
+	paused             bool
+}
+
+type runner struct {
+	topic     string
+	partition int32
+	cfg       Config
+	st        *State
+	log       log.Logger
+	runID     string
+
+	entriesCh, pauseCh, resumeCh workflow.ReceiveChannel
+	replicateCtx, statusCtx      workflow.Context
+
+	cur              *inflight
+	queueBytes       int
+	processedThisRun int
+	signalsThisRun   int
+	carryWarned      bool
+
+	sa       saValues
+	saSet    bool // the constant attributes are in place
+	boundary bool // an entry started or finished, or pause changed, since the last upsert
+}
+
+func newRunner(ctx workflow.Context, p Params) (*runner, error) {
+	if p.Topic == "" || p.Partition < 0 {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("partition workflow needs a topic and a partition ≥ 0 (got %q, %d)", p.Topic, p.Partition),
+			ErrTypeInvalidConfig, nil)
+	}
+	st := p.State
+	if st == nil {
+		st = &State{}
+	}
+	st.Runs++
+	cfg := p.Config.WithDefaults()
+	r := &runner{
+		topic:     p.Topic,
+		partition: p.Partition,
+		cfg:       cfg,
+		st:        st,
+		log:       workflow.GetLogger(ctx),
+		runID:     workflow.GetInfo(ctx).WorkflowExecution.RunID,
+		entriesCh: workflow.GetSignalChannel(ctx, SignalEntries),
+		pauseCh:   workflow.GetSignalChannel(ctx, SignalPause),
+		resumeCh:  workflow.GetSignalChannel(ctx, SignalResume),
+		boundary:  true,
+	}
+	for _, e := range st.Queue {
+		r.queueBytes += entrySize(e)
+	}
+	hb := cfg.HeartbeatTimeout
+	if hb < 0 {
+		hb = 0
+	}
+	r.replicateCtx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: cfg.ActivityTimeout,
+		HeartbeatTimeout:    hb,
+		RetryPolicy:         cfg.Retry.Policy(ReplicateNonRetryableErrorTypes()),
+	})
+	r.statusCtx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: cfg.StatusTimeout,
+		RetryPolicy:         cfg.StatusRetry.Policy(SetStatusNonRetryableErrorTypes()),
+	})
+	if !cfg.DisableSearchAttributes {
+		// ContinueAsNew carries the search attributes: only upsert what differs.
+		sa := workflow.GetTypedSearchAttributes(ctx)
+		part, ok1 := sa.GetInt64(PartitionKey)
+		topic, ok2 := sa.GetKeyword(TopicKey)
+		r.saSet = ok1 && ok2 && part == int64(p.Partition) && topic == p.Topic
+		r.sa.backlog, _ = sa.GetInt64(BacklogKey)
+		r.sa.processed, _ = sa.GetInt64(ProcessedKey)
+		r.sa.paused, _ = sa.GetBool(PausedKey)
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) { return r.status(), nil }); err != nil {
+		return nil, err
+	}
+	r.log.Info("partition workflow run started", "topic", r.topic, "partition", r.partition,
+		"run", st.Runs, "backlog", len(st.Queue), "nextOffset", st.NextOffset, "paused", st.Paused)
+	return r, nil
+}
+
+func (r *runner) run(ctx workflow.Context) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			r.log.Warn("partition workflow cancelled: its backlog is dropped; the entries stay PENDING until a backfill",
+				"backlog", len(r.st.Queue), "nextOffset", r.st.NextOffset)
+			return err
+		}
+		if r.cur == nil {
+			if r.continueAsNewDue(ctx) {
+				// Every signal delivered to this run must be handled by it: drain them
+				// all without blocking, then carry the queue.
+				r.drainSignals()
+				if r.queueBytes <= r.cfg.MaxCarryBytes {
+					return r.continueAsNew(ctx)
+				}
+			}
+			if !r.st.Paused && len(r.st.Queue) > 0 {
+				r.startHead(ctx)
+				continue // a skipped entry finishes at once: look at the next one
+			}
+		}
+		r.publish(ctx)
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(r.entriesCh, func(c workflow.ReceiveChannel, _ bool) {
+			var sig EntriesSignal
+			c.Receive(ctx, &sig)
+			r.accept(sig)
+		})
+		sel.AddReceive(r.pauseCh, func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			r.signalsThisRun++
+			r.setPaused(true)
+		})
+		sel.AddReceive(r.resumeCh, func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			r.signalsThisRun++
+			r.setPaused(false)
+		})
+		if r.cur != nil {
+			sel.AddFuture(r.cur.fut, func(f workflow.Future) { r.onDone(ctx, f) })
+		}
+		sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+		sel.Select(ctx)
+	}
+}
+
+// continueAsNewDue tells whether this run should end. Only asked between entries.
+func (r *runner) continueAsNewDue(ctx workflow.Context) bool {
+	due := workflow.GetInfo(ctx).GetContinueAsNewSuggested() ||
+		r.processedThisRun >= r.cfg.ContinueAsNewAfter ||
+		r.signalsThisRun >= r.cfg.MaxSignalsPerRun
+	if due && r.queueBytes > r.cfg.MaxCarryBytes {
+		if !r.carryWarned {
+			r.carryWarned = true
+			r.log.Warn("continue-as-new postponed: the backlog is too big to carry; is the bridge keeping it under its high-water mark?",
+				"backlogBytes", r.queueBytes, "maxCarryBytes", r.cfg.MaxCarryBytes, "backlog", len(r.st.Queue))
+		}
+		return false
+	}
+	return due
+}
+
+func (r *runner) drainSignals() {
+	for {
+		var sig EntriesSignal
+		switch {
+		case r.entriesCh.ReceiveAsync(&sig):
+			r.accept(sig)
+		case r.pauseCh.ReceiveAsync(nil):
+			r.signalsThisRun++
+			r.setPaused(true)
+		case r.resumeCh.ReceiveAsync(nil):
+			r.signalsThisRun++
+			r.setPaused(false)
+		default:
+			return
+		}
+	}
+}
+
+func (r *runner) continueAsNew(ctx workflow.Context) error {
+	r.log.Info("continuing as new", "run", r.st.Runs, "processedThisRun", r.processedThisRun,
+		"signalsThisRun", r.signalsThisRun, "backlog", len(r.st.Queue), "backlogBytes", r.queueBytes)
+	return workflow.NewContinueAsNewError(ctx, WorkflowName, Params{
+		Topic:     r.topic,
+		Partition: r.partition,
+		Config:    r.cfg,
+		State:     r.st,
+	})
+}
+
+// accept queues the signal's new entries and drops redeliveries.
+func (r *runner) accept(sig EntriesSignal) {
+	r.signalsThisRun++
+	var dups, misrouted int
+	for _, e := range sig.Entries {
+		if e.Topic != r.topic || e.Partition != r.partition {
+			misrouted++
+			r.st.Misrouted++
+			r.setError(fmt.Sprintf("dropped an entry of %s/%d (offset %d) sent to the workflow of %s/%d",
+				e.Topic, e.Partition, e.Offset, r.topic, r.partition))
+			continue
+		}
+		if e.Offset < r.st.NextOffset {
+			dups++
+			r.st.Duplicates++
+			continue
+		}
+		r.st.Queue = append(r.st.Queue, e)
+		r.st.NextOffset = e.Offset + 1
+		r.queueBytes += entrySize(e)
+	}
+	if dups > 0 {
+		r.log.Info("dropped redelivered entries", "count", dups, "nextOffset", r.st.NextOffset)
+	}
+	if misrouted > 0 {
+		r.log.Error("dropped entries of another partition", "count", misrouted, "lastError", r.st.LastError)
+	}
+	if len(sig.Entries) > MaxEntriesPerSignal {
+		r.log.Warn("entries signal bigger than MaxEntriesPerSignal", "entries", len(sig.Entries), "max", MaxEntriesPerSignal)
+	}
+}
+
+func (r *runner) setPaused(p bool) {
+	if r.st.Paused != p {
+		r.log.Info("pause changed", "paused", p, "backlog", len(r.st.Queue))
+		r.st.Paused = p
+		r.boundary = true
+	}
+}
+
+// startHead starts the head entry: its replication, or (not replicable) its FAILED
+// status or its skip.
+func (r *runner) startHead(ctx workflow.Context) {
+	e := r.st.Queue[0]
+	rec := &e.Record
+	r.boundary = true
+	ref := EntryRef{Offset: e.Offset, Op: rec.Op, Bucket: rec.Bucket, Key: rec.Key, VersionID: rec.VersionID}
+	if !rec.Pending() {
+		reason := notReplicable(rec)
+		if rec.Replication != nil && rec.Replication.Status == journal.StatusPending && rec.VersionID != "" {
+			// A PENDING version we cannot replicate must not stay PENDING (BB-826).
+			r.setError(entryError(e, reason))
+			r.startStatus(ctx, ref, journal.StatusFailed, reason)
+			return
+		}
+		// Not PENDING (or no version): replicating or marking it would overwrite a
+		// status that is not ours to change. Ingest filters these; count and move on.
+		r.setError(entryError(e, reason+": skipped"))
+		r.log.Warn("skipped an entry that is not replicable", "offset", e.Offset, "reason", reason)
+		r.finish(&r.st.Skipped)
+		return
+	}
+	ref.Phase = PhaseReplicate
+	ref.Since = workflow.Now(ctx)
+	actx := workflow.WithActivityOptions(r.replicateCtx, withSummary(workflow.GetActivityOptions(r.replicateCtx), ref))
+	r.cur = &inflight{ref: ref, fut: workflow.ExecuteActivity(actx, ActivityReplicate, ReplicateInput{Entry: e})}
+}
+
+func (r *runner) startStatus(ctx workflow.Context, ref EntryRef, status, reason string) {
+	in := SetStatusInput{Bucket: ref.Bucket, Key: ref.Key, VersionID: ref.VersionID, Status: status, Reason: reason}
+	ref.Phase = PhaseSetStatus
+	ref.Since = workflow.Now(ctx)
+	ref.Status = status
+	ref.Reason = reason
+	actx := workflow.WithActivityOptions(r.statusCtx, withSummary(workflow.GetActivityOptions(r.statusCtx), ref))
+	r.cur = &inflight{ref: ref, status: in, fut: workflow.ExecuteActivity(actx, ActivitySetStatus, in)}
+}
+
+func withSummary(o workflow.ActivityOptions, ref EntryRef) workflow.ActivityOptions {
+	o.Summary = fmt.Sprintf("%s/%s@%s (offset %d)", ref.Bucket, ref.Key, ref.VersionID, ref.Offset)
+	if ref.Status != "" {
+		o.Summary += " → " + ref.Status
+	}
+	return o
+}
+
+// onDone handles the end of the activity in flight.
+func (r *runner) onDone(ctx workflow.Context, f workflow.Future) {
+	cur := r.cur
+	e := r.st.Queue[0]
+	if ctx.Err() != nil {
+		return // cancelled: run() returns
+	}
+	switch cur.ref.Phase {
+	case PhaseReplicate:
+		var res ReplicateResult
+		err := f.Get(ctx, &res)
+		if err == nil {
+			r.st.Bytes += res.Bytes
+			r.startStatus(ctx, cur.ref, journal.StatusCompleted, "")
+			return
+		}
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && appErr.Type() == ErrTypeNoSuchVersion {
+			r.setError(entryError(e, reason(err, r.cfg.Retry, ReplicateNonRetryableErrorTypes())+": skipped"))
+			r.log.Warn("source version gone before replication: skipped", "offset", e.Offset, "error", err)
+			r.finish(&r.st.Skipped)
+			return
+		}
+		why := reason(err, r.cfg.Retry, ReplicateNonRetryableErrorTypes())
+		r.setError(entryError(e, why))
+		r.log.Error("replication failed: marking the version FAILED", "offset", e.Offset, "bucket", e.Record.Bucket,
+			"key", e.Record.Key, "versionId", e.Record.VersionID, "error", err)
+		r.startStatus(ctx, cur.ref, journal.StatusFailed, why)
+	case PhaseSetStatus:
+		counter := &r.st.Completed
+		if cur.status.Status == journal.StatusFailed {
+			counter = &r.st.Failed
+		}
+		if err := f.Get(ctx, nil); err != nil {
+			r.st.StatusErrors++
+			r.setError(entryError(e, "could not set status "+cur.status.Status+": "+reason(err, r.cfg.StatusRetry, SetStatusNonRetryableErrorTypes())))
+			r.log.Error("status write failed for good", "offset", e.Offset, "status", cur.status.Status, "error", err)
+		}
+		r.finish(counter)
+	}
+}
+
+// finish pops the head entry and counts it.
+func (r *runner) finish(counter *int64) {
+	r.queueBytes -= entrySize(r.st.Queue[0])
+	r.st.Queue[0] = Entry{}
+	r.st.Queue = r.st.Queue[1:]
+	if len(r.st.Queue) == 0 {
+		r.st.Queue = nil // let the backing array go
+	}
+	*counter++
+	r.st.Processed++
+	r.processedThisRun++
+	r.cur = nil
+	r.boundary = true
+}
+
+func (r *runner) setError(msg string) {
+	r.st.LastError = truncate(msg, maxReasonLen)
+}
+
+// publish upserts the search attributes that changed and sets the current details.
+// Backlog changes made by signals while an entry is in flight wait for the next entry
+// boundary, so there is at most about one upsert per entry.
+func (r *runner) publish(ctx workflow.Context) {
+	workflow.SetCurrentDetails(ctx, r.details())
+	if r.cfg.DisableSearchAttributes || (r.cur != nil && !r.boundary) {
+		return
+	}
+	r.boundary = false
+	want := saValues{backlog: int64(len(r.st.Queue)), processed: r.st.Processed, paused: r.st.Paused}
+	var ups []temporal.SearchAttributeUpdate
+	if !r.saSet {
+		ups = append(ups, PartitionKey.ValueSet(int64(r.partition)), TopicKey.ValueSet(r.topic))
+	}
+	if !r.saSet || want.backlog != r.sa.backlog {
+		ups = append(ups, BacklogKey.ValueSet(want.backlog))
+	}
+	if !r.saSet || want.processed != r.sa.processed {
+		ups = append(ups, ProcessedKey.ValueSet(want.processed))
+	}
+	if !r.saSet || want.paused != r.sa.paused {
+		ups = append(ups, PausedKey.ValueSet(want.paused))
+	}
+	if len(ups) == 0 {
+		return
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, ups...); err != nil {
+		r.log.Error("search attribute upsert refused", "error", err)
+		return
+	}
+	r.saSet = true
+	r.sa = want
+}
+
+// details is the one-line markdown summary shown by the Web UI.
+func (r *runner) details() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "partition %d of %s · backlog %d · processed %d · failed %d", r.partition, r.topic,
+		len(r.st.Queue), r.st.Processed, r.st.Failed)
+	if r.st.Paused {
+		b.WriteString(" · **paused**")
+	}
+	if r.cur != nil {
+		ref := r.cur.ref
+		fmt.Fprintf(&b, " · now: `%s/%s@%s` (%s", ref.Bucket, ref.Key, ref.VersionID, ref.Phase)
+		if ref.Status != "" {
+			b.WriteString(" " + ref.Status)
+		}
+		fmt.Fprintf(&b, " since %s)", ref.Since.UTC().Format(time.RFC3339))
+	}
+	return b.String()
+}
+
+func (r *runner) status() Status {
+	s := Status{
+		Topic:            r.topic,
+		Partition:        r.partition,
+		Backlog:          len(r.st.Queue),
+		BacklogBytes:     r.queueBytes,
+		Counters:         r.st.Counters,
+		LastError:        r.st.LastError,
+		Paused:           r.st.Paused,
+		LastOffset:       r.st.NextOffset - 1,
+		Run:              r.st.Runs,
+		RunID:            r.runID,
+		ProcessedThisRun: r.processedThisRun,
+		SignalsThisRun:   r.signalsThisRun,
+	}
+	if r.cur != nil {
+		ref := r.cur.ref
+		s.Current = &ref
+	}
+	return s
+}
+
+// entrySize is the JSON size of an entry, as the default data converter encodes it.
+func entrySize(e Entry) int {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return 0
+	}
+	return len(b)
+}
+
+func notReplicable(rec *journal.Record) string {
+	status := "none"
+	if rec.Replication != nil {
+		status = rec.Replication.Status
+	}
+	return fmt.Sprintf("not replicable: op %q with replication status %s", rec.Op, status)
+}
+
+func entryError(e Entry, msg string) string {
+	return fmt.Sprintf("offset %d %s/%s@%s: %s", e.Offset, e.Record.Bucket, e.Record.Key, e.Record.VersionID, msg)
+}
+
+// reason makes a FAILED reason of an activity's final error: the application error's
+// type (when it is one of ours) and message, and why retrying stopped. Retries end only
+// for a non-retryable error or after the last attempt (no ScheduleToClose timeout is
+// set), so that is computed here rather than read from the error's retry state, which
+// the test environment does not fill.
+func reason(err error, rc RetryConfig, nonRetryable []string) string {
+	var msg string
+	retryable := true
+	var appErr *temporal.ApplicationError
+	var toErr *temporal.TimeoutError
+	var canErr *temporal.CanceledError
+	switch {
+	case errors.As(err, &appErr):
+		msg = appErr.Message()
+		if t := appErr.Type(); slices.Contains(ReplicateNonRetryableErrorTypes(), t) {
+			msg = t + ": " + msg
+		}
+		retryable = !appErr.NonRetryable() && !slices.Contains(nonRetryable, appErr.Type())
+	case errors.As(err, &toErr):
+		msg = "timed out (" + toErr.TimeoutType().String() + ")"
+	case errors.As(err, &canErr):
+		return "cancelled"
+	default:
+		msg = err.Error()
+		if cause := errors.Unwrap(err); cause != nil {
+			msg = cause.Error() // without the ActivityError's event IDs
+		}
+	}
+	switch {
+	case !retryable:
+		msg += " (not retried)"
+	case rc.MaximumAttempts() > 0:
+		msg += fmt.Sprintf(" (gave up after %d attempts)", rc.MaximumAttempts())
+	}
+	return truncate(msg, maxReasonLen)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Cut on a rune boundary.
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}
