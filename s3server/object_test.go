@@ -635,3 +635,71 @@ func TestObjectPathEscaping(t *testing.T) {
 	body, _ := getString(t, c, "esc", "a b%2F?#c", "")
 	assert.Equal(t, "x", body)
 }
+
+// unsignedDo sends a request signed with UNSIGNED-PAYLOAD whose body is streamed
+// (chunked transfer encoding: no Content-Length) unless length >= 0.
+func unsignedDo(t *testing.T, h *harness, method, path string, body io.Reader, length int64, header map[string]string) objResp {
+	t.Helper()
+	req, err := http.NewRequest(method, h.URL+path, body)
+	require.NoError(t, err)
+	req.ContentLength = length
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	payload := "UNSIGNED-PAYLOAD"
+	if v := req.Header.Get("X-Amz-Content-Sha256"); v != "" {
+		payload = v
+	}
+	req.Header.Set("X-Amz-Content-Sha256", payload)
+	creds := aws.Credentials{AccessKeyID: testUser.AccessKey, SecretAccessKey: testUser.SecretKey}
+	require.NoError(t, v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }).SignHTTP(context.Background(), creds, req, payload, "s3", "us-east-1", time.Now()))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return objResp{Status: resp.StatusCode, Header: resp.Header, Body: string(data)}
+}
+
+func TestObjectPutStreamed(t *testing.T) {
+	h := newHarness(t)
+	c := h.client(testUser)
+	ctx := context.Background()
+	h.mkBucket("stream", false)
+
+	// The SDK with a non-seekable body and UNSIGNED-PAYLOAD.
+	_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("stream"), Key: aws.String("sdk"),
+		Body: io.MultiReader(strings.NewReader("hello "), strings.NewReader("world")), ContentLength: aws.Int64(11)},
+		s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware))
+	require.NoError(t, err)
+	body, _ := getString(t, c, "stream", "sdk", "")
+	assert.Equal(t, "hello world", body)
+
+	// No declared length at all (chunked transfer encoding).
+	r := unsignedDo(t, h, http.MethodPut, "/stream/chunked", io.MultiReader(strings.NewReader("abc"), strings.NewReader("def")), -1, nil)
+	require.Equal(t, http.StatusOK, r.Status, r.Body)
+	assert.Equal(t, quoted(bodyETag("abcdef")), r.Header.Get("ETag"))
+	body, _ = getString(t, c, "stream", "chunked", "")
+	assert.Equal(t, "abcdef", body)
+
+	// aws-chunked with a trailing checksum: verified by sigv4, stored from the trailer,
+	// returned with checksum mode; aws-chunked is not the object's Content-Encoding.
+	crc := crc32.ChecksumIEEE([]byte("hello world"))
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], crc)
+	sum := base64.StdEncoding.EncodeToString(b[:])
+	framed := "b\r\nhello world\r\n0\r\nx-amz-checksum-crc32:" + sum + "\r\n\r\n"
+	r = unsignedDo(t, h, http.MethodPut, "/stream/trailer", strings.NewReader(framed), int64(len(framed)), map[string]string{
+		"Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": "11", "x-amz-trailer": "x-amz-checksum-crc32",
+		"X-Amz-Content-Sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+	})
+	require.Equal(t, http.StatusOK, r.Status, r.Body)
+	got, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("stream"), Key: aws.String("trailer"), ChecksumMode: s3types.ChecksumModeEnabled})
+	require.NoError(t, err)
+	data, err := io.ReadAll(got.Body)
+	got.Body.Close()
+	require.NoError(t, err)
+	assert.Equal(t, "hello world", string(data))
+	assert.Equal(t, sum, aws.ToString(got.ChecksumCRC32))
+	assert.Empty(t, aws.ToString(got.ContentEncoding))
+}
