@@ -37,6 +37,7 @@ type Error struct {
 	Message string
 }
 
+// Error formats the code and message.
 func (e *Error) Error() string { return fmt.Sprintf("sigv4: %s: %s", e.Code, e.Message) }
 
 // Credentials resolves an access key to its secret. ok is false for an unknown key.
