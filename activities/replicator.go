@@ -222,7 +222,8 @@ type Result struct {
 	Site, TargetBucket string
 	// Action is one of the Action* constants.
 	Action string
-	// Bytes of object data sent to the target by this call.
+	// Bytes of object data sent to the target by this call (on failure: streamed
+	// before it failed).
 	Bytes int64
 	// Multipart: the data went by parts.
 	Multipart bool
@@ -327,6 +328,7 @@ func (r *Replicator) Replicate(ctx context.Context, rec journal.Record, progress
 	}
 	out.Site, out.TargetBucket = res.Site, res.TargetBucket
 	if err != nil {
+		out.Bytes = j.streamed.Load()
 		j.log.Warn("replication failed", "bytes", j.streamed.Load(), "retryable", KindOf(err) == KindRetryable, "error", err)
 		return out, err
 	}
@@ -480,7 +482,9 @@ func (a *aliveReader) Read(p []byte) (int, error) {
 	total := a.j.streamed.Add(int64(n))
 	if total >= a.next {
 		a.j.progress.Alive(total)
-		a.next = total + a.j.r.cfg.ProgressEvery
+		for a.next <= total {
+			a.next += a.j.r.cfg.ProgressEvery
+		}
 	}
 	return n, err
 }

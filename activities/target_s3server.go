@@ -209,8 +209,8 @@ func (t *s3serverTarget) complete(ctx context.Context, j *job, uploadID string, 
 	if err != nil {
 		return fmt.Errorf("encode the parts: %w", err)
 	}
+	// No Content-Type of its own: the complete's content headers are the replica's.
 	h := t.replicaHeader(j, true)
-	h.Set("Content-Type", "application/json")
 	var v versionInfo
 	err = t.bb.doJSON(ctx, bbRequest{method: http.MethodPost, route: "replica", bucket: j.bucket, key: j.key,
 		query: url.Values{"uploadId": {uploadID}}, header: h, body: bytes.NewReader(data), length: int64(len(data))}, &v)

@@ -1,0 +1,207 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/backbeat-temporal/backbeat/workflows"
+)
+
+// Metrics receives the activities' measurements; the worker implements it (Prometheus).
+// Implementations must be safe for concurrent use.
+type Metrics interface {
+	// Replicated counts a successful ReplicateVersion: the site, the Result's Action and
+	// the data bytes written.
+	Replicated(site, action string, bytes int64)
+	// ReplicationFailed counts a failed ReplicateVersion attempt: the site ("" when the
+	// entry could not be resolved to one), the kind (KindRetryable is "") and the data
+	// bytes the attempt streamed before it failed.
+	ReplicationFailed(site string, kind ErrorKind, bytes int64)
+	// StatusSet counts a status written on a source version (COMPLETED, FAILED...).
+	// latency is the time from the journaled change (the put, or the metadata change) to
+	// now; it is the put→COMPLETED latency when status is COMPLETED.
+	StatusSet(status string, latency time.Duration)
+}
+
+// ErrTypeRetryable is the application error type of retryable failures.
+const ErrTypeRetryable = "Retryable"
+
+// maxRemembered bounds the change times kept between ReplicateVersion and
+// SetReplicationStatus (for the latency metric).
+const maxRemembered = 10000
+
+// Activities are the Temporal activities of package workflows, around a Replicator.
+// Register them with Register.
+type Activities struct {
+	r       *Replicator
+	metrics Metrics
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	changed map[string]time.Time // bucket/key/versionId → time of the journaled change
+}
+
+// NewActivities wraps r. metrics may be nil; log nil means slog.Default().
+func NewActivities(r *Replicator, metrics Metrics, log *slog.Logger) *Activities {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Activities{r: r, metrics: metrics, log: log, changed: map[string]time.Time{}}
+}
+
+// Register registers the activities under workflows.ActivityReplicate and
+// workflows.ActivitySetStatus.
+func (a *Activities) Register(reg worker.ActivityRegistry) {
+	reg.RegisterActivityWithOptions(a.ReplicateVersion, activity.RegisterOptions{Name: workflows.ActivityReplicate})
+	reg.RegisterActivityWithOptions(a.SetReplicationStatus, activity.RegisterOptions{Name: workflows.ActivitySetStatus})
+}
+
+// ReplicateVersion is the activity workflows.ActivityReplicate: it replicates the
+// entry's version, heartbeating a Checkpoint after each finished part and while data
+// streams (so that the workflow's HeartbeatTimeout catches a stuck copy), and resumes
+// the multipart upload of the previous attempt's last heartbeat. Errors are
+// temporal.ApplicationErrors whose types are those of workflows (fail-fast ones are
+// non-retryable), or ErrTypeRetryable.
+func (a *Activities) ReplicateVersion(ctx context.Context, in workflows.ReplicateInput) (workflows.ReplicateResult, error) {
+	rec := in.Entry.Record
+	p := &heartbeats{ctx: ctx}
+	if activity.HasHeartbeatDetails(ctx) {
+		var cp Checkpoint
+		if err := activity.GetHeartbeatDetails(ctx, &cp); err != nil {
+			a.log.Warn("unreadable heartbeat details: starting over", "error", err)
+		} else {
+			p.resume = &cp
+		}
+	}
+	res, err := a.r.Replicate(ctx, rec, p)
+	if err != nil {
+		if a.metrics != nil {
+			a.metrics.ReplicationFailed(res.Site, KindOf(err), res.Bytes)
+		}
+		return workflows.ReplicateResult{}, toApplicationError(err, true)
+	}
+	t := rec.Time
+	if t.IsZero() {
+		t = rec.LastModified
+	}
+	a.remember(rec.Bucket+"/"+rec.Key+"/"+rec.VersionID, t)
+	if a.metrics != nil {
+		a.metrics.Replicated(res.Site, res.Action, res.Bytes)
+	}
+	return workflows.ReplicateResult{
+		Bytes:          res.Bytes,
+		AlreadyPresent: res.Action == ActionAlreadyPresent || res.Action == ActionSuperseded,
+		MetadataOnly:   res.Action == ActionMetadata,
+	}, nil
+}
+
+// SetReplicationStatus is the activity workflows.ActivitySetStatus: it writes the
+// status (and the reason of a FAILED one) on the source version. Its errors are
+// retryable application errors typed as in workflows: the workflow's retry policy
+// decides (access denied is retried, a missing version is not).
+func (a *Activities) SetReplicationStatus(ctx context.Context, in workflows.SetStatusInput) error {
+	lm, err := a.r.SetStatus(ctx, in.Bucket, in.Key, in.VersionID, in.Status, in.Reason)
+	if err != nil {
+		return toApplicationError(err, false)
+	}
+	changed, ok := a.forget(in.Bucket + "/" + in.Key + "/" + in.VersionID)
+	if !ok {
+		changed = lm // replicated by another worker: the version's own time
+	}
+	if a.metrics != nil {
+		a.metrics.StatusSet(in.Status, time.Since(changed))
+	}
+	return nil
+}
+
+func (a *Activities) remember(k string, t time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.changed) >= maxRemembered {
+		for old := range a.changed { // drop any one: the metric falls back to the version's time
+			delete(a.changed, old)
+			break
+		}
+	}
+	a.changed[k] = t
+}
+
+func (a *Activities) forget(k string) (time.Time, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t, ok := a.changed[k]
+	delete(a.changed, k)
+	return t, ok
+}
+
+// errorType maps an ErrorKind to the application error type of workflows.
+func errorType(k ErrorKind) string {
+	switch k {
+	case KindAccessDenied:
+		return workflows.ErrTypeAccessDenied
+	case KindInvalidConfig:
+		return workflows.ErrTypeInvalidConfig
+	case KindNoSuchBucket:
+		return workflows.ErrTypeNoSuchBucket
+	case KindSourceGone:
+		return workflows.ErrTypeNoSuchVersion
+	case KindInvalidEntry:
+		return workflows.ErrTypeInvalidEntry
+	case KindNonRetryable:
+		return workflows.ErrTypeNonRetryable
+	}
+	return ErrTypeRetryable
+}
+
+// toApplicationError makes err a Temporal application error carrying its reason.
+// failFast marks the non-retryable kinds non-retryable on the error itself; otherwise
+// only the type tells, and the caller's retry policy decides.
+func toApplicationError(err error, failFast bool) error {
+	var e *Error
+	if !errors.As(err, &e) {
+		return temporal.NewApplicationError(err.Error(), ErrTypeRetryable)
+	}
+	typ := errorType(e.Kind)
+	if failFast && !e.Retryable() {
+		return temporal.NewNonRetryableApplicationError(e.Error(), typ, nil)
+	}
+	return temporal.NewApplicationError(e.Error(), typ)
+}
+
+// heartbeats is the Progress of an activity attempt: Temporal heartbeats.
+type heartbeats struct {
+	ctx    context.Context
+	resume *Checkpoint
+
+	mu    sync.Mutex
+	last  Checkpoint
+	bytes int64
+}
+
+func (h *heartbeats) Resume() *Checkpoint { return h.resume }
+
+func (h *heartbeats) Save(cp Checkpoint) {
+	h.mu.Lock()
+	h.last = cp
+	h.last.Parts = append([]PartDone(nil), cp.Parts...)
+	h.last.Bytes = h.bytes
+	details := h.last
+	h.mu.Unlock()
+	activity.RecordHeartbeat(h.ctx, details)
+}
+
+func (h *heartbeats) Alive(bytes int64) {
+	h.mu.Lock()
+	h.bytes = bytes
+	h.last.Bytes = bytes
+	details := h.last
+	h.mu.Unlock()
+	activity.RecordHeartbeat(h.ctx, details)
+}
