@@ -416,6 +416,7 @@ func (s *Server) serveObject(rq *request, withBody bool) error {
 		}
 		withChecksums := rng == nil && strings.EqualFold(rq.r.Header.Get("x-amz-checksum-mode"), "ENABLED")
 		writeVersionHeaders(h, v, withChecksums)
+		lowerMetaHeaders(h, v.Meta.UserMetadata)
 		setVersionID(h, versioning, v.VersionID)
 		for p, name := range responseOverrides {
 			if val := rq.q.Get(p); val != "" {
@@ -442,6 +443,16 @@ func (s *Server) serveObject(rq *request, withBody bool) error {
 			panic(http.ErrAbortHandler)
 		}
 		return nil
+	}
+}
+
+// lowerMetaHeaders writes the x-amz-meta-* names in lower case as S3 does (net/http
+// would send them canonicalized, X-Amz-Meta-Color, and clients such as botocore keep
+// the case they receive).
+func lowerMetaHeaders(h http.Header, meta map[string]string) {
+	for k, val := range meta {
+		h.Del(userMetaPrefix + k)
+		h[userMetaPrefix+k] = []string{val}
 	}
 }
 
