@@ -1,0 +1,228 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/backbeat-temporal/backbeat/workflows"
+)
+
+// Run runs the bridge until ctx ends. Kafka and Temporal being down is logged and retried
+// with backoff; Run returns nil on a clean stop, or an error for a bad configuration.
+func Run(ctx context.Context, cfg Config) error {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return err
+	}
+	m := newMetrics()
+	if cfg.MetricsListen != "" {
+		ln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("bridge: metrics listener on %s: %w", cfg.MetricsListen, err)
+		}
+		srv := &http.Server{Handler: m.handler(), ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+		cfg.Logger.Info("bridge metrics listening", "addr", ln.Addr().String())
+	}
+	tc, err := dialTemporal(ctx, cfg)
+	if err != nil {
+		return nil // ctx ended while waiting
+	}
+	defer tc.Close()
+	b := &bridge{cfg: cfg, log: cfg.Logger, m: m, sink: &temporalSink{c: tc, cfg: cfg}}
+	return b.consume(ctx)
+}
+
+// dialTemporal connects to Temporal, retrying with backoff until ctx ends.
+func dialTemporal(ctx context.Context, cfg Config) (client.Client, error) {
+	backoff := cfg.MinBackoff
+	for {
+		c, err := client.DialContext(ctx, client.Options{
+			HostPort:  cfg.TemporalAddress,
+			Namespace: cfg.Namespace,
+			Logger:    tlog.NewStructuredLogger(cfg.Logger.With("component", "temporal-client")),
+		})
+		if err == nil {
+			return c, nil
+		}
+		cfg.Logger.Error("cannot reach Temporal; retrying (start it, or fix --temporal-address / --namespace)",
+			"address", cfg.TemporalAddress, "namespace", cfg.Namespace, "err", err, "retryIn", backoff)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, cfg.MaxBackoff)
+	}
+}
+
+// bridge is one bridge process: a member of the consumer group.
+type bridge struct {
+	cfg  Config
+	log  *slog.Logger
+	m    *metrics
+	sink sink
+}
+
+// saramaConfig is the consumer group's configuration.
+func saramaConfig() *sarama.Config {
+	c := sarama.NewConfig()
+	c.ClientID = "backbeat-bridge"
+	c.Version = sarama.V2_8_0_0
+	c.Consumer.Offsets.Initial = sarama.OffsetOldest
+	c.Consumer.Offsets.AutoCommit.Enable = true
+	c.Consumer.Offsets.AutoCommit.Interval = time.Second
+	c.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategySticky()}
+	c.Consumer.Return.Errors = true
+	c.Net.DialTimeout = 5 * time.Second
+	c.Metadata.Retry.Max = 2
+	return c
+}
+
+// consume joins the consumer group and consumes until ctx ends, reconnecting with backoff.
+func (b *bridge) consume(ctx context.Context) error {
+	backoff := b.cfg.MinBackoff
+	for ctx.Err() == nil {
+		group, err := sarama.NewConsumerGroup(b.cfg.Brokers, b.cfg.Group, saramaConfig())
+		if err != nil {
+			b.log.Error("cannot join the Kafka consumer group; retrying (is Kafka up? check --kafka-brokers)",
+				"brokers", strings.Join(b.cfg.Brokers, ","), "group", b.cfg.Group, "err", err, "retryIn", backoff)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, b.cfg.MaxBackoff)
+			continue
+		}
+		backoff = b.cfg.MinBackoff
+		err = b.session(ctx, group)
+		group.Close()
+		if ctx.Err() != nil {
+			return nil
+		}
+		b.log.Error("consumer group stopped; rejoining", "err", err, "retryIn", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, b.cfg.MaxBackoff)
+	}
+	return nil
+}
+
+// session runs Consume in a loop (one call per generation of the group) until ctx ends
+// or the group fails.
+func (b *bridge) session(ctx context.Context, group sarama.ConsumerGroup) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for err := range group.Errors() {
+			b.log.Warn("Kafka consumer error", "err", err)
+		}
+	}()
+	h := &groupHandler{b: b, parent: ctx, group: group}
+	for {
+		err := group.Consume(ctx, []string{b.cfg.Topic}, h)
+		b.m.ready.Store(false)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			if errors.Is(err, sarama.ErrClosedConsumerGroup) {
+				return err
+			}
+			return fmt.Errorf("consume %s: %w", b.cfg.Topic, err)
+		}
+	}
+}
+
+// groupHandler runs one pump per claimed partition.
+type groupHandler struct {
+	b      *bridge
+	parent context.Context
+	group  sarama.ConsumerGroup
+}
+
+// Setup logs the claims of a new generation.
+func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
+	claims := sess.Claims()[h.b.cfg.Topic]
+	h.b.m.claimed.Set(float64(len(claims)))
+	h.b.m.ready.Store(true)
+	h.b.log.Info("partitions claimed", "topic", h.b.cfg.Topic, "partitions", claims, "generation", sess.GenerationID(), "member", sess.MemberID())
+	return nil
+}
+
+// Cleanup commits the marked offsets before the partitions move.
+func (h *groupHandler) Cleanup(sess sarama.ConsumerGroupSession) error {
+	sess.Commit()
+	return nil
+}
+
+// ConsumeClaim pumps one partition until the claim ends.
+func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	topic, part := claim.Topic(), claim.Partition()
+	p := &pump{
+		cfg: h.b.cfg, sink: h.b.sink, log: h.b.log.With("topic", topic, "partition", part), m: h.b.m,
+		topic: topic, partition: part,
+		pause: func(on bool) {
+			parts := map[string][]int32{topic: {part}}
+			if on {
+				h.group.Pause(parts)
+			} else {
+				h.group.Resume(parts)
+			}
+		},
+		mark: func(msg *sarama.ConsumerMessage) { sess.MarkMessage(msg, "") },
+		hwm:  claim.HighWaterMarkOffset,
+	}
+	p.log.Info("consuming partition", "from", claim.InitialOffset())
+	err := p.run(h.parent, sess.Context(), claim.Messages())
+	if err != nil {
+		p.log.Error("partition stopped with entries Temporal did not accept; the next owner resends them", "err", err)
+	}
+	return nil
+}
+
+// temporalSink sends entries to partition workflows with SignalWithStartWorkflow.
+type temporalSink struct {
+	c   client.Client
+	cfg Config
+}
+
+// Send signals the partition's workflow, starting it when it is not running.
+func (s *temporalSink) Send(ctx context.Context, topic string, partition int32, entries []workflows.Entry) error {
+	id := workflows.WorkflowID(topic, partition)
+	opts := client.StartWorkflowOptions{ID: id, TaskQueue: s.cfg.TaskQueue}
+	params := workflows.Params{Topic: topic, Partition: partition, Config: s.cfg.Workflow}
+	_, err := s.c.SignalWithStartWorkflow(ctx, id, workflows.SignalEntries, workflows.EntriesSignal{Entries: entries}, opts, workflows.WorkflowName, params)
+	return err
+}
+
+// Backlog asks the partition's workflow for its queue length.
+func (s *temporalSink) Backlog(ctx context.Context, topic string, partition int32) (int, int, error) {
+	v, err := s.c.QueryWorkflow(ctx, workflows.WorkflowID(topic, partition), "", workflows.QueryStatus)
+	if err != nil {
+		return 0, 0, err
+	}
+	var st workflows.Status
+	if err := v.Get(&st); err != nil {
+		return 0, 0, fmt.Errorf("decode status: %w", err)
+	}
+	return st.Backlog, st.BacklogBytes, nil
+}

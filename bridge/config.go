@@ -1,0 +1,133 @@
+// Package bridge moves Kafka entries into Temporal: a sarama consumer group on the topic
+// backbeat-replication where, for each claimed partition, contiguous entries are batched
+// into one signal sent with SignalWithStartWorkflow to that partition's workflow
+// (workflows.WorkflowID). A Kafka offset is marked for commit only after Temporal
+// accepted the signal that carries it; the workflow drops entries it already accepted
+// (by offset), so a crash or a rebalance replays nothing twice. A partition is paused
+// while its workflow's backlog (the status query) is above a high-water mark.
+//
+// The bridge knows nothing of S3: it carries journal records as opaque entries.
+package bridge
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/backbeat-temporal/backbeat/workflows"
+)
+
+// Config configures Run. Zero values take the documented defaults.
+type Config struct {
+	// Brokers are the Kafka bootstrap brokers. Default ["127.0.0.1:9092"].
+	Brokers []string
+	// Topic is the Kafka topic. Default "backbeat-replication".
+	Topic string
+	// Group is the Kafka consumer group. Default "backbeat-replication-group".
+	Group string
+	// TemporalAddress is the Temporal frontend host:port. Default "127.0.0.1:7233".
+	TemporalAddress string
+	// Namespace is the Temporal namespace. Default "default".
+	Namespace string
+	// TaskQueue of the partition workflows. Default workflows.TaskQueue.
+	TaskQueue string
+	// BatchEntries bounds the entries of one signal.
+	// Default 100 (workflows.MaxEntriesPerSignal, also the largest allowed).
+	BatchEntries int
+	// BatchBytes bounds the encoded size of one signal's entries. Default 512 KiB
+	// (Temporal refuses payloads above 2 MB).
+	BatchBytes int
+	// BatchLinger is how long a partial batch waits for more entries. Default 100ms.
+	BatchLinger time.Duration
+	// HighWater pauses a partition while its workflow's backlog is at or above it.
+	// Default workflows.DefaultHighWater.
+	HighWater int
+	// HighWaterBytes pauses a partition while its workflow's backlog holds at least this
+	// many encoded bytes (the queue is carried across ContinueAsNew, under Temporal's 2 MB
+	// payload limit). Default workflows.DefaultHighWaterBytes.
+	HighWaterBytes int
+	// LowWater resumes a paused partition once the backlog is at or below it.
+	// Default HighWater/2.
+	LowWater int
+	// BacklogCheck is how often the backlog is queried while entries flow, and polled
+	// while a partition is paused. Default 1s.
+	BacklogCheck time.Duration
+	// DrainTimeout bounds the last send when a claim ends (rebalance or clean stop): the
+	// batch in hand is sent so that the next owner does not send it again. Default 15s.
+	DrainTimeout time.Duration
+	// Workflow configures workflows started by the bridge (retries, ContinueAsNew).
+	// Default: the workflows package defaults.
+	Workflow workflows.Config
+	// MetricsListen is the address of /metrics and /healthz; "" disables them.
+	// Default "" (the command sets "127.0.0.1:9102").
+	MetricsListen string
+	// MinBackoff and MaxBackoff bound the retry delay after an error. Defaults 200ms, 30s.
+	MinBackoff, MaxBackoff time.Duration
+	// Logger receives structured logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// withDefaults returns c with defaults filled in, or an error saying what is wrong.
+func (c Config) withDefaults() (Config, error) {
+	if len(c.Brokers) == 0 {
+		c.Brokers = []string{"127.0.0.1:9092"}
+	}
+	if c.Topic == "" {
+		c.Topic = "backbeat-replication"
+	}
+	if c.Group == "" {
+		c.Group = "backbeat-replication-group"
+	}
+	if c.TemporalAddress == "" {
+		c.TemporalAddress = "127.0.0.1:7233"
+	}
+	if c.Namespace == "" {
+		c.Namespace = "default"
+	}
+	if c.TaskQueue == "" {
+		c.TaskQueue = workflows.TaskQueue
+	}
+	if c.BatchEntries == 0 {
+		c.BatchEntries = 100
+	}
+	if c.BatchBytes == 0 {
+		c.BatchBytes = 512 << 10
+	}
+	if c.BatchLinger == 0 {
+		c.BatchLinger = 100 * time.Millisecond
+	}
+	if c.HighWater == 0 {
+		c.HighWater = workflows.DefaultHighWater
+	}
+	if c.HighWaterBytes == 0 {
+		c.HighWaterBytes = workflows.DefaultHighWaterBytes
+	}
+	if c.LowWater == 0 {
+		c.LowWater = c.HighWater / 2
+	}
+	if c.BacklogCheck == 0 {
+		c.BacklogCheck = time.Second
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = 15 * time.Second
+	}
+	if c.MinBackoff == 0 {
+		c.MinBackoff = 200 * time.Millisecond
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	switch {
+	case c.BatchEntries < 1 || c.BatchEntries > workflows.MaxEntriesPerSignal:
+		return c, fmt.Errorf("bridge: batch entries must be between 1 and %d", workflows.MaxEntriesPerSignal)
+	case c.BatchBytes < 1<<10 || c.BatchBytes > 1<<20:
+		return c, errors.New("bridge: batch bytes must be between 1 KiB and 1 MiB (Temporal payloads are capped at 2 MB)")
+	case c.LowWater < 0 || c.LowWater >= c.HighWater:
+		return c, errors.New("bridge: the low-water mark must be below the high-water mark")
+	}
+	return c, nil
+}

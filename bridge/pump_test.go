@@ -1,0 +1,205 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/backbeat-temporal/backbeat/journal"
+	"github.com/backbeat-temporal/backbeat/workflows"
+)
+
+// fakeSink records what the pump sends; failures and backlog are scripted.
+type fakeSink struct {
+	mu       sync.Mutex
+	sent     [][]workflows.Entry
+	failNext int   // Send fails this many times first
+	backlog  []int // successive Backlog answers (the last one repeats)
+	queries  int
+	attempts int
+}
+
+func (f *fakeSink) Send(ctx context.Context, topic string, partition int32, entries []workflows.Entry) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.attempts++
+	if f.failNext > 0 {
+		f.failNext--
+		return errors.New("temporal unavailable")
+	}
+	f.sent = append(f.sent, append([]workflows.Entry(nil), entries...))
+	return nil
+}
+
+func (f *fakeSink) Backlog(ctx context.Context, topic string, partition int32) (int, int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.queries++
+	if len(f.backlog) == 0 {
+		return 0, 0, nil
+	}
+	n := f.backlog[0]
+	if len(f.backlog) > 1 {
+		f.backlog = f.backlog[1:]
+	}
+	return n, n * 100, nil
+}
+
+func (f *fakeSink) offsets() []int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []int64
+	for _, b := range f.sent {
+		for _, e := range b {
+			out = append(out, e.Offset)
+		}
+	}
+	return out
+}
+
+func message(t *testing.T, off int64, key string) *sarama.ConsumerMessage {
+	t.Helper()
+	rec := journal.Record{Seq: uint64(off + 1), Op: "put", Bucket: "b", Key: key, VersionID: fmt.Sprintf("v%d", off)}
+	data, err := json.Marshal(rec)
+	require.NoError(t, err)
+	return &sarama.ConsumerMessage{Topic: "backbeat-replication", Partition: 3, Offset: off, Key: []byte("b/" + key), Value: data}
+}
+
+type pumpRig struct {
+	p      *pump
+	sink   *fakeSink
+	marked []int64
+	pauses []bool
+	mu     sync.Mutex
+}
+
+func newPumpRig(t *testing.T, tweak func(*Config)) *pumpRig {
+	cfg := Config{BatchEntries: 3, BatchLinger: 20 * time.Millisecond, HighWater: 8, BacklogCheck: 10 * time.Millisecond,
+		MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	cfg, err := cfg.withDefaults()
+	require.NoError(t, err)
+	r := &pumpRig{sink: &fakeSink{}}
+	r.p = &pump{cfg: cfg, sink: r.sink, log: cfg.Logger, m: newMetrics(), topic: "backbeat-replication", partition: 3,
+		pause: func(on bool) { r.mu.Lock(); r.pauses = append(r.pauses, on); r.mu.Unlock() },
+		mark:  func(m *sarama.ConsumerMessage) { r.mu.Lock(); r.marked = append(r.marked, m.Offset); r.mu.Unlock() },
+	}
+	return r
+}
+
+func (r *pumpRig) lastMarked() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.marked) == 0 {
+		return -1
+	}
+	return r.marked[len(r.marked)-1]
+}
+
+func TestPumpBatchesInOrderAndMarksAfterSend(t *testing.T) {
+	r := newPumpRig(t, nil)
+	msgs := make(chan *sarama.ConsumerMessage, 10)
+	for i := int64(0); i < 7; i++ {
+		msgs <- message(t, i, fmt.Sprintf("k%d", i%2))
+	}
+	close(msgs)
+	require.NoError(t, r.p.run(context.Background(), context.Background(), msgs))
+	assert.Equal(t, []int64{0, 1, 2, 3, 4, 5, 6}, r.sink.offsets())
+	require.Len(t, r.sink.sent, 3, "batches of at most 3")
+	assert.Len(t, r.sink.sent[0], 3)
+	assert.Equal(t, []int64{2, 5, 6}, r.marked, "each batch's newest offset is marked after it was sent")
+	assert.Equal(t, "b", r.sink.sent[0][0].Record.Bucket)
+	assert.Equal(t, int32(3), r.sink.sent[0][0].Partition)
+}
+
+func TestPumpLingerFlushesPartialBatch(t *testing.T) {
+	r := newPumpRig(t, func(c *Config) { c.BatchEntries = 100 })
+	msgs := make(chan *sarama.ConsumerMessage, 10)
+	msgs <- message(t, 10, "a")
+	msgs <- message(t, 11, "a")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.p.run(context.Background(), ctx, msgs) }()
+	require.Eventually(t, func() bool { return r.lastMarked() == 11 }, 5*time.Second, 5*time.Millisecond,
+		"a partial batch is sent after the linger without more messages")
+	cancel()
+	require.NoError(t, <-done)
+	assert.Equal(t, []int64{10, 11}, r.sink.offsets())
+}
+
+func TestPumpRetriesUntilAcceptedAndNeverMarksUnsent(t *testing.T) {
+	r := newPumpRig(t, nil)
+	r.sink.failNext = 3
+	msgs := make(chan *sarama.ConsumerMessage, 10)
+	for i := int64(0); i < 3; i++ {
+		msgs <- message(t, i, "k")
+	}
+	close(msgs)
+	require.NoError(t, r.p.run(context.Background(), context.Background(), msgs))
+	assert.Equal(t, []int64{0, 1, 2}, r.sink.offsets(), "sent once, after the failures")
+	assert.Equal(t, []int64{2}, r.marked)
+
+	// A sink that never accepts: the claim ends, the drain gives up, nothing is marked.
+	r2 := newPumpRig(t, func(c *Config) { c.DrainTimeout = 50 * time.Millisecond })
+	r2.sink.failNext = 1 << 30
+	msgs2 := make(chan *sarama.ConsumerMessage, 10)
+	msgs2 <- message(t, 0, "k")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r2.p.run(context.Background(), ctx, msgs2) }()
+	require.Eventually(t, func() bool { r2.sink.mu.Lock(); defer r2.sink.mu.Unlock(); return r2.sink.attempts >= 2 },
+		5*time.Second, time.Millisecond)
+	cancel() // the claim ends; the drain tries for DrainTimeout, then gives up
+	assert.Error(t, <-done, "entries not accepted are reported")
+	assert.Empty(t, r2.marked, "an offset whose entry Temporal did not accept is never marked")
+}
+
+func TestPumpMalformedMessageIsMarkedNotSent(t *testing.T) {
+	r := newPumpRig(t, nil)
+	msgs := make(chan *sarama.ConsumerMessage, 10)
+	msgs <- message(t, 0, "k")
+	msgs <- &sarama.ConsumerMessage{Topic: "backbeat-replication", Partition: 3, Offset: 1, Value: []byte("{not json")}
+	msgs <- message(t, 2, "k")
+	close(msgs)
+	require.NoError(t, r.p.run(context.Background(), context.Background(), msgs))
+	assert.Equal(t, []int64{0, 2}, r.sink.offsets())
+	assert.Equal(t, int64(2), r.lastMarked())
+}
+
+func TestPumpBackpressurePausesAndResumes(t *testing.T) {
+	r := newPumpRig(t, func(c *Config) { c.BatchEntries = 2; c.HighWater = 4; c.LowWater = 1 })
+	// Backlog answers: over the high-water mark twice, then above low water, then drained.
+	r.sink.backlog = []int{5, 6, 3, 1}
+	msgs := make(chan *sarama.ConsumerMessage, 10)
+	for i := int64(0); i < 4; i++ {
+		msgs <- message(t, i, "k")
+	}
+	close(msgs)
+	require.NoError(t, r.p.run(context.Background(), context.Background(), msgs))
+	assert.Equal(t, []bool{true, false}, r.pauses, "paused once, resumed once")
+	assert.GreaterOrEqual(t, r.sink.queries, 4, "polled until the backlog reached the low-water mark")
+	assert.Equal(t, []int64{0, 1, 2, 3}, r.sink.offsets())
+}
+
+func TestConfigValidation(t *testing.T) {
+	_, err := Config{BatchBytes: 10}.withDefaults()
+	assert.ErrorContains(t, err, "batch bytes")
+	_, err = Config{HighWater: 10, LowWater: 10}.withDefaults()
+	assert.ErrorContains(t, err, "low-water")
+	c, err := Config{}.withDefaults()
+	require.NoError(t, err)
+	assert.Equal(t, "backbeat-replication-group", c.Group)
+	assert.Equal(t, workflows.DefaultHighWater/2, c.LowWater)
+}

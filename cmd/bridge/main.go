@@ -1,0 +1,60 @@
+// Command bridge consumes the Kafka topic backbeat-replication and signals one Temporal
+// workflow per partition. See package bridge; every flag has a BACKBEAT_<FLAG>
+// environment fallback.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/backbeat-temporal/backbeat/bridge"
+	"github.com/backbeat-temporal/backbeat/internal/flagenv"
+	"github.com/backbeat-temporal/backbeat/workflows"
+)
+
+func main() {
+	var cfg bridge.Config
+	var brokers string
+	var logLevel slog.Level
+	def := workflows.DefaultConfig()
+	fs := flag.NewFlagSet("bridge", flag.ExitOnError)
+	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
+	fs.StringVar(&cfg.Topic, "topic", "backbeat-replication", "Kafka topic")
+	fs.StringVar(&cfg.Group, "group", "backbeat-replication-group", "Kafka consumer group")
+	fs.StringVar(&cfg.TemporalAddress, "temporal-address", "127.0.0.1:7233", "Temporal frontend host:port")
+	fs.StringVar(&cfg.Namespace, "namespace", "default", "Temporal namespace")
+	fs.StringVar(&cfg.TaskQueue, "task-queue", workflows.TaskQueue, "task queue of the partition workflows")
+	fs.IntVar(&cfg.BatchEntries, "batch-entries", 100, "entries per signal at most")
+	fs.IntVar(&cfg.BatchBytes, "batch-bytes", 512<<10, "encoded bytes per signal at most (1 KiB - 1 MiB)")
+	fs.DurationVar(&cfg.BatchLinger, "batch-linger", 100*time.Millisecond, "how long a partial batch waits for more entries")
+	fs.IntVar(&cfg.HighWater, "high-water", workflows.DefaultHighWater, "pause a partition while its workflow backlog is at or above this")
+	fs.IntVar(&cfg.LowWater, "low-water", 0, "resume a paused partition at or below this backlog (0: high-water/2)")
+	fs.DurationVar(&cfg.Workflow.Retry.InitialInterval, "retry-initial", def.Retry.InitialInterval, "first retry delay of a replication")
+	fs.Float64Var(&cfg.Workflow.Retry.BackoffCoefficient, "retry-backoff", def.Retry.BackoffCoefficient, "retry delay multiplier")
+	fs.DurationVar(&cfg.Workflow.Retry.MaximumInterval, "retry-max-interval", def.Retry.MaximumInterval, "longest retry delay")
+	fs.IntVar(&cfg.Workflow.Retry.MaxRetries, "retries", def.Retry.MaxRetries, "retries of a replication before its version is marked FAILED")
+	fs.StringVar(&cfg.MetricsListen, "metrics-listen", "127.0.0.1:9102", "address of /metrics and /healthz (empty: off)")
+	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
+	if err := flagenv.Parse(fs, os.Args[1:], nil); err != nil {
+		fmt.Fprintln(os.Stderr, "bridge:", err)
+		os.Exit(2)
+	}
+	if cfg.Workflow.Retry.MaxRetries == 0 {
+		cfg.Workflow.Retry.MaxRetries = workflows.NoRetries // --retries 0: one attempt only
+	}
+	cfg.Brokers = strings.Split(brokers, ",")
+	cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := bridge.Run(ctx, cfg); err != nil {
+		cfg.Logger.Error("bridge stopped", "err", err)
+		os.Exit(1)
+	}
+}
