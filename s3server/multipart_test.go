@@ -265,6 +265,11 @@ func TestMultipartAbort(t *testing.T) {
 	lu, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String("abort")})
 	require.NoError(t, err)
 	assert.Empty(t, lu.Uploads)
+	for _, m := range []string{http.MethodGet, http.MethodDelete} {
+		r := objDo(t, h, testUser, m, "/abort/k?uploadId=", nil, nil)
+		assert.Equal(t, http.StatusNotFound, r.Status, "%s with an empty upload id", m)
+		assert.Contains(t, r.Body, "<Code>NoSuchUpload</Code>", m)
+	}
 	_, err = c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("abort"), Key: aws.String("k")})
 	assert.Equal(t, "NotFound", apiCode(err))
 }
