@@ -1,0 +1,198 @@
+package activities
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/backbeat-temporal/backbeat/journal"
+	"github.com/backbeat-temporal/backbeat/s3server/s3test"
+	"github.com/backbeat-temporal/backbeat/workflows"
+)
+
+// fakeMetrics records the calls of Metrics.
+type fakeMetrics struct {
+	mu        sync.Mutex
+	done      []string // site/action
+	bytes     int64
+	failed    []ErrorKind
+	statuses  []string
+	latencies []time.Duration
+}
+
+func (m *fakeMetrics) Replicated(site, action string, bytes int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.done = append(m.done, site+"/"+action)
+	m.bytes += bytes
+}
+
+func (m *fakeMetrics) ReplicationFailed(site string, kind ErrorKind, bytes int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.failed = append(m.failed, kind)
+	m.bytes += bytes
+}
+
+func (m *fakeMetrics) StatusSet(status string, latency time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.statuses = append(m.statuses, status)
+	m.latencies = append(m.latencies, latency)
+}
+
+func entry(rec journal.Record) workflows.ReplicateInput {
+	return workflows.ReplicateInput{Entry: workflows.Entry{Topic: "backbeat-replication", Partition: 0, Offset: int64(rec.Seq), Record: rec}}
+}
+
+// TestActivityResumesFromHeartbeatDetails runs ReplicateVersion in Temporal's activity
+// test environment: the first attempt fails at the third part, its last heartbeat
+// carries the two finished parts, and the next attempt given those details uploads only
+// the rest.
+func TestActivityResumesFromHeartbeatDetails(t *testing.T) {
+	e := newEnv(t)
+	r := e.replicator(e.sites(KindS3Server, s3test.Replication, func(s *Site) { s.MultipartThreshold, s.PartSize = 10<<20, 5<<20 }))
+	m := &fakeMetrics{}
+	a := NewActivities(r, m, nil)
+	data := pattern(20<<20, 5)
+	vid := e.put("big", data)
+	rec := e.pending()
+	start := time.Now()
+
+	suite := quietSuite()
+	env := suite.NewTestActivityEnvironment()
+	a.Register(env)
+	var mu sync.Mutex
+	var last Checkpoint
+	beats := 0
+	env.SetOnActivityHeartbeatListener(func(_ *activity.Info, d converter.EncodedValues) {
+		mu.Lock()
+		defer mu.Unlock()
+		beats++
+		require.NoError(t, d.Get(&last))
+	})
+	e.transport.take()
+	e.transport.failAt(3)
+	_, err := env.ExecuteActivity(workflows.ActivityReplicate, entry(rec))
+	require.Error(t, err)
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr), "%v", err)
+	assert.Equal(t, ErrTypeRetryable, appErr.Type())
+	assert.False(t, appErr.NonRetryable())
+	mu.Lock()
+	assert.GreaterOrEqual(t, beats, 2, "the first heartbeat, and the last one sent with the failure")
+	cp := last
+	mu.Unlock()
+	require.Len(t, cp.Parts, 2, "the last heartbeat holds the finished parts")
+	assert.Equal(t, 4, cp.PartCount)
+	assert.NotEmpty(t, cp.UploadID)
+	assert.Equal(t, 3, e.transport.take()["PUT part"])
+
+	e.transport.failAt(0)
+	env2 := suite.NewTestActivityEnvironment()
+	a.Register(env2)
+	env2.SetHeartbeatDetails(cp)
+	val, err := env2.ExecuteActivity(workflows.ActivityReplicate, entry(rec))
+	require.NoError(t, err)
+	var res workflows.ReplicateResult
+	require.NoError(t, val.Get(&res))
+	assert.Equal(t, workflows.ReplicateResult{Bytes: 10 << 20}, res, "two parts of 5 MiB were left")
+	assert.Equal(t, 2, e.transport.take()["PUT part"])
+	assert.Equal(t, md5hex(data), e.md5Of(e.dstC, dstBucket, "big", vid))
+
+	// Again: already present.
+	val, err = env2.ExecuteActivity(workflows.ActivityReplicate, entry(rec))
+	require.NoError(t, err)
+	require.NoError(t, val.Get(&res))
+	assert.Equal(t, workflows.ReplicateResult{AlreadyPresent: true}, res)
+
+	_, err = env2.ExecuteActivity(workflows.ActivitySetStatus, workflows.SetStatusInput{Bucket: srcBucket, Key: "big", VersionID: vid, Status: journal.StatusCompleted})
+	require.NoError(t, err)
+	head, err := e.srcC.HeadObject(e.ctx, &s3.HeadObjectInput{Bucket: aws.String(srcBucket), Key: aws.String("big"), VersionId: aws.String(vid)})
+	require.NoError(t, err)
+	assert.Equal(t, journal.StatusCompleted, string(head.ReplicationStatus))
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	assert.Equal(t, []ErrorKind{KindRetryable}, m.failed)
+	assert.Equal(t, []string{"dr/" + ActionCopied, "dr/" + ActionAlreadyPresent}, m.done)
+	assert.GreaterOrEqual(t, m.bytes, int64(10<<20+10<<20), "bytes of both attempts")
+	assert.Equal(t, []string{journal.StatusCompleted}, m.statuses)
+	require.Len(t, m.latencies, 1)
+	assert.Greater(t, m.latencies[0], time.Duration(0))
+	assert.LessOrEqual(t, m.latencies[0], time.Since(start)+time.Second, "put→COMPLETED latency from the journaled change")
+}
+
+func TestActivityErrorTypes(t *testing.T) {
+	e := newEnv(t)
+	vid := e.put("k", []byte("data"))
+	rec := e.pending()
+	suite := quietSuite()
+
+	// Wrong target credentials: fail fast, with the reason.
+	a := NewActivities(e.replicator(e.sites(KindS3Server, s3test.Account{AccessKey: "AKWRONG", SecretKey: "x"})), nil, nil)
+	env := suite.NewTestActivityEnvironment()
+	a.Register(env)
+	_, err := env.ExecuteActivity(workflows.ActivityReplicate, entry(rec))
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr), "%v", err)
+	assert.Equal(t, workflows.ErrTypeAccessDenied, appErr.Type())
+	assert.True(t, appErr.NonRetryable())
+	assert.Contains(t, appErr.Message(), `refused the credentials (InvalidAccessKeyId): fix accessKey/secretKey/profile of site "dr" in the sites file`)
+
+	// Missing target bucket.
+	bad := rec
+	bad.Replication = &journal.Replication{Status: journal.StatusPending, Destination: "arn:aws:s3:::nowhere"}
+	a = NewActivities(e.replicator(e.sites(KindS3Server, s3test.Replication)), nil, nil)
+	env = suite.NewTestActivityEnvironment()
+	a.Register(env)
+	_, err = env.ExecuteActivity(workflows.ActivityReplicate, entry(bad))
+	require.True(t, errors.As(err, &appErr), "%v", err)
+	assert.Equal(t, workflows.ErrTypeNoSuchBucket, appErr.Type())
+	assert.True(t, appErr.NonRetryable())
+
+	// Status of a version that is gone: typed NoSuchVersion, and left to the retry
+	// policy (which lists it as non-retryable); the workflow's policy also decides for
+	// AccessDenied, retried for status writes.
+	_, err = e.srcC.DeleteObject(e.ctx, &s3.DeleteObjectInput{Bucket: aws.String(srcBucket), Key: aws.String("k"), VersionId: aws.String(vid)})
+	require.NoError(t, err)
+	_, err = env.ExecuteActivity(workflows.ActivitySetStatus, workflows.SetStatusInput{Bucket: srcBucket, Key: "k", VersionID: vid, Status: journal.StatusCompleted})
+	require.True(t, errors.As(err, &appErr), "%v", err)
+	assert.Equal(t, workflows.ErrTypeNoSuchVersion, appErr.Type())
+	assert.False(t, appErr.NonRetryable())
+	assert.Contains(t, workflows.SetStatusNonRetryableErrorTypes(), appErr.Type())
+
+	// The replication of a version that is gone: NoSuchVersion (the workflow skips it).
+	_, err = env.ExecuteActivity(workflows.ActivityReplicate, entry(rec))
+	require.True(t, errors.As(err, &appErr), "%v", err)
+	assert.Equal(t, workflows.ErrTypeNoSuchVersion, appErr.Type())
+}
+
+// quietSuite is a test suite whose logs are dropped.
+func quietSuite() *testsuite.WorkflowTestSuite {
+	var s testsuite.WorkflowTestSuite
+	s.SetLogger(tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	return &s
+}
+
+func TestErrorKindsAreWorkflowTypes(t *testing.T) {
+	for _, k := range []ErrorKind{KindAccessDenied, KindInvalidConfig, KindNoSuchBucket, KindSourceGone, KindInvalidEntry, KindNonRetryable} {
+		assert.Equal(t, string(k), errorType(k))
+		assert.Contains(t, workflows.ReplicateNonRetryableErrorTypes(), errorType(k), "fail-fast kind %s", k)
+	}
+	assert.NotContains(t, workflows.ReplicateNonRetryableErrorTypes(), errorType(KindRetryable))
+	assert.NotContains(t, workflows.SetStatusNonRetryableErrorTypes(), errorType(KindAccessDenied), "status writes retry access denied")
+}
