@@ -3,8 +3,10 @@ package activities
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -46,6 +48,9 @@ type Activities struct {
 
 	mu      sync.Mutex
 	changed map[string]time.Time // bucket/key/versionId → time of the journaled change
+
+	// stallTimeout replaces the activity's HeartbeatTimeout as the stall limit (tests).
+	stallTimeout time.Duration
 }
 
 // NewActivities wraps r. metrics may be nil; log nil means slog.Default().
@@ -71,6 +76,12 @@ func (a *Activities) Register(reg worker.ActivityRegistry) {
 // non-retryable), or ErrTypeRetryable.
 func (a *Activities) ReplicateVersion(ctx context.Context, in workflows.ReplicateInput) (workflows.ReplicateResult, error) {
 	rec := in.Entry.Record
+	stall := activity.GetInfo(ctx).HeartbeatTimeout
+	if a.stallTimeout > 0 {
+		stall = a.stallTimeout
+	}
+	ctx, stop := withStallGuard(ctx, stall)
+	defer stop()
 	p := &heartbeats{ctx: ctx}
 	if activity.HasHeartbeatDetails(ctx) {
 		var cp Checkpoint
@@ -82,6 +93,9 @@ func (a *Activities) ReplicateVersion(ctx context.Context, in workflows.Replicat
 	}
 	res, err := a.r.Replicate(ctx, rec, p)
 	if err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, errStalled) {
+			err = newError(KindRetryable, cause.Error(), err)
+		}
 		if a.metrics != nil {
 			a.metrics.ReplicationFailed(res.Site, KindOf(err), res.Bytes)
 		}
@@ -187,6 +201,58 @@ type heartbeats struct {
 
 func (h *heartbeats) Resume() *Checkpoint { return h.resume }
 
+// errStalled is the cause of an attempt cancelled by withStallGuard.
+var errStalled = errors.New("the copy made no progress")
+
+// stallGuard cancels an attempt that makes no progress for its limit.
+type stallGuard struct {
+	last atomic.Int64 // unix nanos of the last progress
+}
+
+// stallKey carries the stallGuard of an attempt in its context.
+type stallKey struct{}
+
+// withStallGuard returns a context cancelled (cause errStalled) when touch is not called
+// for limit: Temporal fails an attempt that does not heartbeat within the
+// HeartbeatTimeout and retries it, and this stops the stuck attempt instead of letting
+// it hold its connection until the StartToClose deadline. limit <= 0 disables it.
+func withStallGuard(ctx context.Context, limit time.Duration) (context.Context, func()) {
+	if limit <= 0 {
+		return ctx, func() {}
+	}
+	g := &stallGuard{}
+	g.touch()
+	ctx, cancel := context.WithCancelCause(context.WithValue(ctx, stallKey{}, g))
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(max(limit/4, time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				if idle := now.Sub(time.Unix(0, g.last.Load())); idle > limit {
+					cancel(fmt.Errorf("%w for %s (the heartbeat timeout): attempt stopped, the next one resumes", errStalled, idle.Round(time.Millisecond)))
+					return
+				}
+			}
+		}
+	}()
+	return ctx, func() { close(done); cancel(nil) }
+}
+
+func (g *stallGuard) touch() { g.last.Store(time.Now().UnixNano()) }
+
+// touchStall records progress on the stallGuard of ctx, if any.
+func touchStall(ctx context.Context) {
+	if g, ok := ctx.Value(stallKey{}).(*stallGuard); ok {
+		g.touch()
+	}
+}
+
 func (h *heartbeats) Save(cp Checkpoint) {
 	h.mu.Lock()
 	h.last = cp
@@ -194,6 +260,7 @@ func (h *heartbeats) Save(cp Checkpoint) {
 	h.last.Bytes = h.bytes
 	details := h.last
 	h.mu.Unlock()
+	touchStall(h.ctx)
 	activity.RecordHeartbeat(h.ctx, details)
 }
 
@@ -203,5 +270,6 @@ func (h *heartbeats) Alive(bytes int64) {
 	h.last.Bytes = bytes
 	details := h.last
 	h.mu.Unlock()
+	touchStall(h.ctx)
 	activity.RecordHeartbeat(h.ctx, details)
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -195,4 +197,37 @@ func TestErrorKindsAreWorkflowTypes(t *testing.T) {
 	}
 	assert.NotContains(t, workflows.ReplicateNonRetryableErrorTypes(), errorType(KindRetryable))
 	assert.NotContains(t, workflows.SetStatusNonRetryableErrorTypes(), errorType(KindAccessDenied), "status writes retry access denied")
+}
+
+// TestActivityStopsAStalledCopy: a target that accepts the connection and never
+// answers makes no progress; the attempt is cancelled after the stall limit (the
+// activity's HeartbeatTimeout) with a retryable error that says so.
+func TestActivityStopsAStalledCopy(t *testing.T) {
+	e := newEnv(t)
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer hung.Close()
+	r := e.replicator(&Sites{Sites: []Site{{Name: "dr", Endpoint: hung.URL, AccessKey: "a", SecretKey: "b"}}})
+	a := NewActivities(r, nil, nil)
+	a.stallTimeout = 300 * time.Millisecond
+	e.put("k", []byte("data"))
+	rec := e.pending()
+	env := quietSuite().NewTestActivityEnvironment()
+	a.Register(env)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := env.ExecuteActivity(workflows.ActivityReplicate, entry(rec))
+		errc <- err
+	}()
+	var err error
+	select {
+	case err = <-errc:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the stalled attempt was not stopped")
+	}
+	require.Error(t, err)
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr), "%v", err)
+	assert.Equal(t, ErrTypeRetryable, appErr.Type())
+	assert.Contains(t, appErr.Message(), "the copy made no progress for")
+	assert.Contains(t, appErr.Message(), "the next one resumes")
 }

@@ -242,7 +242,9 @@ type Progress interface {
 	// part.
 	Save(cp Checkpoint)
 	// Alive says that data is moving: called every Config.ProgressEvery bytes streamed
-	// to the target, with the bytes streamed by this call so far.
+	// to the target, and at least every second while bytes move, with the bytes
+	// streamed by this call so far. It may be called from the HTTP transport's
+	// goroutine.
 	Alive(bytes int64)
 }
 
@@ -468,20 +470,26 @@ func (j *job) openSource(ctx context.Context, off, n int64) (io.ReadCloser, erro
 // stream wraps a body sent to the target: it counts the bytes and calls
 // Progress.Alive every Config.ProgressEvery bytes.
 func (j *job) stream(r io.Reader) io.Reader {
-	return &aliveReader{r: r, j: j, next: j.streamed.Load() + j.r.cfg.ProgressEvery}
+	return &aliveReader{r: r, j: j, next: j.streamed.Load() + j.r.cfg.ProgressEvery, last: time.Now()}
 }
 
 type aliveReader struct {
 	r    io.Reader
 	j    *job
-	next int64
+	next int64     // bytes at which to call Alive
+	last time.Time // of the last Alive
 }
+
+// aliveInterval is the longest time between Alive calls while any byte moves (a slow
+// link must still heartbeat within the HeartbeatTimeout).
+const aliveInterval = time.Second
 
 func (a *aliveReader) Read(p []byte) (int, error) {
 	n, err := a.r.Read(p)
 	total := a.j.streamed.Add(int64(n))
-	if total >= a.next {
+	if total >= a.next || (n > 0 && time.Since(a.last) >= aliveInterval) {
 		a.j.progress.Alive(total)
+		a.last = time.Now()
 		for a.next <= total {
 			a.next += a.j.r.cfg.ProgressEvery
 		}
