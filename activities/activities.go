@@ -35,6 +35,10 @@ type Metrics interface {
 // ErrTypeRetryable is the application error type of retryable failures.
 const ErrTypeRetryable = "Retryable"
 
+// MaxHeartbeatParts is the most finished parts listed in a heartbeat's Checkpoint
+// (about 70 bytes each; Temporal warns about payloads above 512 KB).
+const MaxHeartbeatParts = 2000
+
 // maxRemembered bounds the change times kept between ReplicateVersion and
 // SetReplicationStatus (for the latency metric).
 const maxRemembered = 10000
@@ -256,7 +260,10 @@ func touchStall(ctx context.Context) {
 func (h *heartbeats) Save(cp Checkpoint) {
 	h.mu.Lock()
 	h.last = cp
-	h.last.Parts = append([]PartDone(nil), cp.Parts...)
+	h.last.Parts = nil
+	if len(cp.Parts) <= MaxHeartbeatParts {
+		h.last.Parts = append([]PartDone(nil), cp.Parts...)
+	}
 	h.last.Bytes = h.bytes
 	details := h.last
 	h.mu.Unlock()

@@ -100,6 +100,7 @@ func TestActivityResumesFromHeartbeatDetails(t *testing.T) {
 	mu.Unlock()
 	require.Len(t, cp.Parts, 2, "the last heartbeat holds the finished parts")
 	assert.Equal(t, 4, cp.PartCount)
+	assert.Equal(t, 2, cp.PartsDone)
 	assert.NotEmpty(t, cp.UploadID)
 	assert.Equal(t, 3, e.transport.take()["PUT part"])
 

@@ -52,7 +52,7 @@ func escapeKey(s string) string {
 	return b.String()
 }
 
-// request is one call of a privileged route.
+// bbRequest is one call of a privileged route.
 type bbRequest struct {
 	method, route, bucket, key string
 	query                      url.Values

@@ -274,8 +274,12 @@ type Checkpoint struct {
 	// with another layout is ignored.
 	PartSize  int64 `json:"partSize"`
 	PartCount int   `json:"partCount"`
-	// Parts are the finished parts, by number.
+	// Parts are the finished parts, by number. Heartbeats leave the list out above
+	// MaxHeartbeatParts parts (PartsDone still counts them): the target's own part
+	// list is what a resumed attempt trusts.
 	Parts []PartDone `json:"parts,omitempty"`
+	// PartsDone is the number of finished parts.
+	PartsDone int `json:"partsDone"`
 	// Bytes streamed by the attempt that saved it.
 	Bytes int64 `json:"bytes,omitempty"`
 }
@@ -551,6 +555,7 @@ func (j *job) copyParts(ctx context.Context, w multipartWriter, sizes []int64) (
 			cp.Parts = append(cp.Parts, p)
 		}
 	}
+	cp.PartsDone = len(cp.Parts)
 	j.progress.Save(cp)
 	fail := func(err error) (Result, error) {
 		if KindOf(err) != KindRetryable {
@@ -578,6 +583,7 @@ func (j *job) copyParts(ctx context.Context, w multipartWriter, sizes []int64) (
 		cp.Parts = append(cp.Parts, p)
 		slices.SortFunc(cp.Parts, func(a, b PartDone) int { return a.Number - b.Number })
 		cp.Bytes = j.streamed.Load()
+		cp.PartsDone = len(cp.Parts)
 		res.PartsUploaded++
 		res.Bytes += size
 		j.progress.Save(cp)

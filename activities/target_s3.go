@@ -85,7 +85,7 @@ func metaDigest(m objectMeta) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// userMetadata is the target's user metadata of j.src: the source's plus the markers.
+// s3Metadata is the target's user metadata of j.src: the source's plus the markers.
 func (j *job) s3Metadata() map[string]string {
 	md := map[string]string{}
 	for k, v := range j.src.Meta.UserMetadata {
