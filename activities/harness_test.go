@@ -46,6 +46,9 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts two s3server processes")
+	}
 	e := &env{t: t, ctx: context.Background(), src: s3test.Start(t), dst: s3test.Start(t)}
 	e.srcC, e.dstC = e.src.Client(s3test.User), e.dst.Client(s3test.User)
 	e.jr = &journal.Client{Endpoint: e.src.URL, AccessKey: s3test.Replication.AccessKey, SecretKey: s3test.Replication.SecretKey}
