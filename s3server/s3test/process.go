@@ -185,7 +185,8 @@ func (p *Process) Client(acct Account) *s3.Client {
 }
 
 // Backbeat sends a signed request (as the Replication account, UNSIGNED-PAYLOAD) to a
-// privileged route: path is what follows /_/backbeat/, including any query.
+// privileged route: path is what follows /_/backbeat/, including any query, with the key
+// already escaped (it is signed as sent, as S3 clients do).
 func (p *Process) Backbeat(ctx context.Context, method, path string, body io.Reader, hdr http.Header) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, p.URL+"/_/backbeat/"+path, body)
 	if err != nil {
@@ -197,7 +198,7 @@ func (p *Process) Backbeat(ctx context.Context, method, path string, body io.Rea
 	const unsigned = "UNSIGNED-PAYLOAD"
 	req.Header.Set("X-Amz-Content-Sha256", unsigned)
 	creds := aws.Credentials{AccessKeyID: Replication.AccessKey, SecretAccessKey: Replication.SecretKey}
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, unsigned, "s3", "us-east-1", time.Now()); err != nil {
+	if err := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }).SignHTTP(ctx, creds, req, unsigned, "s3", "us-east-1", time.Now()); err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}
 	return http.DefaultClient.Do(req)

@@ -1,0 +1,200 @@
+// Package e2e runs the whole engine with every process separate: source and target
+// s3server, ZooKeeper, the Kafka-protocol dev broker, the Temporal dev server, ingest,
+// bridge and worker — and checks what users see: every source version ends COMPLETED,
+// the target holds REPLICA versions with the same ids, data and metadata, in order.
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/stretchr/testify/require"
+
+	"github.com/backbeat-temporal/backbeat/internal/devstack"
+	"github.com/backbeat-temporal/backbeat/s3server/s3test"
+	"github.com/backbeat-temporal/backbeat/workflows"
+)
+
+const (
+	srcBucket  = "source-bucket"
+	dstBucket  = "target-bucket"
+	partitions = 4
+)
+
+// stack is every process of the engine, started for one test.
+type stack struct {
+	t                      *testing.T
+	ctx                    context.Context
+	src, dst               *s3test.Process
+	zk                     *devstack.ZooKeeper
+	kafka                  *devstack.Broker
+	temporal               *devstack.Temporal
+	ingest, bridge, worker *devstack.Process
+	srcC, dstC             *s3.Client
+}
+
+func startStack(t *testing.T) *stack {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: starts every process of the engine")
+	}
+	s := &stack{t: t, ctx: context.Background()}
+	s.src, s.dst = s3test.Start(t), s3test.Start(t)
+	s.zk = devstack.StartZooKeeper(t)
+	s.kafka = devstack.StartBroker(t)
+	s.temporal = devstack.StartTemporal(t, devstack.TemporalHeadless(),
+		devstack.TemporalSearchAttributes(workflows.SearchAttributes()))
+	s.srcC, s.dstC = s.src.Client(s3test.User), s.dst.Client(s3test.User)
+
+	sites := filepath.Join(t.TempDir(), "sites.json")
+	data, err := json.Marshal(map[string]any{"default": "dr", "sites": []map[string]any{{
+		"name": "dr", "endpoint": s.dst.URL, "kind": "s3server",
+		"accessKey": s3test.Replication.AccessKey, "secretKey": s3test.Replication.SecretKey}}})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(sites, data, 0o600))
+
+	creds := []string{"--access-key", s3test.Replication.AccessKey, "--secret-key", s3test.Replication.SecretKey}
+	s.ingest = devstack.StartProcess(t, devstack.Command{Name: "ingest", Path: devstack.Build(t, "cmd/ingest"),
+		Args: append([]string{"--s3-endpoint", s.src.URL, "--kafka-brokers", s.kafka.Addr(), "--zookeeper", s.zk.Addr(),
+			"--partitions", fmt.Sprint(partitions), "--poll-wait", "2s", "--metrics-listen", devstack.FreeAddr(t), "--log-level", "debug"}, creds...)})
+	s.bridge = devstack.StartProcess(t, devstack.Command{Name: "bridge", Path: devstack.Build(t, "cmd/bridge"),
+		Args: []string{"--kafka-brokers", s.kafka.Addr(), "--temporal-address", s.temporal.Addr(),
+			"--retry-initial", "200ms", "--retry-max-interval", "2s", "--metrics-listen", devstack.FreeAddr(t), "--log-level", "debug"}})
+	s.worker = devstack.StartProcess(t, devstack.Command{Name: "worker", Path: devstack.Build(t, "cmd/worker"),
+		Args: append([]string{"--temporal-address", s.temporal.Addr(), "--s3-endpoint", s.src.URL, "--sites", sites,
+			"--metrics-listen", devstack.FreeAddr(t), "--log-level", "debug"}, creds...)})
+
+	s.mkBucket(s.srcC, srcBucket)
+	s.mkBucket(s.dstC, dstBucket)
+	_, err = s.srcC.PutBucketReplication(s.ctx, &s3.PutBucketReplicationInput{Bucket: aws.String(srcBucket),
+		ReplicationConfiguration: &s3types.ReplicationConfiguration{
+			Role: aws.String("arn:aws:iam::000000000000:role/backbeat"),
+			Rules: []s3types.ReplicationRule{{ID: aws.String("all"), Status: s3types.ReplicationRuleStatusEnabled,
+				Prefix:      aws.String(""),
+				Destination: &s3types.Destination{Bucket: aws.String("arn:aws:s3:::" + dstBucket)}}}}})
+	require.NoError(t, err)
+	return s
+}
+
+func (s *stack) mkBucket(c *s3.Client, name string) {
+	s.t.Helper()
+	_, err := c.CreateBucket(s.ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
+	require.NoError(s.t, err)
+	_, err = c.PutBucketVersioning(s.ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(name),
+		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}})
+	require.NoError(s.t, err)
+}
+
+// version is what the privileged version route says of one version.
+type version struct {
+	Bucket         string                           `json:"bucket"`
+	Key            string                           `json:"key"`
+	VersionID      string                           `json:"versionId"`
+	IsDeleteMarker bool                             `json:"isDeleteMarker"`
+	ETag           string                           `json:"etag"`
+	Size           int64                            `json:"size"`
+	LastModified   time.Time                        `json:"lastModified"`
+	Meta           map[string]any                   `json:"meta"`
+	Replication    *struct{ Status, Reason string } `json:"replication"`
+}
+
+func (v version) status() string {
+	if v.Replication == nil {
+		return ""
+	}
+	return v.Replication.Status
+}
+
+// versions lists every version of bucket on p (newest first per key, keys in order),
+// with its replication status read from the version route.
+func (s *stack) versions(p *s3test.Process, c *s3.Client, bucket string) []version {
+	s.t.Helper()
+	var out []version
+	in := &s3.ListObjectVersionsInput{Bucket: aws.String(bucket)}
+	for {
+		res, err := c.ListObjectVersions(s.ctx, in)
+		require.NoError(s.t, err)
+		type item struct {
+			key, id string
+			dm      bool
+			at      time.Time
+		}
+		var items []item
+		for _, v := range res.Versions {
+			items = append(items, item{aws.ToString(v.Key), aws.ToString(v.VersionId), false, aws.ToTime(v.LastModified)})
+		}
+		for _, d := range res.DeleteMarkers {
+			items = append(items, item{aws.ToString(d.Key), aws.ToString(d.VersionId), true, aws.ToTime(d.LastModified)})
+		}
+		for _, it := range items {
+			out = append(out, s.version(p, bucket, it.key, it.id))
+		}
+		if !aws.ToBool(res.IsTruncated) {
+			break
+		}
+		in.KeyMarker, in.VersionIdMarker = res.NextKeyMarker, res.NextVersionIdMarker
+	}
+	return out
+}
+
+func (s *stack) version(p *s3test.Process, bucket, key, id string) version {
+	s.t.Helper()
+	resp, err := p.Backbeat(s.ctx, http.MethodGet, "version/"+bucket+"/"+escapeKey(key)+"?versionId="+url.QueryEscape(id), nil, nil)
+	require.NoError(s.t, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	require.Equal(s.t, http.StatusOK, resp.StatusCode, "version %s/%s@%s: %s", bucket, key, id, body)
+	var v version
+	require.NoError(s.t, json.Unmarshal(body, &v))
+	return v
+}
+
+func escapeKey(k string) string {
+	parts := strings.Split(k, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
+}
+
+// waitSettled waits until no source version is PENDING (or PROCESSING) and returns the
+// versions; it fails with the list of stuck versions at the deadline.
+func (s *stack) waitSettled(timeout time.Duration, want int) []version {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		vs := s.versions(s.src, s.srcC, srcBucket)
+		var stuck []string
+		for _, v := range vs {
+			if st := v.status(); st != "COMPLETED" && st != "FAILED" {
+				stuck = append(stuck, fmt.Sprintf("%s@%s=%q", v.Key, v.VersionID, st))
+			}
+		}
+		if len(stuck) == 0 && len(vs) >= want {
+			return vs
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("after %s, %d of %d source versions are not settled: %s", timeout, len(stuck), len(vs), strings.Join(first(stuck, 20), ", "))
+		}
+		time.Sleep(200 * time.Millisecond) // polling interval of a condition with a deadline
+	}
+}
+
+func first(s []string, n int) []string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
