@@ -1,5 +1,10 @@
 // Command ingest is the queue populator: s3server's journal → Kafka, offsets in
-// ZooKeeper. See package ingest; every flag has a BACKBEAT_<FLAG> environment fallback.
+// ZooKeeper. See package ingest; every flag has a BACKBEAT_<FLAG> environment fallback
+// (--s3-endpoint → BACKBEAT_S3_ENDPOINT, --kafka-brokers → BACKBEAT_KAFKA_BROKERS…).
+//
+// It exits 1 when the journal was truncated past its stored offset (the operator must
+// backfill) or when the configuration is invalid (missing credentials), 2 on a bad
+// flag, and 0 on SIGINT/SIGTERM. Every other failure is logged and retried.
 package main
 
 import (
@@ -30,16 +35,19 @@ func main() {
 	fs.IntVar(&cfg.Partitions, "partitions", 8, "partitions of the topic when ingest creates it")
 	fs.StringVar(&zkServers, "zookeeper", "127.0.0.1:2181", "ZooKeeper servers, comma-separated")
 	fs.StringVar(&cfg.ZKChroot, "zookeeper-chroot", "/backbeat", "prefix of ingest's znodes")
+	fs.DurationVar(&cfg.ZKSessionTimeout, "zookeeper-session-timeout", 10*time.Second, "ZooKeeper session timeout: how long a dead ingest keeps the lock (ZooKeeper bounds it to 2-20 ticks, 4s-40s by default)")
 	fs.IntVar(&cfg.BatchSize, "batch-size", 500, "journal records per Kafka batch (1-10000)")
 	fs.DurationVar(&cfg.PollWait, "poll-wait", 20*time.Second, "longest journal long-poll")
+	fs.DurationVar(&cfg.MinBackoff, "min-backoff", 500*time.Millisecond, "first retry delay after an error")
+	fs.DurationVar(&cfg.MaxBackoff, "max-backoff", 30*time.Second, "longest retry delay after repeated errors")
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", "127.0.0.1:9101", "address of /metrics and /healthz (empty: off)")
 	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	if err := flagenv.Parse(fs, os.Args[1:], nil); err != nil {
 		fmt.Fprintln(os.Stderr, "ingest:", err)
 		os.Exit(2)
 	}
-	cfg.Brokers = strings.Split(brokers, ",")
-	cfg.ZooKeeper = strings.Split(zkServers, ",")
+	cfg.Brokers = splitList(brokers)
+	cfg.ZooKeeper = splitList(zkServers)
 	cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -47,4 +55,15 @@ func main() {
 		cfg.Logger.Error("ingest stopped", "err", err)
 		os.Exit(1)
 	}
+}
+
+// splitList splits a comma-separated list, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
