@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -127,11 +126,8 @@ func (b *bridge) consume(ctx context.Context) error {
 // session runs Consume in a loop (one call per generation of the group) until ctx ends
 // or the group fails.
 func (b *bridge) session(ctx context.Context, group sarama.ConsumerGroup) error {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	wg.Add(1)
+	// The errors channel closes when the caller closes the group.
 	go func() {
-		defer wg.Done()
 		for err := range group.Errors() {
 			b.log.Warn("Kafka consumer error", "err", err)
 		}

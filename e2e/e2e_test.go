@@ -100,6 +100,11 @@ func TestReplicationEndToEnd(t *testing.T) {
 			assert.Equal(c, "storage", aws.ToString(tags.TagSet[0].Value))
 		}
 	}, time.Minute, 200*time.Millisecond)
+
+	// A clean stop (SIGTERM) ends every engine process promptly.
+	for _, p := range []interface{ Stop() error }{s.bridge, s.worker, s.ingest} {
+		assert.NoError(t, p.Stop())
+	}
 }
 
 func TestReplicationSurvivesKillOfWorkerAndBridge(t *testing.T) {

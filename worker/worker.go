@@ -1,0 +1,227 @@
+// Package worker hosts the partition workflows (package workflows) and the replication
+// activities (package activities) on the task queue backbeat-replication, and exports
+// Prometheus metrics: completions, failures, bytes, the put→COMPLETED latency, and the
+// Temporal SDK's own metrics.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	tworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/backbeat-temporal/backbeat/activities"
+	"github.com/backbeat-temporal/backbeat/workflows"
+)
+
+// Config configures Run. Zero values take the documented defaults.
+type Config struct {
+	// TemporalAddress is the Temporal frontend host:port. Default "127.0.0.1:7233".
+	TemporalAddress string
+	// Namespace is the Temporal namespace. Default "default".
+	Namespace string
+	// TaskQueue is the task queue polled. Default workflows.TaskQueue.
+	TaskQueue string
+	// Source is the source s3server and its replication identity (endpoint, region,
+	// access and secret key, or a profile). Required: Endpoint and credentials.
+	Source activities.Site
+	// SitesFile is the sites file naming the targets (see activities.Sites). Default "":
+	// the source endpoint is the only target.
+	SitesFile string
+	// MaxConcurrentActivities bounds the activities run at once. Default 32.
+	MaxConcurrentActivities int
+	// MaxConcurrentWorkflowTasks bounds the workflow tasks run at once. Default 16.
+	MaxConcurrentWorkflowTasks int
+	// MetricsListen is the address of /metrics and /healthz; "" disables them.
+	// Default "" (the command sets "127.0.0.1:9103").
+	MetricsListen string
+	// MinBackoff and MaxBackoff bound the retry delay while Temporal is unreachable.
+	// Defaults 200ms, 30s.
+	MinBackoff, MaxBackoff time.Duration
+	// Logger receives structured logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.TemporalAddress == "" {
+		c.TemporalAddress = "127.0.0.1:7233"
+	}
+	if c.Namespace == "" {
+		c.Namespace = "default"
+	}
+	if c.TaskQueue == "" {
+		c.TaskQueue = workflows.TaskQueue
+	}
+	if c.MaxConcurrentActivities == 0 {
+		c.MaxConcurrentActivities = 32
+	}
+	if c.MaxConcurrentWorkflowTasks == 0 {
+		c.MaxConcurrentWorkflowTasks = 16
+	}
+	if c.MinBackoff == 0 {
+		c.MinBackoff = 200 * time.Millisecond
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Run runs the worker until ctx ends. A bad configuration (sites file, credentials) is
+// an error at once; an unreachable Temporal is logged and retried.
+func Run(ctx context.Context, cfg Config) error {
+	cfg = cfg.withDefaults()
+	log := cfg.Logger
+	rcfg := activities.Config{Source: cfg.Source, Logger: log.With("component", "activities")}
+	if cfg.SitesFile != "" {
+		sites, err := activities.LoadSites(cfg.SitesFile)
+		if err != nil {
+			return fmt.Errorf("worker: %w", err)
+		}
+		rcfg.Sites = sites
+	}
+	repl, err := activities.New(ctx, rcfg)
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	m := newMetrics()
+	if cfg.MetricsListen != "" {
+		ln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("worker: metrics listener on %s: %w", cfg.MetricsListen, err)
+		}
+		srv := &http.Server{Handler: m.handler(), ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+		log.Info("worker metrics listening", "addr", ln.Addr().String())
+	}
+	c, err := dial(ctx, cfg, m)
+	if err != nil {
+		return nil // ctx ended while waiting for Temporal
+	}
+	defer c.Close()
+	w := tworker.New(c, cfg.TaskQueue, tworker.Options{
+		MaxConcurrentActivityExecutionSize:     cfg.MaxConcurrentActivities,
+		MaxConcurrentWorkflowTaskExecutionSize: cfg.MaxConcurrentWorkflowTasks,
+	})
+	w.RegisterWorkflowWithOptions(workflows.PartitionWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	activities.NewActivities(repl, m, log.With("component", "activities")).Register(w)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("worker: start polling %s: %w", cfg.TaskQueue, err)
+	}
+	m.ready.Store(true)
+	log.Info("worker polling", "taskQueue", cfg.TaskQueue, "temporal", cfg.TemporalAddress, "namespace", cfg.Namespace,
+		"source", cfg.Source.Endpoint)
+	<-ctx.Done()
+	m.ready.Store(false)
+	w.Stop() // waits for running activities up to WorkerStopTimeout; the rest are retried
+	return nil
+}
+
+// dial connects to Temporal, retrying with backoff until ctx ends.
+func dial(ctx context.Context, cfg Config, m *metrics) (client.Client, error) {
+	backoff := cfg.MinBackoff
+	for {
+		c, err := client.DialContext(ctx, client.Options{
+			HostPort:       cfg.TemporalAddress,
+			Namespace:      cfg.Namespace,
+			Logger:         tlog.NewStructuredLogger(cfg.Logger.With("component", "temporal")),
+			MetricsHandler: newSDKMetrics(m.reg),
+		})
+		if err == nil {
+			return c, nil
+		}
+		cfg.Logger.Error("cannot reach Temporal; retrying (start it, or fix --temporal-address / --namespace)",
+			"address", cfg.TemporalAddress, "namespace", cfg.Namespace, "err", err, "retryIn", backoff)
+		select {
+		case <-ctx.Done():
+			return nil, errors.Join(ctx.Err(), err)
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, cfg.MaxBackoff)
+	}
+}
+
+// metrics are the worker's Prometheus metrics; they implement activities.Metrics.
+type metrics struct {
+	reg        *prometheus.Registry
+	replicated *prometheus.CounterVec
+	failures   *prometheus.CounterVec
+	bytes      *prometheus.CounterVec
+	statuses   *prometheus.CounterVec
+	latency    prometheus.Histogram
+	ready      atomic.Bool
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		replicated: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "backbeat_worker_replications_total",
+			Help: "Versions replicated (action: data, metadata, delete-marker, already-present...)."}, []string{"site", "action"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "backbeat_worker_replication_failures_total",
+			Help: "Failed replication attempts (kind: retryable or the fail-fast reason)."}, []string{"site", "kind"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "backbeat_worker_bytes_total",
+			Help: "Object data bytes written to targets."}, []string{"site"}),
+		statuses: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "backbeat_worker_statuses_total",
+			Help: "Replication statuses written on source versions (COMPLETED, FAILED)."}, []string{"status"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "backbeat_worker_put_to_completed_seconds",
+			Help:    "Time from the journaled change (the put) to its COMPLETED status.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 16)}),
+	}
+	m.reg.MustRegister(m.replicated, m.failures, m.bytes, m.statuses, m.latency,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Replicated implements activities.Metrics.
+func (m *metrics) Replicated(site, action string, bytes int64) {
+	m.replicated.WithLabelValues(site, action).Inc()
+	m.bytes.WithLabelValues(site).Add(float64(bytes))
+}
+
+// ReplicationFailed implements activities.Metrics.
+func (m *metrics) ReplicationFailed(site string, kind activities.ErrorKind, bytes int64) {
+	k := string(kind)
+	if k == "" {
+		k = "retryable"
+	}
+	m.failures.WithLabelValues(site, k).Inc()
+	m.bytes.WithLabelValues(site).Add(float64(bytes))
+}
+
+// StatusSet implements activities.Metrics.
+func (m *metrics) StatusSet(status string, latency time.Duration) {
+	m.statuses.WithLabelValues(status).Inc()
+	if status == "COMPLETED" && latency > 0 {
+		m.latency.Observe(latency.Seconds())
+	}
+}
+
+// handler serves /metrics and /healthz.
+func (m *metrics) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if !m.ready.Load() {
+			http.Error(w, "not polling: waiting for Temporal (see the logs)", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	return mux
+}
