@@ -85,7 +85,7 @@ func (in *ingester) term(ctx context.Context) (progressed bool, err error) {
 	}
 	defer zt.Close()
 	in.m.setState("standby")
-	in.log.Info("waiting for the ingest lock", "journalId", journalID, "lock", zt.lockPath(journalID))
+	in.log.Info("standby: waiting for the ingest lock (another ingest may hold it)", "journalId", journalID, "lock", zt.lockPath(journalID))
 	if err := zt.lock(ctx, journalID); err != nil {
 		in.m.fail("zookeeper", err)
 		return false, err
