@@ -5,6 +5,41 @@
 // journal offset in ZooKeeper. One ingest is active per journal (a ZooKeeper lock); others
 // wait and take over. Delivery is at-least-once: downstream dedupes.
 //
+// # ZooKeeper znodes
+//
+// All paths are under Config.ZKChroot (default /backbeat; the Go client has no chroot, so
+// ingest prefixes the paths itself):
+//
+//   - /queue-populator/logState/<journalID>/logOffset holds the seq of the last journal
+//     record ingest is done with (every PENDING record up to it is in Kafka), as the
+//     decimal ASCII of the number with nothing else (e.g. "1234"); "0" means nothing
+//     read yet. It is created with "0" when missing and written only by the lock holder,
+//     with a compare-and-set on the znode version. To replay the journal from seq N+1,
+//     stop every ingest and set it to N.
+//   - /queue-populator/leader/<journalID>/ holds the lock: one ephemeral sequential child
+//     per ingest process; the lowest is the active ingest, the others are in standby.
+//
+// The journal ID comes from s3server (made with its data directory), so a new data
+// directory never inherits an old offset.
+//
+// # Kafka messages
+//
+// Each PENDING record is one message of Config.Topic: key bucket/key (see MessageKey),
+// value the journal record as JSON, headers HeaderJournalID and HeaderSeq. The topic is
+// created with Config.Partitions partitions when missing; an existing topic is used as
+// it is.
+//
+// # Batches and failures
+//
+// A batch is what one journal read returns: at most Config.BatchSize records, never
+// waiting to fill up (the read long-polls, up to Config.PollWait, only when nothing is
+// new). The PENDING records of a batch are produced with acks=all by an idempotent
+// producer, then the offset is stored. A crash between the two sends that batch again:
+// duplicates are bounded by one batch per failure, and per key the first occurrences
+// stay in journal order. An error ends the leadership term (the lock is released) and
+// ingest starts a new one after a backoff; only a journal truncated past the stored
+// offset stops it (the operator must backfill).
+//
 // ingest knows nothing of Temporal nor of the replication work itself.
 package ingest
 
@@ -26,16 +61,21 @@ type Config struct {
 	Topic string
 	// Partitions is the partition count used when Run creates the topic. Default 8.
 	Partitions int
-	// ZooKeeper servers. Default ["127.0.0.1:2181"].
+	// ZooKeeper servers (host:port, without chroot). Default ["127.0.0.1:2181"].
 	ZooKeeper []string
 	// ZKChroot prefixes every znode path. Default "/backbeat".
 	ZKChroot string
-	// ZKSessionTimeout is the ZooKeeper session timeout. Default 10s.
+	// ZKSessionTimeout is the ZooKeeper session timeout: a killed ingest keeps the lock
+	// that long, and a leader cut from ZooKeeper steps down within it. ZooKeeper bounds
+	// it to 2 to 20 ticks (4s to 40s with its default tickTime). Default 10s.
 	ZKSessionTimeout time.Duration
 	// BatchSize bounds the records read from the journal and produced to Kafka in one
-	// batch. Default 500.
+	// batch (1 to 10000). A batch is never waited for: it holds what the journal has
+	// ready. Default 500.
 	BatchSize int
-	// PollWait is the longest a journal read waits for a new record. Default 20s.
+	// PollWait is the longest a journal read waits for a new record (s3server caps it
+	// with its --max-journal-wait). A read that has not answered PollWait+30s after it
+	// was sent is abandoned and retried. Default 20s.
 	PollWait time.Duration
 	// MetricsListen is the address of /metrics and /healthz; "" disables them.
 	// Default "127.0.0.1:9101" (set by the command; the library default is "").
@@ -91,6 +131,10 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("ingest: partitions must be at least 1")
 	case c.BatchSize < 1 || c.BatchSize > 10000:
 		return c, errors.New("ingest: batch size must be between 1 and 10000")
+	case c.MinBackoff < 0 || c.MaxBackoff < c.MinBackoff:
+		return c, errors.New("ingest: backoffs must satisfy 0 < min-backoff <= max-backoff")
+	case c.ZKSessionTimeout < 0 || c.PollWait < 0:
+		return c, errors.New("ingest: the ZooKeeper session timeout and the poll wait must be positive")
 	}
 	return c, nil
 }

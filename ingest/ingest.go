@@ -36,6 +36,13 @@ func Run(ctx context.Context, cfg Config) error {
 	return in.run(ctx)
 }
 
+// readSlack is how long a journal read may take beyond its long-poll wait before it is
+// abandoned (a hung s3server or network).
+const readSlack = 30 * time.Second
+
+// errZKLost ends a term whose ZooKeeper session was lost.
+var errZKLost = errors.New("ZooKeeper session lost (disconnected or expired): stepping down until a new session holds the lock")
+
 // ingester is one ingest process.
 type ingester struct {
 	cfg     Config
@@ -52,12 +59,14 @@ func (in *ingester) run(ctx context.Context) error {
 			return nil
 		}
 		var te *journal.TruncatedError
-		if errors.As(err, &te) {
-			in.m.fail("journal", err)
+		if errors.As(err, &te) { // counted by term
 			return fmt.Errorf("ingest: %w", err)
 		}
 		if progressed {
 			backoff = in.cfg.MinBackoff
+		}
+		if err == nil { // a term never ends without an error unless ctx is done
+			err = errors.New("term ended")
 		}
 		in.log.Error("ingest interrupted; retrying", "err", err, "retryIn", backoff)
 		select {
@@ -75,19 +84,19 @@ func (in *ingester) term(ctx context.Context) (progressed bool, err error) {
 	in.m.setState("starting")
 	journalID, err := in.journalID(ctx)
 	if err != nil {
-		in.m.fail("journal", err)
+		in.failUnlessStopping(ctx, "journal", err)
 		return false, err
 	}
 	zt, err := dialZK(ctx, in.cfg.ZooKeeper, in.cfg.ZKSessionTimeout, in.cfg.ZKChroot, in.log)
 	if err != nil {
-		in.m.fail("zookeeper", err)
+		in.failUnlessStopping(ctx, "zookeeper", err)
 		return false, err
 	}
 	defer zt.Close()
 	in.m.setState("standby")
 	in.log.Info("standby: waiting for the ingest lock (another ingest may hold it)", "journalId", journalID, "lock", zt.lockPath(journalID))
 	if err := zt.lock(ctx, journalID); err != nil {
-		in.m.fail("zookeeper", err)
+		in.failUnlessStopping(ctx, "zookeeper", err)
 		return false, err
 	}
 	offset, version, err := zt.loadOffset(journalID, 0)
@@ -116,10 +125,16 @@ func (in *ingester) term(ctx context.Context) (progressed bool, err error) {
 		}
 	}()
 	for {
-		batch, rerr := in.journal.Read(tctx, offset, in.cfg.BatchSize, in.cfg.PollWait)
+		rctx, rcancel := context.WithTimeout(tctx, in.cfg.PollWait+readSlack)
+		batch, rerr := in.journal.Read(rctx, offset, in.cfg.BatchSize, in.cfg.PollWait)
+		rcancel()
 		if batch == nil {
-			if tctx.Err() != nil && ctx.Err() == nil {
-				return progressed, errors.New("ZooKeeper session lost: stepping down")
+			switch {
+			case ctx.Err() != nil:
+				return progressed, rerr // stopping: not an error
+			case tctx.Err() != nil:
+				in.m.fail("zookeeper", errZKLost)
+				return progressed, errZKLost
 			}
 			in.m.fail("journal", rerr)
 			return progressed, rerr
@@ -165,8 +180,17 @@ func (in *ingester) term(ctx context.Context) (progressed bool, err error) {
 	}
 }
 
+// failUnlessStopping counts and records err unless ctx is done (a stop is no error).
+func (in *ingester) failUnlessStopping(ctx context.Context, stage string, err error) {
+	if ctx.Err() == nil {
+		in.m.fail(stage, err)
+	}
+}
+
 // journalID asks the journal route for its ID (a zero-wait read of one record).
 func (in *ingester) journalID(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, readSlack)
+	defer cancel()
 	b, err := in.journal.Read(ctx, 0, 1, 0)
 	var te *journal.TruncatedError
 	switch {

@@ -1,0 +1,137 @@
+package ingest_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/backbeat-temporal/backbeat/ingest"
+	"github.com/backbeat-temporal/backbeat/internal/devstack"
+	"github.com/backbeat-temporal/backbeat/journal"
+)
+
+// TestConfigErrors: Run refuses an incomplete or invalid configuration at once, saying
+// what to fix.
+func TestConfigErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		cfg  ingest.Config
+		want string
+	}{
+		{ingest.Config{}, "access key and secret key are required (--access-key, --secret-key)"},
+		{ingest.Config{AccessKey: "a"}, "access key and secret key are required"},
+		{ingest.Config{AccessKey: "a", SecretKey: "b", Partitions: -1}, "partitions must be at least 1"},
+		{ingest.Config{AccessKey: "a", SecretKey: "b", BatchSize: 10001}, "batch size must be between 1 and 10000"},
+		{ingest.Config{AccessKey: "a", SecretKey: "b", MinBackoff: time.Minute, MaxBackoff: time.Second}, "backoff"},
+	} {
+		err := ingest.Run(context.Background(), tc.cfg)
+		require.Error(t, err, "%+v", tc.cfg)
+		assert.Contains(t, err.Error(), tc.want)
+	}
+}
+
+// truncatingJournal serves records 1..n, then answers 410 (retention) for any read
+// after n, as s3server does when records the reader needs were pruned.
+func truncatingJournal(t *testing.T, id string, recs []journal.Record) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var after int
+		fmt.Sscan(r.URL.Query().Get("after"), &after)
+		w.Header().Set("X-Backbeat-Journal-Id", id)
+		if after > 0 && after >= len(recs) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusGone)
+			fmt.Fprintf(w, `{"code":"JournalTruncated","message":"pruned","oldest":%d,"journalId":%q}`, len(recs)+10, id)
+			return
+		}
+		w.Header().Set("X-Backbeat-Journal-Head", fmt.Sprint(len(recs)+10))
+		for _, rec := range recs[after:] {
+			fmt.Fprintln(w, recordLine(t, rec))
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestRunInProcess runs the library (under -race when the tests are) against real
+// ZooKeeper and the broker: it publishes, stores the offset, returns a
+// *journal.TruncatedError when the journal was pruned past its offset, and returns nil
+// promptly when its context ends while it waits for the lock.
+func TestRunInProcess(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	zkp := devstack.StartZooKeeper(t)
+	kafka := devstack.StartBroker(t, devstack.BrokerPartitions(brokerAutoPartitions))
+	var recs []journal.Record
+	for i := 1; i <= 7; i++ {
+		recs = append(recs, journal.Record{Seq: uint64(i), Op: journal.OpPut, Bucket: srcBucket, Key: fmt.Sprintf("k%d", i%3),
+			VersionID: fmt.Sprint(i), Replication: &journal.Replication{Status: journal.StatusPending}})
+	}
+	srv := truncatingJournal(t, "inprocess01", recs)
+	cfg := ingest.Config{S3Endpoint: srv.URL, AccessKey: "a", SecretKey: "b", Brokers: []string{kafka.Addr()},
+		ZooKeeper: []string{zkp.Addr()}, ZKSessionTimeout: sessionTimeout, BatchSize: 3, Partitions: 2,
+		MinBackoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	err := ingest.Run(ctxT(t, 60*time.Second), cfg)
+	var te *journal.TruncatedError
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, uint64(7), te.After)
+	assert.Equal(t, uint64(17), te.Oldest)
+	assert.Contains(t, err.Error(), "backfill")
+
+	s := &stack{t: t, zk: zkp, kafka: kafka}
+	off, err := s.zkOffset("inprocess01")
+	require.NoError(t, err)
+	assert.Equal(t, uint64(7), off)
+	msgs, parts, err := readTopic(kafka.Addr(), topic)
+	require.NoError(t, err)
+	assert.Equal(t, 2, parts)
+	assert.Zero(t, checkDelivery(t, "inprocess01", recs, msgs))
+
+	// A second Run while another session holds the lock: standby until ctx ends, then
+	// a clean nil.
+	zkLock(t, zkp.Addr(), chroot+"/queue-populator/leader/inprocess01")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	cfg.MetricsListen = devstack.FreeAddr(t)
+	go func() { done <- ingest.Run(ctx, cfg) }()
+	base := "http://" + cfg.MetricsListen
+	eventually(t, 30*time.Second, "standby", func() error {
+		h, err := healthz(ctxT(t, 2*time.Second), base)
+		if err != nil {
+			return err
+		}
+		if h.State != "standby" || h.Status != http.StatusOK {
+			return fmt.Errorf("%d %+v", h.Status, h)
+		}
+		return nil
+	})
+	cancel()
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+}
+
+// zkLock takes the lock at path with a session of its own, held until the test ends.
+func zkLock(t *testing.T, addr, path string) {
+	t.Helper()
+	conn, events, err := zk.Connect([]string{addr}, sessionTimeout, zk.WithLogger(quietLogger{}))
+	require.NoError(t, err)
+	t.Cleanup(conn.Close)
+	go func() {
+		for range events {
+		}
+	}()
+	require.NoError(t, zk.NewLock(conn, path, zk.WorldACL(zk.PermAll)).Lock())
+}
