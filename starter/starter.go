@@ -1,0 +1,338 @@
+// Package starter is the user's command-line tool (bin/starter), the counterpart of
+// Backbeat's setupReplication.js plus the day-to-day operations of the engine:
+//
+//	setup        create the buckets, enable versioning, put the replication configuration
+//	validate     check versioning, the replication rule and the target's reachability
+//	status       one object's replication status on the source and on the target
+//	partitions   each partition workflow's backlog, counters and paused flag
+//	failed list  FAILED versions with their reasons
+//	failed retry re-queue FAILED versions (PENDING again, through journal → Kafka → workflow)
+//	pause/resume signal the partition workflows
+//	backfill     mark existing versions that have no replication status PENDING
+//
+// Everything runs through Execute, which the thin main in cmd/starter calls; the exit
+// code is ExitOK, ExitFailed or ExitUsage.
+//
+// Configuration. S3 credentials come from AWS shared config profiles
+// (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE are honoured; with no profile flag the
+// SDK's default chain is used: AWS_PROFILE, AWS_ACCESS_KEY_ID..., the default profile).
+// Endpoints and the other connection settings come from flags or from environment
+// variables (see the Env* constants); a flag given on the command line wins over the
+// environment, which wins over the default. Custom endpoints are addressed path-style.
+//
+// The replication identity (the s3server account marked "replication", the only one
+// allowed on the privileged /_/backbeat/ routes) is needed by the commands that read
+// reasons or write statuses (failed, backfill; optional for status): --replication-profile
+// (env BACKBEAT_REPLICATION_PROFILE), or the keys in BACKBEAT_REPLICATION_ACCESS_KEY and
+// BACKBEAT_REPLICATION_SECRET_KEY (never on the command line, where other users could see
+// them).
+package starter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/backbeat-temporal/backbeat/workflows"
+)
+
+// Exit codes of Execute (and of bin/starter).
+const (
+	// ExitOK: the command did what it was asked and every check passed.
+	ExitOK = 0
+	// ExitFailed: a check failed or the operation could not be done (unreachable
+	// endpoint, missing bucket, refused credentials...); stderr says why.
+	ExitFailed = 1
+	// ExitUsage: the command line is wrong (unknown command or flag, missing required
+	// flag, bad value); stderr says what is expected.
+	ExitUsage = 2
+)
+
+// Defaults of the connection flags.
+const (
+	// DefaultS3Endpoint is the source endpoint (flag --source-endpoint).
+	DefaultS3Endpoint = "http://127.0.0.1:8000"
+	// DefaultRegion signs the S3 requests (flag --region).
+	DefaultRegion = "us-east-1"
+	// DefaultTemporalAddress is the Temporal frontend (flag --temporal-address).
+	DefaultTemporalAddress = "127.0.0.1:7233"
+	// DefaultNamespace is the Temporal namespace (flag --namespace).
+	DefaultNamespace = "default"
+	// DefaultTopic is the Kafka topic whose partitions the workflows replicate
+	// (flag --topic); the same default as ingest and the bridge.
+	DefaultTopic = "backbeat-replication"
+	// DefaultTimeout bounds each request to S3 or Temporal (flag --timeout): an
+	// endpoint that does not answer within it is reported unreachable. No request is
+	// retried.
+	DefaultTimeout = 10 * time.Second
+	// DefaultRole is the replication configuration's Role put by setup (flag --role),
+	// the IAM-style role ARN of Backbeat's examples. s3server checks only its form
+	// (arn:aws:iam::ACCOUNT:role/NAME, or a "source,target" pair of them) and keeps it
+	// on every PENDING version.
+	DefaultRole = "arn:aws:iam::root:role/s3-replication-role"
+)
+
+// Environment variables read by starter. A flag given on the command line wins.
+const (
+	// EnvS3Endpoint backs --source-endpoint.
+	EnvS3Endpoint = "BACKBEAT_S3_ENDPOINT"
+	// EnvTargetEndpoint backs --target-endpoint (default: the source endpoint).
+	EnvTargetEndpoint = "BACKBEAT_TARGET_ENDPOINT"
+	// EnvSourceProfile backs --source-profile.
+	EnvSourceProfile = "BACKBEAT_SOURCE_PROFILE"
+	// EnvTargetProfile backs --target-profile (default: the source profile).
+	EnvTargetProfile = "BACKBEAT_TARGET_PROFILE"
+	// EnvReplicationProfile backs --replication-profile.
+	EnvReplicationProfile = "BACKBEAT_REPLICATION_PROFILE"
+	// EnvReplicationAccessKey and EnvReplicationSecretKey hold the replication
+	// identity's keys when no replication profile is given (there is no flag).
+	EnvReplicationAccessKey = "BACKBEAT_REPLICATION_ACCESS_KEY"
+	EnvReplicationSecretKey = "BACKBEAT_REPLICATION_SECRET_KEY"
+	// EnvRegion backs --region.
+	EnvRegion = "BACKBEAT_REGION"
+	// EnvTemporalAddress backs --temporal-address.
+	EnvTemporalAddress = "BACKBEAT_TEMPORAL_ADDRESS"
+	// EnvNamespace backs --namespace (the worker's and the bridge's name too).
+	EnvNamespace = "BACKBEAT_NAMESPACE"
+	// EnvTopic backs --topic.
+	EnvTopic = "BACKBEAT_TOPIC"
+	// EnvPartitions backs --partitions.
+	EnvPartitions = "BACKBEAT_PARTITIONS"
+	// EnvTimeout backs --timeout.
+	EnvTimeout = "BACKBEAT_TIMEOUT"
+	// EnvRole backs setup's --role.
+	EnvRole = "BACKBEAT_REPLICATION_ROLE"
+	// EnvOutput backs --output.
+	EnvOutput = "BACKBEAT_OUTPUT"
+)
+
+// Output formats (flag --output).
+const (
+	OutputText = "text"
+	OutputJSON = "json"
+)
+
+// envAnnotation is the pflag annotation naming a flag's environment variable.
+const envAnnotation = "backbeat_env"
+
+// exitError is an error with the exit code it causes. Every error a command returns is
+// one (see wrapRun); errors of cobra itself (unknown flag...) are usage errors.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// failf is an ExitFailed error.
+func failf(format string, args ...any) error {
+	return &exitError{code: ExitFailed, msg: fmt.Sprintf(format, args...)}
+}
+
+// usagef is an ExitUsage error.
+func usagef(format string, args ...any) error {
+	return &exitError{code: ExitUsage, msg: fmt.Sprintf(format, args...)}
+}
+
+// silentFailure is an ExitFailed error whose explanation was already printed.
+var silentFailure = &exitError{code: ExitFailed}
+
+// Execute runs the starter command line args (without the program name), writing
+// results to stdout and messages to stderr, and returns the exit code: ExitOK,
+// ExitFailed or ExitUsage. ctx cancels the requests in flight (Ctrl-C).
+func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	a := &app{stdout: stdout, stderr: stderr, lookupEnv: os.LookupEnv}
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintf(stderr, "starter: %s\n", ee.msg)
+		}
+		if ee.code == ExitUsage && cmd != nil {
+			fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		}
+		return ee.code
+	}
+	// cobra's own errors: unknown command or flag, bad flag value, wrong arguments.
+	fmt.Fprintf(stderr, "starter: %s\n", err)
+	if cmd == nil {
+		cmd = root
+	}
+	fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+	return ExitUsage
+}
+
+// app holds the parsed global flags and the command's output streams.
+type app struct {
+	stdout, stderr io.Writer
+	lookupEnv      func(string) (string, bool)
+
+	sourceEndpoint, targetEndpoint string
+	sourceProfile, targetProfile   string
+	replicationProfile             string
+	region                         string
+	temporalAddress, namespace     string
+	topic                          string
+	partitions                     int
+	timeout                        time.Duration
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "starter",
+		Short: "Set up and operate bucket replication with Backbeat on Temporal",
+		Long: `starter sets up bucket replication on an S3 endpoint (the project's s3server or any S3)
+and operates the replication engine: statuses, partition workflows, failed versions,
+backfill.
+
+Exit codes: 0 success, 1 a check or the operation failed (stderr says why and how to fix
+it), 2 usage error.
+
+Credentials come from AWS shared config profiles (AWS_CONFIG_FILE and
+AWS_SHARED_CREDENTIALS_FILE are honoured; without --source-profile the SDK's default chain
+is used: AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the default profile).
+Commands that read failure reasons or write statuses (failed, backfill; optionally
+status) use s3server's replication identity: --replication-profile, or the environment
+variables ` + EnvReplicationAccessKey + ` and ` + EnvReplicationSecretKey + `.
+
+Every connection flag has an environment fallback, shown in its help as (env NAME);
+a flag on the command line wins over the environment, which wins over the default.
+With the demo: source .demo/env, then e.g.
+  starter setup --source-bucket source-bucket --target-bucket target-bucket --source-profile backbeatuser`,
+		Args:          cobra.NoArgs,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cmd.SetOut(a.stderr)
+			cmd.Help()
+			return usagef("a command is required")
+		},
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.applyEnv(cmd.Flags()); err != nil {
+				return err
+			}
+			if a.timeout <= 0 {
+				return usagef("--timeout must be positive, not %s", a.timeout)
+			}
+			if a.targetEndpoint == "" {
+				a.targetEndpoint = a.sourceEndpoint
+			}
+			if a.targetProfile == "" {
+				a.targetProfile = a.sourceProfile
+			}
+			return nil
+		},
+	}
+	pf := root.PersistentFlags()
+	a.stringFlag(pf, &a.sourceEndpoint, "source-endpoint", DefaultS3Endpoint, EnvS3Endpoint,
+		"base URL of the source S3 endpoint (s3server); also where the privileged routes and the replication identity are used")
+	a.stringFlag(pf, &a.targetEndpoint, "target-endpoint", "", EnvTargetEndpoint,
+		"base URL of the target S3 endpoint (default: the source endpoint)")
+	a.stringFlag(pf, &a.sourceProfile, "source-profile", "", EnvSourceProfile,
+		"AWS shared config profile of the source bucket's owner (default: the SDK's default chain: AWS_PROFILE, AWS_ACCESS_KEY_ID, profile default)")
+	a.stringFlag(pf, &a.targetProfile, "target-profile", "", EnvTargetProfile,
+		"AWS shared config profile of the target bucket's owner (default: the source profile)")
+	a.stringFlag(pf, &a.replicationProfile, "replication-profile", "", EnvReplicationProfile,
+		"AWS shared config profile of s3server's replication identity (default: the keys in "+EnvReplicationAccessKey+" and "+EnvReplicationSecretKey+")")
+	a.stringFlag(pf, &a.region, "region", DefaultRegion, EnvRegion, "signing region of the S3 requests")
+	a.stringFlag(pf, &a.temporalAddress, "temporal-address", DefaultTemporalAddress, EnvTemporalAddress, "Temporal frontend host:port")
+	a.stringFlag(pf, &a.namespace, "namespace", DefaultNamespace, EnvNamespace, "Temporal namespace of the partition workflows")
+	a.stringFlag(pf, &a.topic, "topic", DefaultTopic, EnvTopic, "Kafka topic whose partition workflows are listed and signaled")
+	pf.IntVar(&a.partitions, "partitions", 0, "partitions of the topic: query the workflows of partitions 0..N-1 by ID instead of listing the running ones through Temporal's visibility (0: list)")
+	a.bindEnv(pf, "partitions", EnvPartitions)
+	pf.DurationVar(&a.timeout, "timeout", DefaultTimeout, "bound of each request to S3 or Temporal; nothing is retried")
+	a.bindEnv(pf, "timeout", EnvTimeout)
+
+	root.AddCommand(a.setupCommand(), a.validateCommand(), a.statusCommand(), a.partitionsCommand(),
+		a.failedCommand(), a.pauseCommand(workflows.SignalPause), a.pauseCommand(workflows.SignalResume),
+		a.backfillCommand())
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usagef("%v", err) })
+	return root
+}
+
+// stringFlag defines a string flag backed by an environment variable.
+func (a *app) stringFlag(fs *pflag.FlagSet, p *string, name, def, env, usage string) {
+	fs.StringVar(p, name, def, usage)
+	a.bindEnv(fs, name, env)
+}
+
+// bindEnv records env as the fallback of flag name and says so in its usage.
+func (a *app) bindEnv(fs *pflag.FlagSet, name, env string) {
+	f := fs.Lookup(name)
+	f.Usage += " (env " + env + ")"
+	fs.SetAnnotation(name, envAnnotation, []string{env})
+}
+
+// applyEnv sets every flag not given on the command line from its environment
+// variable, when set.
+func (a *app) applyEnv(fs *pflag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(f *pflag.Flag) {
+		env := f.Annotations[envAnnotation]
+		if err != nil || f.Changed || len(env) == 0 {
+			return
+		}
+		v, ok := a.lookupEnv(env[0])
+		if !ok || v == "" {
+			return
+		}
+		if e := f.Value.Set(v); e != nil {
+			err = usagef("environment variable %s=%q is not a valid value for --%s: %v", env[0], v, f.Name, e)
+		}
+	})
+	return err
+}
+
+// outputFlag adds --output to cmd.
+func (a *app) outputFlag(cmd *cobra.Command, p *string) {
+	a.stringFlag(cmd.Flags(), p, "output", OutputText, EnvOutput, "output format: text or json")
+}
+
+// checkOutput validates an --output value.
+func checkOutput(o string) error {
+	switch o {
+	case OutputText, OutputJSON:
+		return nil
+	}
+	return usagef("--output must be %s or %s, not %q", OutputText, OutputJSON, o)
+}
+
+// required returns a usage error naming the first empty required flag.
+func required(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if strings.TrimSpace(pairs[i+1]) == "" {
+			return usagef("--%s is required", pairs[i])
+		}
+	}
+	return nil
+}
+
+// wrapRun makes every error of a command's run an exitError: ExitFailed unless it is
+// already one.
+func wrapRun(run func(cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		err := run(cmd, args)
+		if err == nil {
+			return nil
+		}
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return ee
+		}
+		return failf("%v", err)
+	}
+}
