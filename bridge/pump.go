@@ -88,7 +88,9 @@ func (p *pump) run(parent, ctx context.Context, msgs <-chan *sarama.ConsumerMess
 				if err := p.flush(ctx); err != nil {
 					return p.interrupted(parent, err)
 				}
-			} else if timer == nil && len(p.batch) > 0 {
+			} else if timer == nil && p.last != nil {
+				// A lone malformed message is marked after the linger too: otherwise the
+				// partition's last offset would never be committed.
 				timer = time.NewTimer(p.cfg.BatchLinger)
 				linger = timer.C
 			}
