@@ -13,9 +13,11 @@ import (
 )
 
 // Run runs ingest until ctx ends. It returns nil on a clean stop, or an error that needs
-// the operator (the journal was truncated past the stored offset: backfill). Every other
-// failure (s3server, Kafka or ZooKeeper down, a malformed record) is logged, counted and
-// retried with backoff, never skipped past.
+// the operator: an invalid Config, the journal truncated past the stored offset (a
+// *journal.TruncatedError: backfill), or a stored offset past the journal's head (the
+// journal was rolled back: fix the offset). Every other failure (s3server, Kafka or
+// ZooKeeper down, a malformed record) is logged, counted and retried with backoff, never
+// skipped past.
 func Run(ctx context.Context, cfg Config) error {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -43,6 +45,12 @@ const readSlack = 30 * time.Second
 // errZKLost ends a term whose ZooKeeper session was lost.
 var errZKLost = errors.New("ZooKeeper session lost (disconnected or expired): stepping down until a new session holds the lock")
 
+// fatalError is an error that needs the operator: Run returns it instead of retrying.
+type fatalError struct{ err error }
+
+func (e *fatalError) Error() string { return e.err.Error() }
+func (e *fatalError) Unwrap() error { return e.err }
+
 // ingester is one ingest process.
 type ingester struct {
 	cfg     Config
@@ -59,7 +67,8 @@ func (in *ingester) run(ctx context.Context) error {
 			return nil
 		}
 		var te *journal.TruncatedError
-		if errors.As(err, &te) { // counted by term
+		var fe *fatalError
+		if errors.As(err, &te) || errors.As(err, &fe) { // counted by term
 			return fmt.Errorf("ingest: %w", err)
 		}
 		if progressed {
@@ -140,7 +149,20 @@ func (in *ingester) term(ctx context.Context) (progressed bool, err error) {
 			return progressed, rerr
 		}
 		if batch.JournalID != journalID {
-			return progressed, fmt.Errorf("the journal ID changed from %s to %s (s3server's data directory was replaced): restarting on the new journal", journalID, batch.JournalID)
+			err := fmt.Errorf("the journal ID changed from %s to %s (s3server's data directory was replaced): restarting on the new journal", journalID, batch.JournalID)
+			in.m.fail("journal", err)
+			return progressed, err
+		}
+		if batch.Head < offset {
+			// Reading on would silently skip the records that will take seqs
+			// head+1..offset: only the operator can tell what happened.
+			err := &fatalError{fmt.Errorf("journal %s: the stored offset %d (znode %s) is past the journal head %d: s3server's journal was rolled back (data directory restored from a backup?); refusing to skip records: stop every ingest, set the znode to the seq to resume after (or backfill) and restart", journalID, offset, zt.offsetPath(journalID), batch.Head)}
+			in.m.fail("journal", err)
+			return progressed, err
+		}
+		if tctx.Err() != nil { // the session went while reading: not the leader any more
+			in.m.fail("zookeeper", errZKLost)
+			return progressed, errZKLost
 		}
 		if len(batch.Records) > 0 {
 			pending := make([]journal.Record, 0, len(batch.Records))

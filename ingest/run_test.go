@@ -2,11 +2,13 @@ package ingest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,6 +98,24 @@ func TestRunInProcess(t *testing.T) {
 	assert.Equal(t, 2, parts)
 	assert.Zero(t, checkDelivery(t, "inprocess01", recs, msgs))
 
+	// A stored offset past the journal's head (a journal rolled back): Run refuses to
+	// read on, since the records that will take those seqs would be skipped.
+	zkCreate(t, zkp.Addr(), offsetPath("rolledback01"), "100")
+	fj := &fakeJournal{id: "rolledback01"}
+	var lines []string
+	for _, r := range recs {
+		lines = append(lines, recordLine(t, r))
+	}
+	fj.lines.Store(&lines)
+	rolled := httptest.NewServer(fj)
+	t.Cleanup(rolled.Close)
+	cfg.S3Endpoint = rolled.URL
+	err = ingest.Run(ctxT(t, 60*time.Second), cfg)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "the stored offset 100 (znode /backbeat/queue-populator/logState/rolledback01/logOffset) is past the journal head 7")
+	assert.Contains(t, err.Error(), "refusing to skip")
+	cfg.S3Endpoint = srv.URL
+
 	// A second Run while another session holds the lock: standby until ctx ends, then
 	// a clean nil.
 	zkLock(t, zkp.Addr(), chroot+"/queue-populator/leader/inprocess01")
@@ -134,4 +154,28 @@ func zkLock(t *testing.T, addr, path string) {
 		}
 	}()
 	require.NoError(t, zk.NewLock(conn, path, zk.WorldACL(zk.PermAll)).Lock())
+}
+
+// zkCreate creates the znode at path (and its parents) holding data.
+func zkCreate(t *testing.T, addr, path, data string) {
+	t.Helper()
+	conn, events, err := zk.Connect([]string{addr}, sessionTimeout, zk.WithLogger(quietLogger{}))
+	require.NoError(t, err)
+	defer conn.Close()
+	go func() {
+		for range events {
+		}
+	}()
+	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	for i := range parts {
+		p := "/" + strings.Join(parts[:i+1], "/")
+		var d []byte
+		if i == len(parts)-1 {
+			d = []byte(data)
+		}
+		_, err := conn.Create(p, d, 0, zk.WorldACL(zk.PermAll))
+		if !errors.Is(err, zk.ErrNodeExists) {
+			require.NoError(t, err)
+		}
+	}
 }
