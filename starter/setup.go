@@ -108,7 +108,7 @@ func (a *app) ensureBucket(ctx context.Context, w io.Writer, ep *endpoint, bucke
 		if err != nil {
 			return a.explain(err, ep, "CreateBucket", bucket)
 		}
-		fmt.Fprintf(w, "created: bucket %s at %s (%s)\n", bucket, ep.url, ep.id.label)
+		fmt.Fprintf(w, "created: bucket %s at %s as %s\n", bucket, ep.url, ep.id.label)
 		return nil
 	case "BucketAlreadyOwnedByYou":
 		fmt.Fprintf(w, "in place: bucket %s exists at %s\n", bucket, ep.url)
