@@ -286,3 +286,32 @@ func TestCredentials(t *testing.T) {
 	})
 	assert.True(t, in.Running(), "a refused identity is retried (the accounts file may be fixed)")
 }
+
+// TestEnvFallback: every setting can come from BACKBEAT_* variables instead of flags
+// (the demo passes the credentials that way).
+func TestEnvFallback(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	s := newStack(t)
+	args := s.ingestArgs(devstack.FreeAddr(t), 50)
+	var env []string
+	for i := 0; i < len(args); i += 2 {
+		name := strings.ToUpper(strings.ReplaceAll(strings.TrimPrefix(args[i], "--"), "-", "_"))
+		env = append(env, "BACKBEAT_"+name+"="+args[i+1])
+	}
+	env = append(env, "BACKBEAT_PARTITIONS=5")
+	addr := args[len(args)-3] // --metrics-listen's value
+	require.Equal(t, "--metrics-listen", args[len(args)-4])
+	p := devstack.StartProcess(t, devstack.Command{Name: "ingest-env", Path: s.bin, Env: env,
+		Ready: func(ctx context.Context) error { _, err := healthz(ctx, "http://"+addr); return err }})
+	in := &ingestProc{Process: p, metrics: "http://" + addr}
+	in.waitState(t, "leader", 30*time.Second)
+	w := &writer{s3c: s.s3c, keys: 3}
+	w.run(context.Background(), 0, 10, 1)
+	require.Nil(t, w.err.Load())
+	recs, head, id := s.readJournal(t)
+	s.waitOffset(t, id, head, 30*time.Second)
+	msgs, parts := s.waitDelivered(t, pendingOf(recs), 10*time.Second)
+	assert.Equal(t, 5, parts, "BACKBEAT_PARTITIONS")
+	assert.Zero(t, checkDelivery(t, id, pendingOf(recs), msgs))
+}

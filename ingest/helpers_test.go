@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sort"
 	"strconv"
@@ -621,5 +620,3 @@ func (w *writer) waitOps(t testing.TB, n int64, timeout time.Duration) {
 		return nil
 	})
 }
-
-var _ = io.Discard
