@@ -53,14 +53,14 @@ type bbVersion struct {
 	} `json:"replication"`
 }
 
-func (v *bbVersion) status() string {
+func (v bbVersion) status() string {
 	if v.Replication == nil {
 		return ""
 	}
 	return v.Replication.Status
 }
 
-func (v *bbVersion) reason() string {
+func (v bbVersion) reason() string {
 	if v.Replication == nil {
 		return ""
 	}
