@@ -90,19 +90,9 @@ func (a *app) partitionWorkflows(ctx context.Context, c client.Client) ([]Partit
 	var out []PartitionStatus
 	if a.partitions > 0 {
 		for p := int32(0); p < int32(a.partitions); p++ {
-			ps := PartitionStatus{Partition: p, WorkflowID: workflows.WorkflowID(a.topic, p)}
-			dctx, cancel := context.WithTimeout(ctx, a.timeout)
-			d, err := c.DescribeWorkflowExecution(dctx, ps.WorkflowID, "")
-			cancel()
-			var nf *serviceerror.NotFound
-			switch {
-			case errors.As(err, &nf):
-			case err != nil:
-				return nil, a.temporalError(err)
-			default:
-				info := d.GetWorkflowExecutionInfo()
-				ps.RunID = info.GetExecution().GetRunId()
-				ps.Running = info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
+			ps, err := a.describePartition(ctx, c, p)
+			if err != nil {
+				return nil, err
 			}
 			out = append(out, ps)
 		}
@@ -114,6 +104,11 @@ func (a *app) partitionWorkflows(ctx context.Context, c client.Client) ([]Partit
 		lctx, cancel := context.WithTimeout(ctx, a.timeout)
 		res, err := c.ListWorkflow(lctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: a.namespace, Query: query, NextPageToken: token})
 		cancel()
+		var ia *serviceerror.InvalidArgument
+		if errors.As(err, &ia) {
+			return nil, failf("Temporal at %s cannot list workflows with the query %q (%v): give the topic's partition count with --partitions N to query the workflows by ID",
+				a.temporalAddress, query, err)
+		}
 		if err != nil {
 			return nil, a.temporalError(err)
 		}
@@ -131,6 +126,25 @@ func (a *app) partitionWorkflows(ctx context.Context, c client.Client) ([]Partit
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Partition < out[j].Partition })
 	return out, nil
+}
+
+// describePartition returns the workflow of a partition, running or not.
+func (a *app) describePartition(ctx context.Context, c client.Client, p int32) (PartitionStatus, error) {
+	ps := PartitionStatus{Partition: p, WorkflowID: workflows.WorkflowID(a.topic, p)}
+	dctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	d, err := c.DescribeWorkflowExecution(dctx, ps.WorkflowID, "")
+	var nf *serviceerror.NotFound
+	switch {
+	case errors.As(err, &nf):
+	case err != nil:
+		return ps, a.temporalError(err)
+	default:
+		info := d.GetWorkflowExecutionInfo()
+		ps.RunID = info.GetExecution().GetRunId()
+		ps.Running = info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
+	}
+	return ps, nil
 }
 
 // queryStatus asks a running partition workflow for its status.
@@ -278,14 +292,10 @@ high-water mark). Exit code 0 when at least one workflow was signaled and none f
 			defer c.Close()
 			var parts []PartitionStatus
 			if cmd.Flags().Changed("partition") {
-				saved := a.partitions
-				a.partitions = partition + 1
-				all, err := a.partitionWorkflows(ctx, c)
-				a.partitions = saved
+				p, err := a.describePartition(ctx, c, int32(partition))
 				if err != nil {
 					return err
 				}
-				p := all[partition]
 				if !p.Running {
 					return failf("partition %d's workflow %s is not running in namespace %s at %s (it starts with the partition's first entry): nothing to %s",
 						partition, p.WorkflowID, a.namespace, a.temporalAddress, verb)

@@ -2,8 +2,10 @@ package starter
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -147,4 +149,41 @@ func TestSetupBadInput(t *testing.T) {
 	assert.Contains(t, r.stderr, "refused the replication configuration of src: InvalidArgument")
 	assert.Contains(t, r.stderr, "check --role")
 	assert.False(t, strings.Contains(r.stdout, "put: replication"), r)
+}
+
+// TestSilentEndpointTimesOut: an endpoint that accepts connections but never answers
+// is reported within --timeout, without retries.
+func TestSilentEndpointTimesOut(t *testing.T) {
+	useProfiles(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	accepted := make(chan net.Conn, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c // held open, never answered
+		}
+	}()
+	t.Cleanup(func() {
+		for {
+			select {
+			case c := <-accepted:
+				c.Close()
+			default:
+				return
+			}
+		}
+	})
+	url := "http://" + ln.Addr().String()
+	start := time.Now()
+	r := run(t, "validate", "--source-bucket", "b", "--source-endpoint", url, "--source-profile", profUser, "--timeout", "300ms")
+	elapsed := time.Since(start)
+	assert.Equal(t, ExitFailed, r.code, r)
+	assert.Contains(t, r.stderr, "the S3 endpoint at "+url+" did not answer within 300ms (--timeout): is s3server running?")
+	assert.Less(t, elapsed, 5*time.Second, "one attempt, bounded by --timeout")
+	assert.Len(t, accepted, 1, "no retry: one connection")
 }
