@@ -35,7 +35,7 @@ const (
 
 // stack is every process of the engine, started for one test.
 type stack struct {
-	t                      *testing.T
+	t                      testing.TB
 	ctx                    context.Context
 	src, dst               *s3test.Process
 	zk                     *devstack.ZooKeeper
@@ -45,15 +45,35 @@ type stack struct {
 	srcC, dstC             *s3.Client
 }
 
-func startStack(t *testing.T) *stack {
+// stackOptions tune startStack; the zero value is what the tests use.
+type stackOptions struct {
+	partitions int      // of the topic (default 4)
+	logLevel   string   // of ingest, bridge and worker (default debug)
+	bridgeArgs []string // extra flags of the bridge
+	workerArgs []string // extra flags of the worker
+}
+
+type stackOption func(*stackOptions)
+
+func withPartitions(n int) stackOption       { return func(o *stackOptions) { o.partitions = n } }
+func withLogLevel(l string) stackOption      { return func(o *stackOptions) { o.logLevel = l } }
+func withBridgeArgs(a ...string) stackOption { return func(o *stackOptions) { o.bridgeArgs = a } }
+func withWorkerArgs(a ...string) stackOption { return func(o *stackOptions) { o.workerArgs = a } }
+
+func startStack(t testing.TB, opts ...stackOption) *stack {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end: starts every process of the engine")
 	}
+	o := stackOptions{partitions: partitions, logLevel: "debug"}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	s := &stack{t: t, ctx: context.Background()}
 	s.src, s.dst = s3test.Start(t), s3test.Start(t)
 	s.zk = devstack.StartZooKeeper(t)
-	s.kafka = devstack.StartBroker(t)
+	// The topic exists with its partition count before any consumer could auto-create it.
+	s.kafka = devstack.StartBroker(t, devstack.BrokerTopics(fmt.Sprintf("backbeat-replication:%d", o.partitions)))
 	s.temporal = devstack.StartTemporal(t, devstack.TemporalHeadless(),
 		devstack.TemporalSearchAttributes(workflows.SearchAttributes()))
 	s.srcC, s.dstC = s.src.Client(s3test.User), s.dst.Client(s3test.User)
@@ -68,13 +88,13 @@ func startStack(t *testing.T) *stack {
 	creds := []string{"--access-key", s3test.Replication.AccessKey, "--secret-key", s3test.Replication.SecretKey}
 	s.ingest = devstack.StartProcess(t, devstack.Command{Name: "ingest", Path: devstack.Build(t, "cmd/ingest"),
 		Args: append([]string{"--s3-endpoint", s.src.URL, "--kafka-brokers", s.kafka.Addr(), "--zookeeper", s.zk.Addr(),
-			"--partitions", fmt.Sprint(partitions), "--poll-wait", "2s", "--metrics-listen", devstack.FreeAddr(t), "--log-level", "debug"}, creds...)})
+			"--partitions", fmt.Sprint(o.partitions), "--poll-wait", "2s", "--metrics-listen", devstack.FreeAddr(t), "--log-level", o.logLevel}, creds...)})
 	s.bridge = devstack.StartProcess(t, devstack.Command{Name: "bridge", Path: devstack.Build(t, "cmd/bridge"),
-		Args: []string{"--kafka-brokers", s.kafka.Addr(), "--temporal-address", s.temporal.Addr(),
-			"--retry-initial", "200ms", "--retry-max-interval", "2s", "--metrics-listen", devstack.FreeAddr(t), "--log-level", "debug"}})
+		Args: append([]string{"--kafka-brokers", s.kafka.Addr(), "--temporal-address", s.temporal.Addr(),
+			"--retry-initial", "200ms", "--retry-max-interval", "2s", "--metrics-listen", devstack.FreeAddr(t), "--log-level", o.logLevel}, o.bridgeArgs...)})
 	s.worker = devstack.StartProcess(t, devstack.Command{Name: "worker", Path: devstack.Build(t, "cmd/worker"),
-		Args: append([]string{"--temporal-address", s.temporal.Addr(), "--s3-endpoint", s.src.URL, "--sites", sites,
-			"--metrics-listen", devstack.FreeAddr(t), "--log-level", "debug"}, creds...)})
+		Args: append(append([]string{"--temporal-address", s.temporal.Addr(), "--s3-endpoint", s.src.URL, "--sites", sites,
+			"--metrics-listen", devstack.FreeAddr(t), "--log-level", o.logLevel}, creds...), o.workerArgs...)})
 
 	s.mkBucket(s.srcC, srcBucket)
 	s.mkBucket(s.dstC, dstBucket)

@@ -1,0 +1,220 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"flag"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/backbeat-temporal/backbeat/journal"
+	"github.com/backbeat-temporal/backbeat/s3server/s3test"
+)
+
+var (
+	benchObjects = flag.Int("bench.objects", 300, "BenchmarkReplication: objects put per iteration")
+	benchPutters = flag.Int("bench.putters", 8, "BenchmarkReplication: concurrent putters")
+	benchIdle    = flag.Int("bench.idle", 10, "BenchmarkReplication: objects put one at a time first, for the unloaded latency")
+	benchBridge  = flag.String("bench.bridge-args", "", "BenchmarkReplication: extra bridge flags, space-separated")
+	benchWorker  = flag.String("bench.worker-args", "", "BenchmarkReplication: extra worker flags, space-separated")
+)
+
+// BenchmarkReplication measures the whole engine, every process separate as the e2e
+// tests start it, for 4 KiB objects on a topic of 1, 4 and 8 partitions: each iteration
+// puts -bench.objects objects with -bench.putters concurrent putters and waits until
+// every one is COMPLETED. It reports objects/s (first put to last COMPLETED) and the
+// put→COMPLETED latency percentiles in ms: from the put's return to the commit of the
+// COMPLETED status on the source, read from the source's journal (the status record's
+// time: the moment a HEAD starts showing COMPLETED). idle-p50-ms is the same latency for
+// objects put one at a time, with nothing queued.
+//
+//	go test -run '^$' -bench Replication -benchtime 1x ./e2e/
+func BenchmarkReplication(b *testing.B) {
+	for _, parts := range []int{1, 4, 8} {
+		b.Run(fmt.Sprintf("partitions=%d", parts), func(b *testing.B) { benchReplication(b, parts) })
+	}
+}
+
+func benchReplication(b *testing.B, parts int) {
+	opts := []stackOption{withPartitions(parts), withLogLevel("info")}
+	if *benchBridge != "" {
+		opts = append(opts, withBridgeArgs(strings.Fields(*benchBridge)...))
+	}
+	if *benchWorker != "" {
+		opts = append(opts, withWorkerArgs(strings.Fields(*benchWorker)...))
+	}
+	s := startStack(b, opts...)
+	body := make([]byte, 4<<10)
+	rand.Read(body)
+	tail := newStatusTail(s)
+
+	// Unloaded latency: one object at a time (this also starts the workflows' first
+	// partitions and warms every connection).
+	var idle []time.Duration
+	for i := range *benchIdle {
+		r := putObjects(s, body, fmt.Sprintf("idle/%d", i), 1, 1)
+		idle = append(idle, tail.wait(r, 2*time.Minute)...)
+	}
+
+	var lat []time.Duration
+	var elapsed time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		r := putObjects(s, body, fmt.Sprintf("it%d", i), *benchObjects, *benchPutters)
+		lat = append(lat, tail.wait(r, 15*time.Minute)...)
+		elapsed += time.Since(start)
+	}
+	b.StopTimer()
+	n := b.N * *benchObjects
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(float64(n)/elapsed.Seconds(), "objects/s")
+	b.ReportMetric(ms(percentile(lat, 50)), "p50-ms")
+	b.ReportMetric(ms(percentile(lat, 99)), "p99-ms")
+	if len(idle) > 0 {
+		b.ReportMetric(ms(percentile(idle, 50)), "idle-p50-ms")
+	}
+}
+
+// puts are the versions one round put, with the time each put returned.
+type puts map[string]time.Time // versionId → put returned
+
+// putObjects puts n objects prefix/NNNNN with the given concurrency.
+func putObjects(s *stack, body []byte, prefix string, n, putters int) puts {
+	s.t.Helper()
+	out := puts{}
+	var mu sync.Mutex
+	var firstErr error
+	idx := make(chan int)
+	var wg sync.WaitGroup
+	for range putters {
+		wg.Go(func() {
+			for i := range idx {
+				res, err := s.srcC.PutObject(s.ctx, &s3.PutObjectInput{Bucket: aws.String(srcBucket),
+					Key: aws.String(fmt.Sprintf("%s/%05d", prefix, i)), Body: bytes.NewReader(body), ContentType: aws.String("application/octet-stream")})
+				at := time.Now()
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				} else if err == nil {
+					out[aws.ToString(res.VersionId)] = at
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for i := range n {
+		idx <- i
+	}
+	close(idx)
+	wg.Wait()
+	if firstErr != nil {
+		s.t.Fatalf("put: %v", firstErr)
+	}
+	return out
+}
+
+// statusTail follows the source's journal and remembers when each version's final
+// status (COMPLETED or FAILED) was committed.
+type statusTail struct {
+	s    *stack
+	mu   sync.Mutex
+	cond *sync.Cond
+	done map[string]journal.Record // versionId → its status record
+	err  error
+}
+
+func newStatusTail(s *stack) *statusTail {
+	jc := &journal.Client{Endpoint: s.src.URL, AccessKey: s3test.Replication.AccessKey, SecretKey: s3test.Replication.SecretKey}
+	st := &statusTail{s: s, done: map[string]journal.Record{}}
+	st.cond = sync.NewCond(&st.mu)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	s.t.Cleanup(func() { cancel(); <-stopped })
+	go func() {
+		defer close(stopped)
+		var after uint64
+		for ctx.Err() == nil {
+			batch, err := jc.Read(ctx, after, 1000, 5*time.Second)
+			if err != nil {
+				if ctx.Err() == nil {
+					st.mu.Lock()
+					st.err = err
+					st.cond.Broadcast()
+					st.mu.Unlock()
+				}
+				return
+			}
+			st.mu.Lock()
+			for _, r := range batch.Records {
+				after = r.Seq
+				if r.Op == journal.OpStatus && r.Bucket == srcBucket && r.Replication != nil &&
+					(r.Replication.Status == journal.StatusCompleted || r.Replication.Status == journal.StatusFailed) {
+					st.done[r.VersionID] = r
+				}
+			}
+			st.cond.Broadcast()
+			st.mu.Unlock()
+		}
+	}()
+	return st
+}
+
+// wait waits until every version of p has its final status and returns the
+// put→COMPLETED latencies; it fails on a FAILED version or at the deadline.
+func (st *statusTail) wait(p puts, timeout time.Duration) []time.Duration {
+	st.s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	wake := time.AfterFunc(timeout, func() { st.mu.Lock(); st.cond.Broadcast(); st.mu.Unlock() })
+	defer wake.Stop()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for {
+		missing := 0
+		for id := range p {
+			if _, ok := st.done[id]; !ok {
+				missing++
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		if st.err != nil {
+			st.s.t.Fatalf("journal tail: %v", st.err)
+		}
+		if time.Now().After(deadline) {
+			st.s.t.Fatalf("after %s, %d of %d versions are not COMPLETED", timeout, missing, len(p))
+		}
+		st.cond.Wait()
+	}
+	var out []time.Duration
+	for id, at := range p {
+		r := st.done[id]
+		if r.Replication.Status != journal.StatusCompleted {
+			st.s.t.Fatalf("version %s ended %s: %s", id, r.Replication.Status, r.Replication.Reason)
+		}
+		out = append(out, r.Time.Sub(at))
+	}
+	return out
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return s[max(i, 0)]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
