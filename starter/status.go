@@ -22,7 +22,8 @@ type VersionStatus struct {
 	IsDeleteMarker bool      `json:"isDeleteMarker"`
 	LastModified   time.Time `json:"lastModified"`
 	// SourceStatus is the source version's replication status (PENDING, PROCESSING,
-	// COMPLETED, FAILED, REPLICA) or "" when it has none (no rule matched).
+	// COMPLETED, FAILED, REPLICA), "" when it has none (no rule matched), "?" for a
+	// delete marker read without the replication identity (HeadObject cannot read one).
 	SourceStatus string `json:"sourceStatus"`
 	// Reason of a FAILED version (read with the replication identity only).
 	Reason string `json:"reason,omitempty"`
