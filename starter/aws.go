@@ -86,8 +86,8 @@ func (a *app) loadProfile(ctx context.Context, profile, role, flag string) (*ide
 	}
 	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
 		if profile == "" {
-			return nil, failf("no %s credentials: pass --%s (a profile in %s), or set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (%v)",
-				role, flag, configFiles(), err)
+			return nil, failf("no %s credentials found: pass --%s PROFILE (a profile in %s), or set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+				role, flag, configFiles())
 		}
 		return nil, failf("%s %s has no usable keys in %s: set aws_access_key_id and aws_secret_access_key for it (%v)",
 			role, label, configFiles(), err)

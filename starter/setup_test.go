@@ -129,6 +129,11 @@ func TestSetupBadInput(t *testing.T) {
 	assert.Equal(t, ExitFailed, r.code, r)
 	assert.Contains(t, r.stderr, `source profile "nokeys" has no usable keys`)
 
+	// No profile and no keys in the environment (AWS_PROFILE and AWS_ACCESS_KEY_ID unset).
+	r = run(t, "setup", "--source-bucket", "src", "--target-bucket", "dst", "--source-endpoint", p.src.URL)
+	assert.Equal(t, ExitFailed, r.code, r)
+	assert.Contains(t, r.stderr, "no source credentials found: pass --source-profile PROFILE (a profile in AWS_CONFIG_FILE="+cfgFile)
+
 	// Wrong secret, unknown key.
 	r = run(t, p.cmd("setup --source-bucket src --target-bucket dst", "--source-profile", profWrongSecret)...)
 	assert.Equal(t, ExitFailed, r.code, r)
