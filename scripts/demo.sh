@@ -16,7 +16,9 @@
 #   bridge     :9102  bin/bridge                      /healthz 200
 #   worker     :9103  bin/worker                      /healthz 200
 # When every process is ready it writes .demo/env (source it: AWS CLI profile
-# `backbeatuser`, BACKBEAT_* endpoints) and .demo/ready, then replays the quickstart.
+# `backbeatuser`, BACKBEAT_* endpoints), replays the quickstart's set-up of
+# source-bucket -> target-bucket, writes .demo/ready (every process up, buckets set up),
+# then puts the quickstart's object and polls its status on both buckets.
 # Ctrl-C or SIGTERM stops everything (SIGTERM to each group, SIGKILL after
 # DEMO_STOP_TIMEOUT). If a process dies the supervisor names it, shows the end of its
 # log, stops the rest and exits 1. A port already taken is reported with its holder.
@@ -256,13 +258,17 @@ export BACKBEAT_KAFKA_BROKERS=127.0.0.1:9092
 export BACKBEAT_ZOOKEEPER=127.0.0.1:2181
 export BACKBEAT_TEMPORAL_ADDRESS=127.0.0.1:7233
 export BACKBEAT_TEMPORAL_UI=$UI
+# starter's profiles: the buckets' owner, and s3server's replication identity (failed,
+# backfill, status with reasons).
+export BACKBEAT_SOURCE_PROFILE=backbeatuser
+export BACKBEAT_REPLICATION_PROFILE=replication
+export PATH=$ROOT/bin:\$PATH
 # Debian 12's AWS CLI (2.9) ignores endpoint_url in the config file: pass
 #   --endpoint-url \$BACKBEAT_S3_ENDPOINT --profile backbeatuser
 # or use bbaws, which does (bbaws s3api head-object --bucket source-bucket --key K).
 bbaws() { $AWS --endpoint-url "\$BACKBEAT_S3_ENDPOINT" --profile backbeatuser "\$@"; }
 EOF
-touch "$DEMO/ready"
-say "all processes ready in $((SECONDS - T0))s; wrote .demo/env and .demo/ready"
+say "all processes ready in $((SECONDS - T0))s; wrote .demo/env"
 
 # --- the seed's quickstart ----------------------------------------------------------------
 # run CMD...: prints the command as the user would type it, then runs it.
@@ -312,6 +318,10 @@ replay() {
     run "${aws[@]}" s3api put-bucket-replication --bucket source-bucket --replication-configuration \
       '{"Role":"arn:aws:iam::000000000000:role/backbeat","Rules":[{"ID":"demo","Status":"Enabled","Prefix":"","Destination":{"Bucket":"arn:aws:s3:::target-bucket"}}]}'
   fi
+  # .demo/ready: every process is up and the buckets are set up (a script that waits
+  # for it can put objects on source-bucket at once).
+  touch "$DEMO/ready"
+  say "   wrote .demo/ready"
   say "2. put an object on source-bucket"
   echo 'content to be replicated' >"$DEMO/replication_contents"
   local vid
@@ -335,8 +345,10 @@ replay() {
     --query '{VersionId:VersionId,ETag:ETag,ReplicationStatus:ReplicationStatus}' || true
   run "${aws[@]}" s3api head-object --bucket target-bucket --key object-to-replicate --version-id "$vid" \
     --query '{VersionId:VersionId,ETag:ETag,ReplicationStatus:ReplicationStatus}' || true
-  if [ -n "$STARTER" ] && "$STARTER" status --help >/dev/null 2>&1; then
-    run "$STARTER" status --bucket source-bucket --key object-to-replicate --version-id "$vid" || true
+  if [ -n "$STARTER" ]; then
+    run "$STARTER" status --bucket source-bucket --key object-to-replicate --version-id "$vid" \
+      --source-profile backbeatuser --replication-profile replication || true
+    run "$STARTER" partitions || true
   fi
   echo
   say "Web UI (partition workflows): $UI_LINK"
@@ -362,6 +374,8 @@ while :; do
   if [ -n "$STOP" ]; then
     echo
     say "$STOP: stopping"
+    # DEMO_EXIT=1 interrupted before the replay's verdict: not a success.
+    if [ "${DEMO_EXIT:-}" = 1 ] && [ -n "$REPLAY_PID" ]; then code=130; fi
     break
   fi
   [ -n "$died" ] || continue
@@ -380,6 +394,8 @@ demo: the stack keeps running; Ctrl-C stops it. In another shell:
             --bucket source-bucket --key hello --body README.md
         $AWS s3api head-object --endpoint-url \$BACKBEAT_S3_ENDPOINT --profile backbeatuser \\
             --bucket target-bucket --key hello
+        starter status --bucket source-bucket --key hello
+        starter partitions
       Web UI: $UI_LINK   metrics: http://127.0.0.1:910{1,2,3}/metrics
 EOF
     continue
