@@ -20,69 +20,37 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/backbeat-temporal/backbeat/journal/record"
 )
+
+// The record format lives in package journal/record (no I/O, usable by workflows);
+// these names are kept here for the journal's readers.
 
 // Journal operations (Record.Op).
 const (
-	OpPut           = "put"
-	OpDeleteMarker  = "delete-marker"
-	OpDeleteVersion = "delete-version"
-	OpMetadata      = "metadata"
-	OpStatus        = "status"
-	OpBucket        = "bucket"
+	OpPut           = record.OpPut
+	OpDeleteMarker  = record.OpDeleteMarker
+	OpDeleteVersion = record.OpDeleteVersion
+	OpMetadata      = record.OpMetadata
+	OpStatus        = record.OpStatus
+	OpBucket        = record.OpBucket
 )
 
 // Replication statuses.
 const (
-	StatusPending    = "PENDING"
-	StatusProcessing = "PROCESSING"
-	StatusCompleted  = "COMPLETED"
-	StatusFailed     = "FAILED"
-	StatusReplica    = "REPLICA"
+	StatusPending    = record.StatusPending
+	StatusProcessing = record.StatusProcessing
+	StatusCompleted  = record.StatusCompleted
+	StatusFailed     = record.StatusFailed
+	StatusReplica    = record.StatusReplica
 )
 
-// Record is one journal record.
-type Record struct {
-	Seq            uint64            `json:"seq"`
-	Time           time.Time         `json:"time"`
-	Op             string            `json:"op"`
-	Bucket         string            `json:"bucket"`
-	Key            string            `json:"key,omitempty"`
-	VersionID      string            `json:"versionId,omitempty"`
-	Size           int64             `json:"size"`
-	ETag           string            `json:"etag,omitempty"`
-	ContentType    string            `json:"contentType,omitempty"`
-	UserMetadata   map[string]string `json:"userMetadata,omitempty"`
-	Tags           map[string]string `json:"tags,omitempty"`
-	IsDeleteMarker bool              `json:"isDeleteMarker"`
-	LastModified   time.Time         `json:"lastModified"`
-	Replication    *Replication      `json:"replication,omitempty"`
-}
+// Record is one journal record (record.Record).
+type Record = record.Record
 
-// Replication is a version's replication info as journaled.
-type Replication struct {
-	Status      string   `json:"status"`
-	Role        string   `json:"role,omitempty"`
-	Destination string   `json:"destination,omitempty"`
-	Site        string   `json:"site,omitempty"`
-	Content     []string `json:"content,omitempty"`
-	RuleID      string   `json:"ruleId,omitempty"`
-	Reason      string   `json:"reason,omitempty"`
-}
-
-// Pending tells whether the record asks for replication work: a new version, a delete
-// marker or a metadata change whose replication status is PENDING.
-func (r *Record) Pending() bool {
-	if r.Replication == nil || r.Replication.Status != StatusPending {
-		return false
-	}
-	switch r.Op {
-	case OpPut, OpDeleteMarker, OpMetadata, OpStatus:
-		// OpStatus back to PENDING is a retry (starter failed retry) or a backfill.
-		return true
-	}
-	return false
-}
+// Replication is a version's replication info as journaled (record.Replication).
+type Replication = record.Replication
 
 // TruncatedError says that records the reader needs were removed by the journal's
 // retention: the reader must stop and have the operator backfill, never skip.

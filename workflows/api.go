@@ -6,7 +6,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/backbeat-temporal/backbeat/journal"
+	"github.com/backbeat-temporal/backbeat/journal/record"
 )
 
 // Names shared with the bridge, the worker and the activities. Changing one is a breaking
@@ -106,7 +106,7 @@ type Entry struct {
 	// Offset of the message in its partition.
 	Offset int64
 	// Record is the message's value, a journal record.
-	Record journal.Record
+	Record record.Record
 }
 
 // EntriesSignal is the payload of SignalEntries: contiguous entries of one partition,
@@ -138,7 +138,7 @@ type ReplicateResult struct {
 // SetStatusInput is the input of ActivitySetStatus.
 type SetStatusInput struct {
 	Bucket, Key, VersionID string
-	// Status is journal.StatusCompleted or journal.StatusFailed.
+	// Status is record.StatusCompleted or record.StatusFailed.
 	Status string
 	// Reason says why a FAILED version failed (empty for COMPLETED).
 	Reason string

@@ -12,7 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/backbeat-temporal/backbeat/journal"
+	"github.com/backbeat-temporal/backbeat/journal/record"
 )
 
 // maxReasonLen bounds a FAILED reason and State.LastError.
@@ -261,10 +261,10 @@ func (r *runner) startHead(ctx workflow.Context) {
 	ref := EntryRef{Offset: e.Offset, Op: rec.Op, Bucket: rec.Bucket, Key: rec.Key, VersionID: rec.VersionID}
 	if !rec.Pending() {
 		reason := notReplicable(rec)
-		if rec.Replication != nil && rec.Replication.Status == journal.StatusPending && rec.VersionID != "" {
+		if rec.Replication != nil && rec.Replication.Status == record.StatusPending && rec.VersionID != "" {
 			// A PENDING version we cannot replicate must not stay PENDING (BB-826).
 			r.setError(entryError(e, reason))
-			r.startStatus(ctx, ref, journal.StatusFailed, reason)
+			r.startStatus(ctx, ref, record.StatusFailed, reason)
 			return
 		}
 		// Not PENDING (or no version): replicating or marking it would overwrite a
@@ -311,7 +311,7 @@ func (r *runner) onDone(ctx workflow.Context, f workflow.Future) {
 		err := f.Get(ctx, &res)
 		if err == nil {
 			r.st.Bytes += res.Bytes
-			r.startStatus(ctx, cur.ref, journal.StatusCompleted, "")
+			r.startStatus(ctx, cur.ref, record.StatusCompleted, "")
 			return
 		}
 		var appErr *temporal.ApplicationError
@@ -325,10 +325,10 @@ func (r *runner) onDone(ctx workflow.Context, f workflow.Future) {
 		r.setError(entryError(e, why))
 		r.log.Error("replication failed: marking the version FAILED", "offset", e.Offset, "bucket", e.Record.Bucket,
 			"key", e.Record.Key, "versionId", e.Record.VersionID, "error", err)
-		r.startStatus(ctx, cur.ref, journal.StatusFailed, why)
+		r.startStatus(ctx, cur.ref, record.StatusFailed, why)
 	case PhaseSetStatus:
 		counter := &r.st.Completed
-		if cur.status.Status == journal.StatusFailed {
+		if cur.status.Status == record.StatusFailed {
 			counter = &r.st.Failed
 		}
 		if err := f.Get(ctx, nil); err != nil {
@@ -443,7 +443,7 @@ func entrySize(e Entry) int {
 	return len(b)
 }
 
-func notReplicable(rec *journal.Record) string {
+func notReplicable(rec *record.Record) string {
 	status := "none"
 	if rec.Replication != nil {
 		status = rec.Replication.Status

@@ -23,7 +23,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/backbeat-temporal/backbeat/journal"
+	"github.com/backbeat-temporal/backbeat/journal/record"
 )
 
 const (
@@ -124,10 +124,10 @@ func slow(env *testsuite.TestWorkflowEnvironment, f *fakes, d time.Duration) {
 }
 
 func entry(off int64) Entry {
-	return Entry{Topic: testTopic, Partition: testPartition, Offset: off, Record: journal.Record{
-		Seq: uint64(1000 + off), Op: journal.OpPut, Bucket: "source-bucket", Key: fmt.Sprintf("key-%d", off),
+	return Entry{Topic: testTopic, Partition: testPartition, Offset: off, Record: record.Record{
+		Seq: uint64(1000 + off), Op: record.OpPut, Bucket: "source-bucket", Key: fmt.Sprintf("key-%d", off),
 		VersionID: fmt.Sprintf("v%d", off), Size: 100 + off, ETag: "etag",
-		Replication: &journal.Replication{Status: journal.StatusPending, Role: "arn:aws:iam::root:role/r",
+		Replication: &record.Replication{Status: record.StatusPending, Role: "arn:aws:iam::root:role/r",
 			Destination: "arn:aws:s3:::target-bucket", Content: []string{"DATA", "METADATA"}},
 	}}
 }
@@ -303,7 +303,7 @@ func TestRetriesThenFailedThenNext(t *testing.T) {
 	assert.Equal(t, want, f.Events())
 	st := f.Statuses()
 	require.Len(t, st, 3)
-	assert.Equal(t, SetStatusInput{Bucket: "source-bucket", Key: "key-1", VersionID: "v1", Status: journal.StatusFailed,
+	assert.Equal(t, SetStatusInput{Bucket: "source-bucket", Key: "key-1", VersionID: "v1", Status: record.StatusFailed,
 		Reason: "target unreachable (attempt 6) (gave up after 6 attempts)"}, st[1])
 }
 
@@ -398,7 +398,7 @@ func TestSetStatusRetriedUntilWritten(t *testing.T) {
 		require.NotNil(t, s.Current, "still writing the status of entry 0")
 		assert.Equal(t, int64(0), s.Current.Offset)
 		assert.Equal(t, PhaseSetStatus, s.Current.Phase)
-		assert.Equal(t, journal.StatusCompleted, s.Current.Status)
+		assert.Equal(t, record.StatusCompleted, s.Current.Status)
 		assert.Equal(t, int64(0), s.Processed)
 	})
 	queryAt(t, env, 10*time.Minute, func(s Status) {
@@ -417,19 +417,19 @@ func TestNotReplicableEntries(t *testing.T) {
 	f := &fakes{}
 	env := newEnv(t, f)
 	completed := entry(0)
-	completed.Record.Op = journal.OpStatus
-	completed.Record.Replication.Status = journal.StatusCompleted
+	completed.Record.Op = record.OpStatus
+	completed.Record.Replication.Status = record.StatusCompleted
 	noRepl := entry(1)
 	noRepl.Record.Replication = nil
 	deleted := entry(2)
-	deleted.Record.Op = journal.OpDeleteVersion
+	deleted.Record.Op = record.OpDeleteVersion
 	metaOnly := entry(3)
-	metaOnly.Record.Op = journal.OpMetadata
+	metaOnly.Record.Op = record.OpMetadata
 	metaOnly.Record.Replication.Content = []string{"METADATA"}
 	retry := entry(4)
-	retry.Record.Op = journal.OpStatus // back to PENDING: starter failed retry
+	retry.Record.Op = record.OpStatus // back to PENDING: starter failed retry
 	marker := entry(5)
-	marker.Record.Op = journal.OpDeleteMarker
+	marker.Record.Op = record.OpDeleteMarker
 	marker.Record.IsDeleteMarker = true
 	signalAt(env, 0, EntriesSignal{Entries: []Entry{completed, noRepl, deleted, metaOnly, retry, marker}})
 	queryAt(t, env, 30*time.Second, func(s Status) {
@@ -607,7 +607,7 @@ func TestStatusAndDetails(t *testing.T) {
 		assert.Equal(t, 3, s.Backlog)
 		assert.Equal(t, 3*entrySize(entry(10)), s.BacklogBytes)
 		require.NotNil(t, s.Current)
-		assert.Equal(t, EntryRef{Offset: 10, Op: journal.OpPut, Bucket: "source-bucket", Key: "key-10", VersionID: "v10",
+		assert.Equal(t, EntryRef{Offset: 10, Op: record.OpPut, Bucket: "source-bucket", Key: "key-10", VersionID: "v10",
 			Phase: PhaseReplicate, Since: s.Current.Since}, *s.Current)
 		assert.Equal(t, int64(12), s.LastOffset)
 		assert.Equal(t, 1, s.Run)
@@ -616,7 +616,7 @@ func TestStatusAndDetails(t *testing.T) {
 	queryAt(t, env, 1500*time.Millisecond, func(s Status) {
 		require.NotNil(t, s.Current)
 		assert.Equal(t, PhaseSetStatus, s.Current.Phase)
-		assert.Equal(t, journal.StatusCompleted, s.Current.Status)
+		assert.Equal(t, record.StatusCompleted, s.Current.Status)
 		assert.Equal(t, int64(110), s.Bytes)
 	})
 	env.RegisterDelayedCallback(func() {
