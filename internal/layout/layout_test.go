@@ -1,0 +1,60 @@
+// Package layout checks the architecture's import rules (docs/ARCHITECTURE.md): each
+// part of the data path depends only on what its room allows.
+package layout
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const mod = "github.com/backbeat-temporal/backbeat/"
+
+// deps lists the packages pkg depends on, directly or not.
+func deps(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", mod+pkg).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	return strings.Fields(string(out))
+}
+
+// TestWorkflowsDoNoIO checks the workflow code's own imports: the Temporal SDK uses the
+// network, the workflow never does.
+func TestWorkflowsDoNoIO(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, mod+"workflows").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	for _, imp := range strings.Fields(string(out)) {
+		switch {
+		case imp == "os", strings.HasPrefix(imp, "net"), imp == "io/ioutil", imp == "math/rand", imp == "sync":
+			t.Errorf("workflows imports %s: workflow code must be deterministic and do no I/O", imp)
+		}
+	}
+}
+
+func TestImportRules(t *testing.T) {
+	rules := []struct {
+		pkg, why  string
+		forbidden []string
+	}{
+		{"s3server/...", "s3server is a peer, not a part: it imports nothing of the engine",
+			[]string{mod + "journal", mod + "ingest", mod + "bridge", mod + "workflows", mod + "activities", mod + "worker", mod + "starter", "go.temporal.io", "github.com/IBM/sarama"}},
+		{"workflows", "workflows do no I/O and import no S3 or Kafka code",
+			[]string{"github.com/aws/", "github.com/IBM/sarama", mod + "activities", mod + "s3server"}},
+		{"ingest", "ingest knows no Temporal", []string{"go.temporal.io", mod + "workflows", mod + "s3server"}},
+		{"bridge", "the bridge knows no S3", []string{"github.com/aws/", mod + "s3server", mod + "activities"}},
+		{"journal/record", "the record format does no I/O", []string{"net/http", "github.com/aws/"}},
+	}
+	for _, r := range rules {
+		t.Run(r.pkg, func(t *testing.T) {
+			for _, d := range deps(t, r.pkg) {
+				for _, f := range r.forbidden {
+					if strings.HasPrefix(d, f) && !strings.HasPrefix(d, mod+r.pkg) {
+						t.Errorf("%s depends on %s: %s", r.pkg, d, r.why)
+					}
+				}
+			}
+		})
+	}
+}
