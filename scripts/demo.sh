@@ -400,8 +400,10 @@ demo: the stack keeps running; Ctrl-C stops it. In another shell:
 EOF
     continue
   fi
-  printf 'demo: %s (pid %s) exited with status %s: stopping the others; end of .demo/logs/%s.log:\n' \
-    "${NAME_OF[$died]}" "$died" "$rc" "${NAME_OF[$died]}" >&2
+  how="exited with status $rc"
+  [ "$rc" -le 128 ] || how="was killed by SIG$(kill -l $((rc - 128)) 2>/dev/null || echo $((rc - 128)))"
+  printf 'demo: %s (pid %s) %s: stopping the others; end of .demo/logs/%s.log:\n' \
+    "${NAME_OF[$died]}" "$died" "$how" "${NAME_OF[$died]}" >&2
   logtail "${NAME_OF[$died]}" 25
   code=1
   break
