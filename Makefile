@@ -41,7 +41,8 @@ lint:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./s3server/...
 
-## demo: run the system locally on 127.0.0.1 (see README)
+## demo: run the system locally on 127.0.0.1 under one supervisor and replay the
+## quickstart (see README); DEMO_EXIT=1 stops after the replay (exit 0: COMPLETED/REPLICA)
 demo: build
 	@scripts/demo.sh
 

@@ -61,10 +61,7 @@ for b in s3server devbroker ingest bridge worker; do
   [ -x "bin/$b" ] || die "bin/$b missing: run make build"
 done
 scripts/deps.sh
-if ! [ -x .tools/bin/temporal ]; then
-  say "installing the Temporal CLI (go install, a few minutes and ~2 GB RAM the first time)"
-fi
-scripts/temporal.sh install
+scripts/temporal.sh install # the first time: go install, 2-5 min and ~2 GB of RAM
 [ -x "$AWS" ] || die "$AWS not found: Debian package awscli (scripts/deps.sh installs it)"
 STARTER=
 [ -x bin/starter ] && STARTER=$ROOT/bin/starter
