@@ -1,13 +1,16 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"flag"
 	"fmt"
 	"math"
+	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,8 +19,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/backbeat-temporal/backbeat/internal/devstack"
 	"github.com/backbeat-temporal/backbeat/journal"
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
+	"github.com/backbeat-temporal/backbeat/workflows"
 )
 
 var (
@@ -35,7 +40,9 @@ var (
 // put→COMPLETED latency percentiles in ms: from the put's return to the commit of the
 // COMPLETED status on the source, read from the source's journal (the status record's
 // time: the moment a HEAD starts showing COMPLETED). idle-p50-ms is the same latency for
-// objects put one at a time, with nothing queued.
+// objects put one at a time, with nothing queued. wft-wait-ms and act-wait-ms are the
+// worker's mean schedule-to-start latencies of workflow and activity tasks (Temporal's
+// dispatch), wft-run-ms, replicate-ms and status-ms the mean time running them.
 //
 //	go test -run '^$' -bench Replication -benchtime 1x ./e2e/
 func BenchmarkReplication(b *testing.B) {
@@ -45,12 +52,12 @@ func BenchmarkReplication(b *testing.B) {
 }
 
 func benchReplication(b *testing.B, parts int) {
-	opts := []stackOption{withPartitions(parts), withLogLevel("info")}
+	// The worker's metrics on a known address (the last --metrics-listen wins).
+	workerMetrics := devstack.FreeAddr(b)
+	opts := []stackOption{withPartitions(parts), withLogLevel("info"),
+		withWorkerArgs(append(strings.Fields(*benchWorker), "--metrics-listen", workerMetrics)...)}
 	if *benchBridge != "" {
 		opts = append(opts, withBridgeArgs(strings.Fields(*benchBridge)...))
-	}
-	if *benchWorker != "" {
-		opts = append(opts, withWorkerArgs(strings.Fields(*benchWorker)...))
 	}
 	s := startStack(b, opts...)
 	body := make([]byte, 4<<10)
@@ -67,6 +74,7 @@ func benchReplication(b *testing.B, parts int) {
 
 	var lat []time.Duration
 	var elapsed time.Duration
+	before := scrapeTimers(b, workerMetrics)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
@@ -75,6 +83,20 @@ func benchReplication(b *testing.B, parts int) {
 		elapsed += time.Since(start)
 	}
 	b.StopTimer()
+	after := scrapeTimers(b, workerMetrics)
+	// Where an entry's time goes in the worker, averaged over the loaded iterations:
+	// waiting for a worker to pick a task up, and running it.
+	for _, m := range []struct{ unit, series string }{
+		{"wft-wait-ms", "temporal_workflow_task_schedule_to_start_latency"},
+		{"wft-run-ms", "temporal_workflow_task_execution_latency"},
+		{"act-wait-ms", "temporal_activity_schedule_to_start_latency"},
+		{"replicate-ms", "temporal_activity_execution_latency{" + workflows.ActivityReplicate},
+		{"status-ms", "temporal_activity_execution_latency{" + workflows.ActivitySetStatus},
+	} {
+		if mean, ok := after.meanSince(before, m.series); ok {
+			b.ReportMetric(mean*1000, m.unit)
+		}
+	}
 	n := b.N * *benchObjects
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "objects/s")
@@ -218,3 +240,59 @@ func percentile(d []time.Duration, p float64) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// timers are the _sum and _count series of the worker's histograms, by series name with
+// its labels ("name{labels}").
+type timers struct{ sum, count map[string]float64 }
+
+// scrapeTimers reads the histograms of a worker's /metrics (empty when it cannot).
+func scrapeTimers(b *testing.B, addr string) timers {
+	t := timers{sum: map[string]float64{}, count: map[string]float64{}}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		b.Logf("worker metrics: %v", err)
+		return t
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		sp := strings.LastIndexByte(line, ' ')
+		if strings.HasPrefix(line, "#") || sp < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[sp+1:], 64)
+		if err != nil {
+			continue
+		}
+		name, labels, _ := strings.Cut(line[:sp], "{")
+		if base, ok := strings.CutSuffix(name, "_sum"); ok {
+			t.sum[base+"{"+labels] += v
+		} else if base, ok := strings.CutSuffix(name, "_count"); ok {
+			t.count[base+"{"+labels] += v
+		}
+	}
+	return t
+}
+
+// meanSince is the mean in seconds of the observations made since prev of every series
+// whose name (without the _seconds unit) and labels start with prefix, e.g.
+// "temporal_activity_execution_latency{ReplicateVersion" matches the activity_type label
+// wherever it is in the label list.
+func (t timers) meanSince(prev timers, prefix string) (float64, bool) {
+	name, label, _ := strings.Cut(prefix, "{")
+	var sum, count float64
+	for k, c := range t.count {
+		n, labels, _ := strings.Cut(k, "{")
+		if strings.TrimSuffix(n, "_seconds") != name || (label != "" && !strings.Contains(labels, `"`+label+`"`)) {
+			continue
+		}
+		sum += t.sum[k] - prev.sum[k]
+		count += c - prev.count[k]
+	}
+	if count <= 0 {
+		return 0, false
+	}
+	return sum / count, true
+}
