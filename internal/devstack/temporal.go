@@ -118,6 +118,8 @@ func StartTemporal(t testing.TB, opts ...TemporalOption) *Temporal {
 	} else {
 		args = append(args, "--ui-ip", "127.0.0.1", "--ui-port", strconv.Itoa(o.uiPort))
 	}
+	// As scripts/temporal.sh: lift the dev server's one-shard transfer-task poll limit.
+	args = append(args, "--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000")
 	for name, typ := range o.attrs {
 		args = append(args, "--search-attribute", name+"="+typ)
 	}
