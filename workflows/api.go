@@ -21,8 +21,8 @@ const (
 
 	// SignalEntries carries an EntriesSignal (Kafka messages of the workflow's partition).
 	SignalEntries = "entries"
-	// SignalPause stops the workflow before it starts its next entry (no payload; any
-	// payload is ignored). The entry in flight finishes.
+	// SignalPause stops the workflow from starting entries (no payload; any payload is
+	// ignored). The entries in flight finish.
 	SignalPause = "pause"
 	// SignalResume undoes SignalPause (no payload).
 	SignalResume = "resume"
@@ -185,6 +185,12 @@ type Config struct {
 	// (Temporal refuses payloads over 2 MB). While the backlog is bigger, ContinueAsNew
 	// is postponed until it has shrunk. Default 1 MiB.
 	MaxCarryBytes int
+	// MaxConcurrent is the most entries in flight at once. Entries start in offset
+	// order, skipping any whose object (bucket and key) has an earlier entry still
+	// queued or in flight, so the versions of one object are replicated one after
+	// another in offset order while different objects overlap. 1 replicates the
+	// entries strictly one after another. Default 8.
+	MaxConcurrent int
 	// DisableSearchAttributes stops the search attribute upserts, for namespaces where
 	// the attributes of SearchAttributes() are not registered (an upsert of an unknown
 	// attribute fails every workflow task). Default false.
@@ -220,6 +226,7 @@ const (
 	DefaultContinueAsNewAfter = 1000
 	DefaultMaxSignalsPerRun   = 5000
 	DefaultMaxCarryBytes      = 1 << 20
+	DefaultMaxConcurrent      = 8
 )
 
 // DefaultRetry is the default policy of ActivityReplicate, Backbeat's: 1 s, ×1.5,
@@ -258,6 +265,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxCarryBytes <= 0 {
 		c.MaxCarryBytes = DefaultMaxCarryBytes
+	}
+	if c.MaxConcurrent <= 0 {
+		c.MaxConcurrent = DefaultMaxConcurrent
 	}
 	return c
 }
@@ -306,8 +316,9 @@ func (r RetryConfig) Policy(nonRetryable []string) *temporal.RetryPolicy {
 // State is everything a partition workflow knows, carried across ContinueAsNew. The
 // zero State is a new partition.
 type State struct {
-	// Queue holds the accepted entries not finished yet, in offset order; the head is
-	// the entry in flight, if any.
+	// Queue holds the accepted entries not finished yet, in offset order, the entries
+	// in flight included (a run ends only when none is in flight, so a carried queue
+	// has none).
 	Queue []Entry
 	// NextOffset is one past the highest accepted offset: entries below it are
 	// redeliveries and are dropped.
@@ -344,13 +355,13 @@ type Counters struct {
 	Bytes int64
 }
 
-// Phases of the entry in flight (EntryRef.Phase).
+// Phases of an entry in flight (EntryRef.Phase).
 const (
 	PhaseReplicate = "replicate"
 	PhaseSetStatus = "set-status"
 )
 
-// EntryRef names the entry in flight (Status.Current).
+// EntryRef names an entry in flight (Status.Current, Status.InFlight).
 type EntryRef struct {
 	// Offset of the entry in its partition.
 	Offset int64
@@ -370,13 +381,16 @@ type EntryRef struct {
 type Status struct {
 	Topic     string
 	Partition int32
-	// Backlog is the number of accepted entries not finished, the one in flight
+	// Backlog is the number of accepted entries not finished, the ones in flight
 	// included. The bridge compares it with its high-water mark (DefaultHighWater).
 	Backlog int
 	// BacklogBytes is the JSON size of those entries (see DefaultHighWaterBytes).
 	BacklogBytes int
-	// Current is the entry in flight, nil when idle or paused between entries.
+	// Current is the oldest entry in flight (lowest offset), nil when none is.
 	Current *EntryRef
+	// InFlight are the entries in flight, in offset order (at most
+	// Config.MaxConcurrent).
+	InFlight []EntryRef `json:",omitempty"`
 	Counters
 	LastError string
 	Paused    bool

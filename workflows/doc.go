@@ -1,6 +1,7 @@
 // Package workflows is the per-partition replication workflow: one long-lived Temporal
 // workflow per Kafka partition of the replication topic replays that partition's
-// entries, in offset order, as activity calls.
+// entries as activity calls: several objects at once, the versions of one object one
+// after another in offset order.
 //
 // # Who talks to it
 //
@@ -19,24 +20,26 @@
 //
 // The State (queue, next expected offset, paused flag, counters, last error) is one
 // serializable struct, carried whole across ContinueAsNew. One coroutine runs the loop
-// below, waiting in a selector on the three signal channels, the activity in flight and
-// cancellation; signals are handled while an activity runs.
+// below, waiting in a selector on the three signal channels, the activities in flight
+// and cancellation; signals are handled while activities run. Each entry goes through
+// this chain on its own:
 //
 //	            entries signal: offset < NextOffset → dropped (Duplicates)
 //	                            other topic/partition → dropped (Misrouted, LastError)
 //	                            else → appended to Queue, NextOffset = offset+1
 //
-//	  ┌──────── idle (queue empty, or paused) ◄──────────────────────────────────┐
-//	  │ queue non-empty and not paused                                          │
-//	  ▼                                                                         │
-//	head record PENDING? ──no── version PENDING but op not replicable ──► set FAILED "not replicable: …"
-//	  │ yes                 └── not PENDING / no version ──► skipped (no S3 work) ─┤
-//	  ▼                                                                         │
-//	ReplicateVersion (Config.Retry) ─ok─► SetReplicationStatus COMPLETED ───────┤
-//	  │ failed for good (retries exhausted or non-retryable)                    │
-//	  ├─ NoSuchVersion (source version gone) ──► skipped, no status ────────────┤
-//	  └──────────────► SetReplicationStatus FAILED, reason = the error ─────────┘
-//	                   (Config.StatusRetry: retried forever by default)
+//	queued ── not paused, a place in the window, no earlier entry of its object left
+//	  │       (see "The window" below)
+//	  ▼
+//	record PENDING? ──no── version PENDING but op not replicable ──► set FAILED "not replicable: …"
+//	  │ yes          └── not PENDING / no version ──► skipped (no S3 work) ───┐
+//	  ▼                                                                      │
+//	ReplicateVersion (Config.Retry) ─ok─► SetReplicationStatus COMPLETED ────┤
+//	  │ failed for good (retries exhausted or non-retryable)                 │
+//	  ├─ NoSuchVersion (source version gone) ──► skipped, no status ─────────┤
+//	  └──────────────► SetReplicationStatus FAILED, reason = the error ──────┤
+//	                   (Config.StatusRetry: retried forever by default)      ▼
+//	                                                     finished: leaves the Queue
 //
 // An entry leaves the queue only when its status is written (or it is skipped), so a
 // version never stays PENDING because of the workflow (BB-826): an unreplicable entry
@@ -50,10 +53,29 @@
 // to COMPLETED, or no replication info) is counted as Skipped and left alone, since
 // writing FAILED there would overwrite a status that is not the workflow's to change.
 //
-// SignalPause stops the loop before it starts the next entry (the one in flight
-// finishes); SignalResume restarts it. The paused flag is part of the State. Pause and
-// resume are separate signal channels, so two of them sent at the same moment have no
-// defined order: send one, read Status.Paused, then send the other.
+// # The window: concurrency with per-object order
+//
+// The ordering guarantee is FIFO per object (bucket and key), not per partition: ingest
+// puts every version of a key in the same partition, in journal order. Up to
+// Config.MaxConcurrent entries (default 8) are in flight at once. Whenever there is room
+// (an entry finished, a signal brought entries, a resume), the loop scans the queue in
+// offset order and starts the first entry that is not in flight and whose object has no
+// earlier entry still queued or in flight; it repeats until the window is full or no
+// entry qualifies. So an object's versions run strictly one after another, in offset
+// order — a version whose replication is retried, then marked FAILED, holds back that
+// object's later versions until its status is written, and no other object — while
+// different objects overlap and may finish out of offset order. MaxConcurrent 1 is
+// strictly sequential: the head entry, then the next. Skipped entries take no place.
+// The in-flight entries are kept in offset order and their futures are added to the
+// selector in that order; the map used by the scan only answers membership. The window
+// bounds what one partition asks of the worker (activity slots, source and target
+// connections); a hot key (one object rewritten again and again) still goes one version
+// at a time.
+//
+// SignalPause stops the loop from starting entries (the ones in flight finish, their
+// whole chain); SignalResume lets it start them again. The paused flag is part of the
+// State. Pause and resume are separate signal channels, so two of them sent at the same
+// moment have no defined order: send one, read Status.Paused, then send the other.
 //
 // # Retries
 //
@@ -86,14 +108,18 @@
 //
 // # ContinueAsNew and limits
 //
-// Between entries (never with an activity in flight), the run continues as new when
-// Temporal suggests it (history size or length), after Config.ContinueAsNewAfter
-// processed entries (1000) or after Config.MaxSignalsPerRun signals (5000, half of
-// Temporal's 10 000 signals per run). Before that it drains every signal already
-// delivered with ReceiveAsync — a signal left in a channel would be lost with the run —
-// then passes Params{Topic, Partition, Config, State} to the new run. Setting
-// Config.ContinueAsNewAfter to 1 forces a ContinueAsNew after every entry on any server;
-// the testsuite's SetContinueAsNewSuggested exercises the suggestion.
+// A run continues as new when Temporal suggests it (history size or length), after
+// Config.ContinueAsNewAfter processed entries (1000) or after Config.MaxSignalsPerRun
+// signals (5000, half of Temporal's 10 000 signals per run) — never with an activity in
+// flight. Once it is due, no entry starts (a window kept full would postpone it
+// forever); the entries in flight finish (so a run may process up to
+// ContinueAsNewAfter + MaxConcurrent − 1 entries), signals keep being accepted. When
+// none is left in flight, the run drains every signal already delivered with
+// ReceiveAsync — a signal left in a channel would be lost with the run — then passes
+// Params{Topic, Partition, Config, State} to the new run: the carried queue holds only
+// unfinished entries, none of them started. Setting Config.ContinueAsNewAfter to 1
+// forces a ContinueAsNew after every entry on any server; the testsuite's
+// SetContinueAsNewSuggested exercises the suggestion.
 //
 // Payloads are limited by Temporal to 2 MB each. A journal record is at most ~8 KB of
 // JSON (1 KB key, 2 KB user metadata, 10 tags), so a signal of MaxEntriesPerSignal (100)
@@ -101,32 +127,38 @@
 // never trims or drops: the bridge keeps it below DefaultHighWater entries (500) and
 // DefaultHighWaterBytes (512 KiB) by pausing the partition's consumption, so it
 // normally carries a few hundred KB. If it grows past Config.MaxCarryBytes (1 MiB)
-// anyway, ContinueAsNew is postponed (with a warning) until enough entries are done;
-// the history limit (50 MB / 51 200 events) leaves ample room for that.
+// anyway, ContinueAsNew is postponed (with a warning) and entries keep starting until
+// enough are done; the history limit (50 MB / 51 200 events) leaves ample room for that.
 //
 // # Visibility
 //
-// QueryStatus answers a Status: backlog (the entry in flight included) and its bytes,
-// the entry in flight and its phase, counters since the first run, last error, paused,
-// last accepted offset, run number. The search attributes of SearchAttributes()
-// (BackbeatPartition, BackbeatTopic, BackbeatBacklog, BackbeatPaused,
-// BackbeatProcessed) let the Web UI list e.g. `BackbeatPaused = true` or
-// `BackbeatBacklog > 100`; they are upserted only when they changed and only at entry
-// boundaries, on pause/resume or while idle — never for each signal received while an
-// entry is in flight — so there is about one upsert (one history event) per entry, and
-// BackbeatBacklog can lag the query by one entry. The namespace must define them
-// (`temporal server start-dev --search-attribute BackbeatPartition=Int …`), or
-// Config.DisableSearchAttributes must be set: an upsert of an unknown attribute fails
-// every workflow task. workflow.SetCurrentDetails shows a one-line summary in the Web
-// UI: "partition 3 of backbeat-replication · backlog 12 · processed 340 · failed 1 ·
-// now: `bucket/key@version` (replicate since …)".
+// QueryStatus answers a Status: backlog (the entries in flight included) and its bytes,
+// the entries in flight (InFlight, in offset order, each with its phase; Current is the
+// oldest of them), counters since the first run, last error, paused, last accepted
+// offset, run number. The search attributes of SearchAttributes() (BackbeatPartition,
+// BackbeatTopic, BackbeatBacklog, BackbeatPaused, BackbeatProcessed) let the Web UI list
+// e.g. `BackbeatPaused = true` or `BackbeatBacklog > 100`; they are upserted only when
+// they changed, only after an entry started or finished, on pause/resume or while idle —
+// never for a signal received while entries are in flight — and only when the loop is
+// about to wait, so the completions and signals handled in one workflow task make one
+// upsert: at most about one upsert (one history event) per entry, and BackbeatBacklog can
+// lag the query. The namespace must define them (`temporal server start-dev
+// --search-attribute BackbeatPartition=Int …`), or Config.DisableSearchAttributes must be
+// set: an upsert of an unknown attribute fails every workflow task.
+// workflow.SetCurrentDetails shows a one-line summary in the Web UI: "partition 3 of
+// backbeat-replication · backlog 12 · processed 340 · failed 1 · now: `bucket/key@version`
+// (replicate since …)", or with several in flight "now: 5 in flight: `b/k@v` (replicate
+// since …), … , +2 more" (the three oldest, names trimmed).
 //
 // # Rules for changing this code
 //
 // The workflow is deterministic: no I/O, no clocks but workflow.Now, no goroutines but
 // the selector loop, no map iteration, logs through workflow.GetLogger. A change to the
 // commands it issues (activities, their order or options, upserts) must be guarded with
-// workflow.GetVersion once released, or running histories stop replaying. Do not cancel
+// workflow.GetVersion once released, or running histories stop replaying. The window was
+// introduced before any release, without a version marker; from now on any change to
+// which entries start and when (the scan, the per-object rule, MaxConcurrent's default
+// or meaning, the ContinueAsNew drain, the upsert timing) must use workflow.GetVersion. Do not cancel
 // or terminate a partition workflow: its queued entries (whose Kafka offsets are
 // committed) would stay PENDING until `starter backfill`; pause it instead.
 package workflows

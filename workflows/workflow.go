@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,8 +19,17 @@ import (
 // maxReasonLen bounds a FAILED reason and State.LastError.
 const maxReasonLen = 1024
 
-// PartitionWorkflow replicates the entries of one Kafka partition, in offset order (see
-// the package documentation). It runs until cancelled, continuing as new now and then.
+// Bounds of the current details line: the entries in flight it names, and the length
+// of each name.
+const (
+	detailsMaxInFlight = 3
+	detailsMaxName     = 120
+)
+
+// PartitionWorkflow replicates the entries of one Kafka partition: up to
+// Config.MaxConcurrent entries at once, the versions of one object one after another in
+// offset order (see the package documentation). It runs until cancelled, continuing as
+// new now and then.
 func PartitionWorkflow(ctx workflow.Context, p Params) error {
 	r, err := newRunner(ctx, p)
 	if err != nil {
@@ -28,8 +38,9 @@ func PartitionWorkflow(ctx workflow.Context, p Params) error {
 	return r.run(ctx)
 }
 
-// inflight is the entry at the head of the queue while its activities run.
+// inflight is a queued entry while its activities run.
 type inflight struct {
+	e      Entry
 	ref    EntryRef
 	fut    workflow.Future
 	status SetStatusInput // the status being written, in PhaseSetStatus
@@ -52,7 +63,9 @@ type runner struct {
 	entriesCh, pauseCh, resumeCh workflow.ReceiveChannel
 	replicateCtx, statusCtx      workflow.Context
 
-	cur              *inflight
+	// flying are the entries in flight, in offset order (a subset of st.Queue), at
+	// most cfg.MaxConcurrent of them.
+	flying           []*inflight
 	queueBytes       int
 	processedThisRun int
 	signalsThisRun   int
@@ -125,24 +138,24 @@ func (r *runner) run(ctx workflow.Context) error {
 	for {
 		if err := ctx.Err(); err != nil {
 			r.log.Warn("partition workflow cancelled: its backlog is dropped; the entries stay PENDING until a backfill",
-				"backlog", len(r.st.Queue), "nextOffset", r.st.NextOffset)
+				"backlog", len(r.st.Queue), "inFlight", len(r.flying), "nextOffset", r.st.NextOffset)
 			return err
 		}
-		if r.cur == nil {
-			if r.continueAsNewDue(ctx) {
-				// Every signal delivered to this run must be handled by it: drain them
-				// all without blocking, then carry the queue.
-				r.drainSignals()
-				if r.queueBytes <= r.cfg.MaxCarryBytes {
-					return r.continueAsNew(ctx)
-				}
+		due := r.continueAsNewDue(ctx)
+		if due && len(r.flying) == 0 {
+			// Every signal delivered to this run must be handled by it: drain them all
+			// without blocking, then carry the queue.
+			r.drainSignals()
+			if r.queueBytes <= r.cfg.MaxCarryBytes {
+				return r.continueAsNew(ctx)
 			}
-			if !r.st.Paused && len(r.st.Queue) > 0 {
-				r.startHead(ctx)
-				continue // a skipped entry finishes at once: look at the next one
-			}
+			due = false // grown past MaxCarryBytes: postponed (continueAsNewDue warns)
 		}
-		r.publish(ctx)
+		// Once a ContinueAsNew is due, no entry starts: the ones in flight drain, then
+		// the run ends (a window kept full would postpone it forever).
+		if !due && r.startEntries(ctx) {
+			continue // an entry finished at once (skipped): look again
+		}
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(r.entriesCh, func(c workflow.ReceiveChannel, _ bool) {
 			var sig EntriesSignal
@@ -159,15 +172,64 @@ func (r *runner) run(ctx workflow.Context) error {
 			r.signalsThisRun++
 			r.setPaused(false)
 		})
-		if r.cur != nil {
-			sel.AddFuture(r.cur.fut, func(f workflow.Future) { r.onDone(ctx, f) })
+		// In offset order: when several are ready, the selector takes the first added.
+		for _, in := range r.flying {
+			sel.AddFuture(in.fut, func(f workflow.Future) { r.onDone(ctx, in, f) })
 		}
 		sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+		// Upsert only when the loop is about to wait: the completions and signals of one
+		// workflow task make one upsert, not one each.
+		r.publish(ctx, !sel.HasPending())
 		sel.Select(ctx)
 	}
 }
 
-// continueAsNewDue tells whether this run should end. Only asked between entries.
+// startEntries starts queued entries while the window has room and the partition is
+// not paused: the first entry, in offset order, that is not in flight and whose object
+// has no earlier entry still queued or in flight. It reports whether an entry finished
+// at once (skipped), after which the caller looks again (a ContinueAsNew may be due).
+func (r *runner) startEntries(ctx workflow.Context) bool {
+	for !r.st.Paused && len(r.flying) < r.cfg.MaxConcurrent {
+		i := r.nextStartable()
+		if i < 0 {
+			return false
+		}
+		if r.start(ctx, i) {
+			return true
+		}
+	}
+	return false
+}
+
+// nextStartable is the index in the queue of the next entry to start, -1 if none. The
+// queue and r.flying are both in offset order; the map only answers membership, so the
+// choice does not depend on map iteration order.
+func (r *runner) nextStartable() int {
+	earlier := make(map[string]bool, len(r.flying))
+	j := 0
+	for i, e := range r.st.Queue {
+		for j < len(r.flying) && r.flying[j].e.Offset < e.Offset {
+			j++
+		}
+		flying := j < len(r.flying) && r.flying[j].e.Offset == e.Offset
+		k := objectKey(e)
+		if earlier[k] {
+			continue // an earlier version of this object is queued or in flight
+		}
+		earlier[k] = true
+		if !flying {
+			return i
+		}
+	}
+	return -1
+}
+
+// objectKey names the object of an entry: its versions must not run concurrently.
+func objectKey(e Entry) string {
+	return e.Record.Bucket + "/" + e.Record.Key
+}
+
+// continueAsNewDue tells whether this run should end (once nothing is in flight).
 func (r *runner) continueAsNewDue(ctx workflow.Context) bool {
 	due := workflow.GetInfo(ctx).GetContinueAsNewSuggested() ||
 		r.processedThisRun >= r.cfg.ContinueAsNewAfter ||
@@ -252,42 +314,54 @@ func (r *runner) setPaused(p bool) {
 	}
 }
 
-// startHead starts the head entry: its replication, or (not replicable) its FAILED
-// status or its skip.
-func (r *runner) startHead(ctx workflow.Context) {
-	e := r.st.Queue[0]
+// start starts the queued entry at index i: its replication, or (not replicable) its
+// FAILED status or its skip. It reports whether the entry finished at once (skipped).
+func (r *runner) start(ctx workflow.Context, i int) bool {
+	e := r.st.Queue[i]
 	rec := &e.Record
 	r.boundary = true
-	ref := EntryRef{Offset: e.Offset, Op: rec.Op, Bucket: rec.Bucket, Key: rec.Key, VersionID: rec.VersionID}
+	in := &inflight{e: e, ref: EntryRef{Offset: e.Offset, Op: rec.Op, Bucket: rec.Bucket, Key: rec.Key, VersionID: rec.VersionID}}
 	if !rec.Pending() {
 		reason := notReplicable(rec)
 		if rec.Replication != nil && rec.Replication.Status == record.StatusPending && rec.VersionID != "" {
 			// A PENDING version we cannot replicate must not stay PENDING (BB-826).
 			r.setError(entryError(e, reason))
-			r.startStatus(ctx, ref, record.StatusFailed, reason)
-			return
+			r.startStatus(ctx, in, record.StatusFailed, reason)
+			r.track(in)
+			return false
 		}
 		// Not PENDING (or no version): replicating or marking it would overwrite a
 		// status that is not ours to change. Ingest filters these; count and move on.
 		r.setError(entryError(e, reason+": skipped"))
 		r.log.Warn("skipped an entry that is not replicable", "offset", e.Offset, "reason", reason)
-		r.finish(&r.st.Skipped)
-		return
+		r.finish(in, &r.st.Skipped)
+		return true
 	}
-	ref.Phase = PhaseReplicate
-	ref.Since = workflow.Now(ctx)
-	actx := workflow.WithActivityOptions(r.replicateCtx, withSummary(workflow.GetActivityOptions(r.replicateCtx), ref))
-	r.cur = &inflight{ref: ref, fut: workflow.ExecuteActivity(actx, ActivityReplicate, ReplicateInput{Entry: e})}
+	in.ref.Phase = PhaseReplicate
+	in.ref.Since = workflow.Now(ctx)
+	actx := workflow.WithActivityOptions(r.replicateCtx, withSummary(workflow.GetActivityOptions(r.replicateCtx), in.ref))
+	in.fut = workflow.ExecuteActivity(actx, ActivityReplicate, ReplicateInput{Entry: e})
+	r.track(in)
+	return false
 }
 
-func (r *runner) startStatus(ctx workflow.Context, ref EntryRef, status, reason string) {
-	in := SetStatusInput{Bucket: ref.Bucket, Key: ref.Key, VersionID: ref.VersionID, Status: status, Reason: reason}
+// track adds an entry to those in flight, keeping them in offset order.
+func (r *runner) track(in *inflight) {
+	i, _ := slices.BinarySearchFunc(r.flying, in.e.Offset, func(f *inflight, off int64) int { return cmp.Compare(f.e.Offset, off) })
+	r.flying = slices.Insert(r.flying, i, in)
+}
+
+// startStatus moves an entry to PhaseSetStatus and starts its status write.
+func (r *runner) startStatus(ctx workflow.Context, in *inflight, status, reason string) {
+	ref := in.ref
+	in.status = SetStatusInput{Bucket: ref.Bucket, Key: ref.Key, VersionID: ref.VersionID, Status: status, Reason: reason}
 	ref.Phase = PhaseSetStatus
 	ref.Since = workflow.Now(ctx)
 	ref.Status = status
 	ref.Reason = reason
+	in.ref = ref
 	actx := workflow.WithActivityOptions(r.statusCtx, withSummary(workflow.GetActivityOptions(r.statusCtx), ref))
-	r.cur = &inflight{ref: ref, status: in, fut: workflow.ExecuteActivity(actx, ActivitySetStatus, in)}
+	in.fut = workflow.ExecuteActivity(actx, ActivitySetStatus, in.status)
 }
 
 func withSummary(o workflow.ActivityOptions, ref EntryRef) workflow.ActivityOptions {
@@ -298,60 +372,71 @@ func withSummary(o workflow.ActivityOptions, ref EntryRef) workflow.ActivityOpti
 	return o
 }
 
-// onDone handles the end of the activity in flight.
-func (r *runner) onDone(ctx workflow.Context, f workflow.Future) {
-	cur := r.cur
-	e := r.st.Queue[0]
+// onDone handles the end of the activity in flight of one entry.
+func (r *runner) onDone(ctx workflow.Context, in *inflight, f workflow.Future) {
+	e := in.e
 	if ctx.Err() != nil {
 		return // cancelled: run() returns
 	}
-	switch cur.ref.Phase {
+	switch in.ref.Phase {
 	case PhaseReplicate:
 		var res ReplicateResult
 		err := f.Get(ctx, &res)
 		if err == nil {
 			r.st.Bytes += res.Bytes
-			r.startStatus(ctx, cur.ref, record.StatusCompleted, "")
+			r.startStatus(ctx, in, record.StatusCompleted, "")
 			return
 		}
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) && appErr.Type() == ErrTypeNoSuchVersion {
 			r.setError(entryError(e, reason(err, r.cfg.Retry, ReplicateNonRetryableErrorTypes())+": skipped"))
 			r.log.Warn("source version gone before replication: skipped", "offset", e.Offset, "error", err)
-			r.finish(&r.st.Skipped)
+			r.finish(in, &r.st.Skipped)
 			return
 		}
 		why := reason(err, r.cfg.Retry, ReplicateNonRetryableErrorTypes())
 		r.setError(entryError(e, why))
 		r.log.Error("replication failed: marking the version FAILED", "offset", e.Offset, "bucket", e.Record.Bucket,
 			"key", e.Record.Key, "versionId", e.Record.VersionID, "error", err)
-		r.startStatus(ctx, cur.ref, record.StatusFailed, why)
+		r.startStatus(ctx, in, record.StatusFailed, why)
 	case PhaseSetStatus:
 		counter := &r.st.Completed
-		if cur.status.Status == record.StatusFailed {
+		if in.status.Status == record.StatusFailed {
 			counter = &r.st.Failed
 		}
 		if err := f.Get(ctx, nil); err != nil {
 			r.st.StatusErrors++
-			r.setError(entryError(e, "could not set status "+cur.status.Status+": "+reason(err, r.cfg.StatusRetry, SetStatusNonRetryableErrorTypes())))
-			r.log.Error("status write failed for good", "offset", e.Offset, "status", cur.status.Status, "error", err)
+			r.setError(entryError(e, "could not set status "+in.status.Status+": "+reason(err, r.cfg.StatusRetry, SetStatusNonRetryableErrorTypes())))
+			r.log.Error("status write failed for good", "offset", e.Offset, "status", in.status.Status, "error", err)
 		}
-		r.finish(counter)
+		r.finish(in, counter)
 	}
 }
 
-// finish pops the head entry and counts it.
-func (r *runner) finish(counter *int64) {
-	r.queueBytes -= entrySize(r.st.Queue[0])
-	r.st.Queue[0] = Entry{}
-	r.st.Queue = r.st.Queue[1:]
-	if len(r.st.Queue) == 0 {
-		r.st.Queue = nil // let the backing array go
+// finish removes a finished entry from the queue and from those in flight, and counts
+// it.
+func (r *runner) finish(in *inflight, counter *int64) {
+	off := in.e.Offset
+	if i, ok := slices.BinarySearchFunc(r.st.Queue, off, func(e Entry, off int64) int { return cmp.Compare(e.Offset, off) }); ok {
+		r.queueBytes -= entrySize(r.st.Queue[i])
+		if i == 0 {
+			r.st.Queue[0] = Entry{}
+			r.st.Queue = r.st.Queue[1:]
+		} else {
+			r.st.Queue = slices.Delete(r.st.Queue, i, i+1)
+		}
+		if len(r.st.Queue) == 0 {
+			r.st.Queue = nil // let the backing array go
+		}
+	} else {
+		r.log.Error("finished entry not in the queue", "offset", off) // cannot happen
+	}
+	if i := slices.Index(r.flying, in); i >= 0 {
+		r.flying = slices.Delete(r.flying, i, i+1)
 	}
 	*counter++
 	r.st.Processed++
 	r.processedThisRun++
-	r.cur = nil
 	r.boundary = true
 }
 
@@ -359,12 +444,14 @@ func (r *runner) setError(msg string) {
 	r.st.LastError = truncate(msg, maxReasonLen)
 }
 
-// publish upserts the search attributes that changed and sets the current details.
-// Backlog changes made by signals while an entry is in flight wait for the next entry
-// boundary, so there is at most about one upsert per entry.
-func (r *runner) publish(ctx workflow.Context) {
+// publish sets the current details and, when upsert is set (the loop is about to
+// wait), upserts the search attributes that changed. Backlog changes made by signals
+// while entries are in flight wait for the next entry boundary (an entry started or
+// finished), and the boundaries of one workflow task make one upsert, so there is at
+// most about one upsert per entry.
+func (r *runner) publish(ctx workflow.Context, upsert bool) {
 	workflow.SetCurrentDetails(ctx, r.details())
-	if r.cfg.DisableSearchAttributes || (r.cur != nil && !r.boundary) {
+	if r.cfg.DisableSearchAttributes || !upsert || (len(r.flying) > 0 && !r.boundary) {
 		return
 	}
 	r.boundary = false
@@ -401,15 +488,33 @@ func (r *runner) details() string {
 	if r.st.Paused {
 		b.WriteString(" · **paused**")
 	}
-	if r.cur != nil {
-		ref := r.cur.ref
-		fmt.Fprintf(&b, " · now: `%s/%s@%s` (%s", ref.Bucket, ref.Key, ref.VersionID, ref.Phase)
-		if ref.Status != "" {
-			b.WriteString(" " + ref.Status)
+	switch n := len(r.flying); {
+	case n == 1:
+		b.WriteString(" · now: ")
+		writeRef(&b, r.flying[0].ref)
+	case n > 1:
+		fmt.Fprintf(&b, " · now: %d in flight: ", n)
+		for i, in := range r.flying[:min(n, detailsMaxInFlight)] {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeRef(&b, in.ref)
 		}
-		fmt.Fprintf(&b, " since %s)", ref.Since.UTC().Format(time.RFC3339))
+		if n > detailsMaxInFlight {
+			fmt.Fprintf(&b, ", +%d more", n-detailsMaxInFlight)
+		}
 	}
 	return b.String()
+}
+
+// writeRef writes "`bucket/key@version` (phase [status] since time)", the name trimmed.
+func writeRef(b *strings.Builder, ref EntryRef) {
+	name := strings.ReplaceAll(truncate(ref.Bucket+"/"+ref.Key+"@"+ref.VersionID, detailsMaxName), "`", "'")
+	fmt.Fprintf(b, "`%s` (%s", name, ref.Phase)
+	if ref.Status != "" {
+		b.WriteString(" " + ref.Status)
+	}
+	fmt.Fprintf(b, " since %s)", ref.Since.UTC().Format(time.RFC3339))
 }
 
 func (r *runner) status() Status {
@@ -427,9 +532,12 @@ func (r *runner) status() Status {
 		ProcessedThisRun: r.processedThisRun,
 		SignalsThisRun:   r.signalsThisRun,
 	}
-	if r.cur != nil {
-		ref := r.cur.ref
-		s.Current = &ref
+	for _, in := range r.flying {
+		s.InFlight = append(s.InFlight, in.ref)
+	}
+	if len(s.InFlight) > 0 {
+		cur := s.InFlight[0] // the oldest
+		s.Current = &cur
 	}
 	return s
 }

@@ -211,7 +211,7 @@ func TestFIFOAcrossSignals(t *testing.T) {
 		require.NotNil(t, s.Current)
 		assert.Equal(t, int64(0), s.Current.Offset)
 	})
-	runUntil(t, env, params(Config{}), time.Minute)
+	runUntil(t, env, params(Config{MaxConcurrent: 1}), time.Minute)
 
 	assert.Equal(t, completedSequence(span(0, 8)...), f.Events())
 	for i, in := range f.inputs {
@@ -239,7 +239,7 @@ func TestDedupeRedeliveredOffsets(t *testing.T) {
 		assert.Equal(t, int64(1), s.Misrouted)
 		assert.Equal(t, int64(9), s.Completed)
 	})
-	runUntil(t, env, params(Config{}), time.Minute)
+	runUntil(t, env, params(Config{MaxConcurrent: 1}), time.Minute)
 
 	assert.Equal(t, completedSequence(span(0, 8)...), f.Events(), "each offset exactly once, in order")
 }
@@ -263,7 +263,7 @@ func TestDedupeCounters(t *testing.T) {
 		assert.Equal(t, 0, s.Backlog)
 		assert.Equal(t, 4, s.SignalsThisRun)
 	})
-	runUntil(t, env, params(Config{}), time.Minute)
+	runUntil(t, env, params(Config{MaxConcurrent: 1}), time.Minute)
 	assert.Equal(t, completedSequence(0, 1, 2, 3, 5), f.Events())
 }
 
@@ -292,7 +292,7 @@ func TestRetriesThenFailedThenNext(t *testing.T) {
 		assert.Equal(t, int64(14), s.Bytes)
 		assert.Contains(t, s.LastError, "offset 1 source-bucket/key-1@v1: target unreachable (attempt 6) (gave up after 6 attempts)")
 	})
-	runUntil(t, env, params(Config{}), time.Minute)
+	runUntil(t, env, params(Config{MaxConcurrent: 1}), time.Minute)
 
 	want := completedSequence(0)
 	for a := 1; a <= 6; a++ {
@@ -351,7 +351,7 @@ func TestNonRetryableFailsAtOnce(t *testing.T) {
 			}}
 			env := newEnv(t, f)
 			signalAt(env, 0, entries(0, 1))
-			runUntil(t, env, params(Config{}), time.Minute)
+			runUntil(t, env, params(Config{MaxConcurrent: 1}), time.Minute)
 			assert.Equal(t, []string{"R0#1", "Sv0=FAILED#1", "R1#1", "Sv1=COMPLETED#1"}, f.Events())
 			assert.Equal(t, c.reason, f.Statuses()[0].Reason)
 		})
@@ -374,7 +374,7 @@ func TestSourceVersionGoneIsSkipped(t *testing.T) {
 		assert.Equal(t, int64(2), s.Processed)
 		assert.Contains(t, s.LastError, "NoSuchVersion: source version v0 is gone")
 	})
-	runUntil(t, env, params(Config{}), time.Minute)
+	runUntil(t, env, params(Config{MaxConcurrent: 1}), time.Minute)
 	assert.Equal(t, []string{"R0#1", "R1#1", "Sv1=COMPLETED#1"}, f.Events(), "no status write for a version that is gone")
 }
 
@@ -407,7 +407,7 @@ func TestSetStatusRetriedUntilWritten(t *testing.T) {
 		assert.Equal(t, int64(1), s.StatusErrors)
 		assert.Contains(t, s.LastError, "could not set status COMPLETED: NoSuchVersion: version v1 is gone (not retried)")
 	})
-	runUntil(t, env, params(Config{}), time.Hour)
+	runUntil(t, env, params(Config{MaxConcurrent: 1}), time.Hour)
 	assert.Equal(t, 9, f.count("Sv0=COMPLETED#"), "8 failures then the write")
 	assert.Equal(t, 1, f.count("Sv1=COMPLETED#"), "no version to mark: not retried")
 	assert.Equal(t, []string{"v0", "v2"}, []string{f.Statuses()[0].VersionID, f.Statuses()[1].VersionID})
@@ -438,7 +438,7 @@ func TestNotReplicableEntries(t *testing.T) {
 		assert.Equal(t, int64(1), s.Failed)
 		assert.Equal(t, int64(3), s.Completed)
 	})
-	runUntil(t, env, params(Config{}), time.Minute)
+	runUntil(t, env, params(Config{MaxConcurrent: 1}), time.Minute)
 	assert.Equal(t, []string{
 		"Sv2=FAILED#1",
 		"R3#1", "Sv3=COMPLETED#1",
@@ -471,7 +471,7 @@ func TestContinueAsNewCarriesQueueAndLateSignals(t *testing.T) {
 	f := &fakes{}
 	env := newEnv(t, f)
 	slow(env, f, time.Second)
-	cfg := Config{ContinueAsNewAfter: 3, Retry: RetryConfig{MaxRetries: 3}}
+	cfg := Config{MaxConcurrent: 1, ContinueAsNewAfter: 3, Retry: RetryConfig{MaxRetries: 3}}
 	signalAt(env, 0, entries(0, 1, 2, 3, 4))
 	// Entry 2 is marked from 5 s to 6 s; then the run must continue as new. These
 	// signals reach the workflow in the same workflow task as that completion: only
@@ -525,7 +525,7 @@ func TestContinueAsNewWhenSuggested(t *testing.T) {
 	signalAt(env, 0, entries(0, 1, 2, 3, 4))
 	// Entry 1 is in flight from 2 s to 4 s: the suggestion waits for it.
 	env.RegisterDelayedCallback(func() { env.SetContinueAsNewSuggested(true) }, 2500*time.Millisecond)
-	env.ExecuteWorkflow(WorkflowName, params(Config{}))
+	env.ExecuteWorkflow(WorkflowName, params(Config{MaxConcurrent: 1}))
 	require.True(t, env.IsWorkflowCompleted())
 	p := decodeContinueAsNew(t, env.GetWorkflowError())
 	assert.Equal(t, completedSequence(0, 1), f.Events(), "the entry in flight finishes first")
@@ -544,7 +544,7 @@ func TestContinueAsNewAfterMaxSignalsDrainsBufferedSignals(t *testing.T) {
 		env.SignalWorkflowSkippingWorkflowTask(SignalEntries, entries(1, 2))
 		env.SignalWorkflow(SignalEntries, entries(2, 3))
 	}, time.Second)
-	env.ExecuteWorkflow(WorkflowName, params(Config{MaxSignalsPerRun: 2}))
+	env.ExecuteWorkflow(WorkflowName, params(Config{MaxConcurrent: 1, MaxSignalsPerRun: 2}))
 	require.True(t, env.IsWorkflowCompleted())
 	p := decodeContinueAsNew(t, env.GetWorkflowError())
 	assert.Empty(t, f.Events(), "paused: nothing replicated")
@@ -559,7 +559,7 @@ func TestContinueAsNewPostponedWhileBacklogTooBig(t *testing.T) {
 	slow(env, f, time.Second)
 	limit := 2*entrySize(entry(9)) + 10
 	signalAt(env, 0, entries(span(0, 5)...))
-	env.ExecuteWorkflow(WorkflowName, params(Config{ContinueAsNewAfter: 1, MaxCarryBytes: limit}))
+	env.ExecuteWorkflow(WorkflowName, params(Config{MaxConcurrent: 1, ContinueAsNewAfter: 1, MaxCarryBytes: limit}))
 	require.True(t, env.IsWorkflowCompleted())
 	p := decodeContinueAsNew(t, env.GetWorkflowError())
 	assert.Equal(t, []int64{4, 5}, offsets(p.State.Queue), "continued as new once the backlog fit")
@@ -592,7 +592,7 @@ func TestPauseResume(t *testing.T) {
 		assert.Equal(t, int64(6), s.Processed)
 		assert.Equal(t, 0, s.Backlog)
 	})
-	runUntil(t, env, params(Config{}), time.Minute)
+	runUntil(t, env, params(Config{MaxConcurrent: 1}), time.Minute)
 	assert.Equal(t, completedSequence(span(0, 5)...), f.Events())
 }
 
@@ -635,7 +635,7 @@ func TestStatusAndDetails(t *testing.T) {
 		assert.Equal(t, 3, s.ProcessedThisRun)
 		assert.Equal(t, "", s.LastError)
 	})
-	runUntil(t, env, params(Config{}), time.Minute)
+	runUntil(t, env, params(Config{MaxConcurrent: 1}), time.Minute)
 }
 
 // upserts records the search attribute upserts, in order.
@@ -694,7 +694,7 @@ func TestSearchAttributes(t *testing.T) {
 		assert.Equal(t, map[string]any{SearchAttrPartition: int64(3), SearchAttrTopic: testTopic,
 			SearchAttrBacklog: int64(0), SearchAttrProcessed: int64(8), SearchAttrPaused: true}, m)
 	}, 31*time.Second)
-	runUntil(t, env, params(Config{}), time.Minute)
+	runUntil(t, env, params(Config{MaxConcurrent: 1}), time.Minute)
 	u.mu.Lock()
 	n := len(u.list)
 	u.mu.Unlock()
@@ -738,6 +738,9 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Equal(t, 60*time.Second, d.HeartbeatTimeout)
 	assert.Equal(t, 30*time.Second, d.StatusTimeout)
 	assert.Equal(t, 1<<20, d.MaxCarryBytes)
+	assert.Equal(t, 8, d.MaxConcurrent)
+	assert.Equal(t, 8, Config{MaxConcurrent: -1}.WithDefaults().MaxConcurrent)
+	assert.Equal(t, 1, Config{MaxConcurrent: 1}.WithDefaults().MaxConcurrent)
 	assert.Equal(t, int32(1), RetryConfig{MaxRetries: NoRetries}.MaximumAttempts())
 
 	c := Config{Retry: RetryConfig{InitialInterval: 10 * time.Second, MaximumInterval: time.Second, BackoffCoefficient: 0.5}}.WithDefaults()
@@ -779,4 +782,429 @@ func TestReason(t *testing.T) {
 	long := reason(errors.New(strings.Repeat("é", 1000)), RetryConfig{MaxRetries: RetryForever}, nr)
 	assert.LessOrEqual(t, len(long), maxReasonLen+len("…"))
 	assert.True(t, strings.HasSuffix(long, "é…"), "cut on a rune boundary")
+}
+
+// keyed is entry(off) for object key (bucket source-bucket), version v<off>.
+func keyed(off int64, key string) Entry {
+	e := entry(off)
+	e.Record.Key = key
+	return e
+}
+
+// slowBy makes every attempt of both activities of the entry at offset o take dur(o) of
+// workflow time; durations lists the values dur returns.
+func slowBy(env *testsuite.TestWorkflowEnvironment, f *fakes, dur func(off int64) time.Duration, durations ...time.Duration) {
+	for _, d := range durations {
+		env.OnActivity(ActivityReplicate, mock.Anything, mock.MatchedBy(func(in ReplicateInput) bool {
+			return dur(in.Entry.Offset) == d
+		})).After(d).Return(f.replicateActivity)
+		env.OnActivity(ActivitySetStatus, mock.Anything, mock.MatchedBy(func(in SetStatusInput) bool {
+			var off int64
+			_, err := fmt.Sscanf(in.VersionID, "v%d", &off)
+			return err == nil && dur(off) == d
+		})).After(d).Return(f.setStatusActivity)
+	}
+}
+
+// entrySpan is when one entry was busy, in workflow time: from the start of its first
+// activity attempt to the end of its last activity.
+type entrySpan struct {
+	off        int64
+	key        string
+	start, end time.Time
+}
+
+// timeline records entry spans from the test environment's activity listeners, which
+// run on the environment's main loop (env.Now is the workflow clock there).
+type timeline struct {
+	mu    sync.Mutex
+	env   *testsuite.TestWorkflowEnvironment
+	byOff map[int64]*entrySpan
+	byAct map[string]int64 // activity ID → offset
+	order []int64          // offsets in start order
+}
+
+func newTimeline(env *testsuite.TestWorkflowEnvironment) *timeline {
+	tl := &timeline{env: env, byOff: map[int64]*entrySpan{}, byAct: map[string]int64{}}
+	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
+		var off int64
+		var key string
+		switch info.ActivityType.Name {
+		case ActivityReplicate:
+			var in ReplicateInput
+			if args.Get(&in) != nil {
+				return
+			}
+			off, key = in.Entry.Offset, in.Entry.Record.Bucket+"/"+in.Entry.Record.Key
+		case ActivitySetStatus:
+			var in SetStatusInput
+			if args.Get(&in) != nil {
+				return
+			}
+			if _, err := fmt.Sscanf(in.VersionID, "v%d", &off); err != nil {
+				return
+			}
+			key = in.Bucket + "/" + in.Key
+		}
+		tl.mu.Lock()
+		defer tl.mu.Unlock()
+		tl.byAct[info.ActivityID] = off
+		if _, ok := tl.byOff[off]; !ok {
+			tl.byOff[off] = &entrySpan{off: off, key: key, start: env.Now()}
+			tl.order = append(tl.order, off)
+		}
+	})
+	env.SetOnActivityCompletedListener(func(info *activity.Info, _ converter.EncodedValue, _ error) {
+		tl.mu.Lock()
+		defer tl.mu.Unlock()
+		if off, ok := tl.byAct[info.ActivityID]; ok {
+			tl.byOff[off].end = env.Now()
+		}
+	})
+	return tl
+}
+
+// spans returns the entry spans in start order.
+func (tl *timeline) spans() []entrySpan {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	var s []entrySpan
+	for _, off := range tl.order {
+		s = append(s, *tl.byOff[off])
+	}
+	return s
+}
+
+// maxConcurrency is the most entries busy at one instant (an entry ending when another
+// starts does not overlap it).
+func maxConcurrency(spans []entrySpan) int {
+	best := 0
+	for _, a := range spans {
+		n := 0
+		for _, b := range spans {
+			if !b.start.After(a.start) && b.end.After(a.start) {
+				n++
+			}
+		}
+		best = max(best, n)
+	}
+	return best
+}
+
+// checkPerObjectOrder asserts that the entries of one object never overlap and ran in
+// offset order, and that every entry ended.
+func checkPerObjectOrder(t *testing.T, spans []entrySpan) {
+	t.Helper()
+	last := map[string]entrySpan{}
+	for _, s := range spans { // start order
+		assert.Falsef(t, s.end.IsZero(), "entry %d never ended", s.off)
+		if p, ok := last[s.key]; ok {
+			assert.Greaterf(t, s.off, p.off, "%s: entry %d started after %d", s.key, s.off, p.off)
+			assert.Falsef(t, s.start.Before(p.end), "%s: entry %d started at %s, before %d ended at %s",
+				s.key, s.off, s.start.Format(time.StampMilli), p.off, p.end.Format(time.StampMilli))
+		}
+		last[s.key] = s
+	}
+}
+
+func windowEntries(keys []string, offsets ...int64) EntriesSignal {
+	var s EntriesSignal
+	for _, o := range offsets {
+		s.Entries = append(s.Entries, keyed(o, keys[o%int64(len(keys))]))
+	}
+	return s
+}
+
+func TestWindowOverlapsObjectsKeepsPerObjectOrder(t *testing.T) {
+	keys := []string{"a", "b", "c", "a", "d", "e", "a", "b"} // key of offset o: keys[o%8]
+	// Entry o's activities take 1, 2 or 3 s each: completions come out of offset order.
+	dur := func(off int64) time.Duration { return time.Duration(1+off%3) * time.Second }
+	run := func(t *testing.T, window int) ([]entrySpan, *fakes, int) {
+		f := &fakes{}
+		env := newEnv(t, f)
+		slowBy(env, f, dur, time.Second, 2*time.Second, 3*time.Second)
+		tl := newTimeline(env)
+		var u upserts
+		u.mock(env)
+		signalAt(env, 0, windowEntries(keys, span(0, 9)...))
+		signalAt(env, 3500*time.Millisecond, windowEntries(keys, span(10, 23)...))
+		queryAt(t, env, 10*time.Minute, func(s Status) {
+			assert.Equal(t, int64(24), s.Completed)
+			assert.Equal(t, 0, s.Backlog)
+			assert.Empty(t, s.InFlight)
+			assert.Nil(t, s.Current)
+		})
+		runUntil(t, env, params(Config{MaxConcurrent: window}), time.Hour)
+		u.mu.Lock()
+		n := len(u.list)
+		u.mu.Unlock()
+		assert.Equal(t, int64(24), u.merged()[SearchAttrProcessed])
+		return tl.spans(), f, n
+	}
+
+	t.Run("window 4", func(t *testing.T) {
+		spans, f, upserts := run(t, 4)
+		require.Len(t, spans, 24, "every entry ran")
+		assert.Equal(t, 4, maxConcurrency(spans), "objects overlap, at most MaxConcurrent at once")
+		checkPerObjectOrder(t, spans)
+		for o := int64(0); o < 24; o++ {
+			assert.Equalf(t, 1, f.count(fmt.Sprintf("R%d#", o)), "entry %d replicated once", o)
+			assert.Equalf(t, 1, f.count(fmt.Sprintf("Sv%d=COMPLETED#", o)), "entry %d marked once", o)
+		}
+		var done []string
+		for _, st := range f.Statuses() {
+			done = append(done, st.VersionID)
+		}
+		assert.NotEqual(t, completedVersions(span(0, 23)...), done, "completions out of offset order")
+		assert.LessOrEqual(t, upserts, 24+3, "about one upsert per entry")
+	})
+	t.Run("window 1 is sequential", func(t *testing.T) {
+		spans, f, _ := run(t, 1)
+		require.Len(t, spans, 24)
+		assert.Equal(t, 1, maxConcurrency(spans))
+		var done []string
+		for _, st := range f.Statuses() {
+			done = append(done, st.VersionID)
+		}
+		assert.Equal(t, completedVersions(span(0, 23)...), done, "completions in offset order")
+	})
+}
+
+func completedVersions(offsets ...int64) []string {
+	var v []string
+	for _, o := range offsets {
+		v = append(v, fmt.Sprintf("v%d", o))
+	}
+	return v
+}
+
+func TestWindowFailingObjectBlocksOnlyItsLaterVersions(t *testing.T) {
+	f := &fakes{replicate: func(in ReplicateInput, attempt int32) (ReplicateResult, error) {
+		if in.Entry.Offset == 0 {
+			return ReplicateResult{}, temporal.NewApplicationError("target unreachable", "TargetUnavailable")
+		}
+		return ReplicateResult{}, nil
+	}}
+	env := newEnv(t, f)
+	slow(env, f, time.Second)
+	tl := newTimeline(env)
+	keys := map[int64]string{0: "A", 1: "B", 2: "A", 3: "B", 4: "B", 5: "A", 6: "C"}
+	var sig EntriesSignal
+	for o := range int64(7) {
+		sig.Entries = append(sig.Entries, keyed(o, keys[o]))
+	}
+	signalAt(env, 0, sig)
+	// Entry 0 (A): attempts 0–1 s, 2–3 s, 4.5–5.5 s, then FAILED 5.5–6.5 s.
+	// B: 1 at 0–2 s, 3 at 2–4 s, 4 at 4–6 s; C: 6 at 0–2 s.
+	queryAt(t, env, 6200*time.Millisecond, func(s Status) {
+		require.NotNil(t, s.Current)
+		assert.Equal(t, int64(0), s.Current.Offset, "the oldest entry in flight")
+		assert.Equal(t, PhaseSetStatus, s.Current.Phase)
+		assert.Equal(t, record.StatusFailed, s.Current.Status)
+		assert.Equal(t, []int64{0}, refOffsets(s.InFlight), "B and C done; A's later versions wait")
+		assert.Equal(t, int64(4), s.Completed)
+		assert.Equal(t, 3, s.Backlog)
+	})
+	runUntil(t, env, params(Config{MaxConcurrent: 4, Retry: RetryConfig{MaxRetries: 2}}), time.Minute)
+
+	spans := tl.spans()
+	require.Len(t, spans, 7)
+	checkPerObjectOrder(t, spans)
+	by := map[int64]entrySpan{}
+	for _, s := range spans {
+		by[s.off] = s
+	}
+	for _, o := range []int64{1, 3, 4, 6} {
+		assert.Truef(t, by[o].end.Before(by[0].end), "entry %d (another object) finished while A's entry 0 was retried", o)
+	}
+	assert.False(t, by[2].start.Before(by[0].end), "A's entry 2 waits for entry 0's FAILED status")
+	assert.Equal(t, 3, f.count("R0#"))
+	assert.Equal(t, 1, f.count("Sv0=FAILED#1"))
+	var st SetStatusInput
+	for _, s := range f.Statuses() {
+		if s.VersionID == "v0" {
+			st = s
+		}
+	}
+	assert.Equal(t, "target unreachable (gave up after 3 attempts)", st.Reason)
+	completed := 0
+	for _, s := range f.Statuses() {
+		if s.Status == record.StatusCompleted {
+			completed++
+		}
+	}
+	assert.Equal(t, 6, completed, "the other entries COMPLETED")
+}
+
+func refOffsets(refs []EntryRef) []int64 {
+	o := []int64{}
+	for _, r := range refs {
+		o = append(o, r.Offset)
+	}
+	return o
+}
+
+func TestWindowPauseLetsInFlightFinish(t *testing.T) {
+	f := &fakes{}
+	env := newEnv(t, f)
+	slow(env, f, time.Second)
+	tl := newTimeline(env)
+	signalAt(env, 0, entries(span(0, 9)...))
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPause, nil) }, 1500*time.Millisecond)
+	queryAt(t, env, 1600*time.Millisecond, func(s Status) {
+		assert.True(t, s.Paused)
+		assert.Equal(t, []int64{0, 1, 2, 3}, refOffsets(s.InFlight), "the entries in flight go on")
+		for _, r := range s.InFlight {
+			assert.Equal(t, PhaseSetStatus, r.Phase)
+		}
+	})
+	queryAt(t, env, 19*time.Second, func(s Status) {
+		assert.True(t, s.Paused)
+		assert.Empty(t, s.InFlight)
+		assert.Nil(t, s.Current)
+		assert.Equal(t, int64(4), s.Processed)
+		assert.Equal(t, 6, s.Backlog)
+		assert.Equal(t, 8, f.count(""), "nothing started while paused")
+	})
+	var resumed time.Time
+	env.RegisterDelayedCallback(func() {
+		resumed = env.Now()
+		env.SignalWorkflow(SignalResume, nil)
+	}, 20*time.Second)
+	queryAt(t, env, 40*time.Second, func(s Status) {
+		assert.False(t, s.Paused)
+		assert.Equal(t, int64(10), s.Completed)
+	})
+	runUntil(t, env, params(Config{MaxConcurrent: 4}), time.Minute)
+	spans := tl.spans()
+	require.Len(t, spans, 10)
+	for _, s := range spans[4:] {
+		assert.Falsef(t, s.start.Before(resumed), "entry %d started before the resume", s.off)
+	}
+	assert.Equal(t, 4, maxConcurrency(spans))
+}
+
+func TestWindowContinueAsNewDrainsInFlight(t *testing.T) {
+	f := &fakes{}
+	env := newEnv(t, f)
+	// Entries 0–2, 4, 5: 0.5 s per activity; entry 3: 3 s per activity.
+	dur := func(off int64) time.Duration {
+		if off == 3 {
+			return 3 * time.Second
+		}
+		return 500 * time.Millisecond
+	}
+	slowBy(env, f, dur, 500*time.Millisecond, 3*time.Second)
+	tl := newTimeline(env)
+	signalAt(env, 0, entries(span(0, 8)...))
+	// At 1 s entries 0–2 finish: 4 and 5 take the free places, then the third
+	// completion makes ContinueAsNewAfter (3) due: nothing else starts.
+	queryAt(t, env, 3*time.Second, func(s Status) {
+		assert.Equal(t, []int64{3}, refOffsets(s.InFlight), "no entry starts once a ContinueAsNew is due")
+		assert.Equal(t, 4, s.Backlog)
+		assert.Equal(t, 5, s.ProcessedThisRun)
+	})
+	signalAt(env, 4*time.Second, entries(8, 9))
+	// Entry 3 finishes at 6 s; these signals reach the workflow in that workflow task.
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflowSkippingWorkflowTask(SignalEntries, entries(9, 10, 11))
+		env.SignalWorkflowSkippingWorkflowTask(SignalPause, nil)
+	}, 5500*time.Millisecond)
+	env.ExecuteWorkflow(WorkflowName, params(Config{MaxConcurrent: 4, ContinueAsNewAfter: 3}))
+	require.True(t, env.IsWorkflowCompleted())
+	p := decodeContinueAsNew(t, env.GetWorkflowError())
+
+	spans := tl.spans()
+	var ran []int64
+	for _, s := range spans {
+		ran = append(ran, s.off)
+		assert.Falsef(t, s.end.IsZero(), "entry %d finished before ContinueAsNew", s.off)
+	}
+	assert.ElementsMatch(t, []int64{0, 1, 2, 3, 4, 5}, ran)
+	assert.Equal(t, 6, f.count("Sv"))
+	require.NotNil(t, p.State)
+	assert.Equal(t, []int64{6, 7, 8, 9, 10, 11}, offsets(p.State.Queue), "queue carried in order, without the finished entries")
+	assert.Equal(t, int64(12), p.State.NextOffset)
+	assert.Equal(t, int64(6), p.State.Completed)
+	assert.Equal(t, int64(2), p.State.Duplicates)
+	assert.True(t, p.State.Paused, "the pause drained before ContinueAsNew is kept")
+
+	// The next run does the rest, nothing twice.
+	f2 := &fakes{}
+	env2 := newEnv(t, f2)
+	slow(env2, f2, time.Second)
+	signalAt(env2, 0, entries(5, 6, 12))
+	env2.RegisterDelayedCallback(func() { env2.SignalWorkflow(SignalResume, nil) }, time.Second)
+	queryAt(t, env2, 30*time.Second, func(s Status) {
+		assert.Equal(t, int64(13), s.Completed)
+		assert.Equal(t, int64(4), s.Duplicates)
+		assert.Equal(t, 2, s.Run)
+	})
+	p.Config.ContinueAsNewAfter = 100
+	runUntil(t, env2, p, time.Minute)
+	for o := int64(0); o <= 12; o++ {
+		want := 0
+		if o >= 6 {
+			want = 1
+		}
+		assert.Equalf(t, want, f2.count(fmt.Sprintf("R%d#", o)), "entry %d in the second run", o)
+	}
+}
+
+func TestWindowStatusAndDetails(t *testing.T) {
+	f := &fakes{}
+	env := newEnv(t, f)
+	slowBy(env, f, func(off int64) time.Duration { return time.Duration(1+off%2) * time.Second }, time.Second, 2*time.Second)
+	signalAt(env, 0, entries(span(0, 6)...))
+	queryAt(t, env, 1500*time.Millisecond, func(s Status) {
+		assert.Equal(t, 7, s.Backlog)
+		assert.Equal(t, []int64{0, 1, 2, 3, 4}, refOffsets(s.InFlight))
+		require.NotNil(t, s.Current)
+		assert.Equal(t, s.InFlight[0], *s.Current, "Current is the oldest in flight")
+		phases := map[int64]string{}
+		for _, r := range s.InFlight {
+			phases[r.Offset] = r.Phase + " " + r.Status
+		}
+		assert.Equal(t, map[int64]string{0: "set-status COMPLETED", 1: "replicate ", 2: "set-status COMPLETED",
+			3: "replicate ", 4: "set-status COMPLETED"}, phases)
+	})
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow("__temporal_workflow_metadata")
+		require.NoError(t, err)
+		var md sdkpb.WorkflowMetadata
+		require.NoError(t, v.Get(&md))
+		assert.Regexp(t, "^partition 3 of backbeat-replication · backlog 7 · processed 0 · failed 0 · now: 5 in flight: "+
+			"`source-bucket/key-0@v0` \\(set-status COMPLETED since [^)]*Z\\), `source-bucket/key-1@v1` \\(replicate since [^)]*Z\\), "+
+			"`source-bucket/key-2@v2` \\(set-status COMPLETED since [^)]*Z\\), \\+2 more$", md.GetCurrentDetails())
+	}, 1500*time.Millisecond)
+	queryAt(t, env, 2500*time.Millisecond, func(s Status) {
+		assert.Equal(t, []int64{1, 3, 5, 6}, refOffsets(s.InFlight), "0, 2, 4 done; 5 and 6 took their places")
+		assert.Equal(t, int64(1), s.Current.Offset)
+		assert.Equal(t, int64(3), s.Completed)
+	})
+	runUntil(t, env, params(Config{MaxConcurrent: 5}), time.Minute)
+}
+
+func TestWindowNotReplicableEntries(t *testing.T) {
+	// The entries of TestNotReplicableEntries, all at once: skipped ones finish without
+	// taking a place, the others run concurrently.
+	f := &fakes{}
+	env := newEnv(t, f)
+	completed := entry(0)
+	completed.Record.Op = record.OpStatus
+	completed.Record.Replication.Status = record.StatusCompleted
+	noRepl := entry(1)
+	noRepl.Record.Replication = nil
+	deleted := entry(2)
+	deleted.Record.Op = record.OpDeleteVersion
+	put := entry(3)
+	signalAt(env, 0, EntriesSignal{Entries: []Entry{completed, noRepl, deleted, put, entry(4)}})
+	queryAt(t, env, 30*time.Second, func(s Status) {
+		assert.Equal(t, int64(5), s.Processed)
+		assert.Equal(t, int64(2), s.Skipped)
+		assert.Equal(t, int64(1), s.Failed)
+		assert.Equal(t, int64(2), s.Completed)
+	})
+	runUntil(t, env, params(Config{MaxConcurrent: 2}), time.Minute)
+	assert.ElementsMatch(t, []string{"Sv2=FAILED#1", "R3#1", "Sv3=COMPLETED#1", "R4#1", "Sv4=COMPLETED#1"}, f.Events())
 }
