@@ -5,15 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/IBM/sarama"
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 
+	"github.com/backbeat-temporal/backbeat/internal/metricsserver"
+	"github.com/backbeat-temporal/backbeat/internal/tclient"
 	"github.com/backbeat-temporal/backbeat/workflows"
 )
 
@@ -25,46 +24,19 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	m := newMetrics()
-	if cfg.MetricsListen != "" {
-		ln, err := net.Listen("tcp", cfg.MetricsListen)
-		if err != nil {
-			return fmt.Errorf("bridge: metrics listener on %s: %w", cfg.MetricsListen, err)
-		}
-		srv := &http.Server{Handler: m.handler(), ReadHeaderTimeout: 10 * time.Second}
-		go srv.Serve(ln)
-		defer srv.Close()
-		cfg.Logger.Info("bridge metrics listening", "addr", ln.Addr().String())
+	_, closeMetrics, err := metricsserver.Start(cfg.MetricsListen, m.handler(), cfg.Logger)
+	if err != nil {
+		return fmt.Errorf("bridge: %w", err)
 	}
-	tc, err := dialTemporal(ctx, cfg)
+	defer closeMetrics()
+	tc, err := tclient.Dial(ctx, tclient.Options{Address: cfg.TemporalAddress, Namespace: cfg.Namespace,
+		Logger: cfg.Logger, MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff})
 	if err != nil {
 		return nil // ctx ended while waiting
 	}
 	defer tc.Close()
 	b := &bridge{cfg: cfg, log: cfg.Logger, m: m, sink: &temporalSink{c: tc, cfg: cfg}}
 	return b.consume(ctx)
-}
-
-// dialTemporal connects to Temporal, retrying with backoff until ctx ends.
-func dialTemporal(ctx context.Context, cfg Config) (client.Client, error) {
-	backoff := cfg.MinBackoff
-	for {
-		c, err := client.DialContext(ctx, client.Options{
-			HostPort:  cfg.TemporalAddress,
-			Namespace: cfg.Namespace,
-			Logger:    tlog.NewStructuredLogger(cfg.Logger.With("component", "temporal-client")),
-		})
-		if err == nil {
-			return c, nil
-		}
-		cfg.Logger.Error("cannot reach Temporal; retrying (start it, or fix --temporal-address / --namespace)",
-			"address", cfg.TemporalAddress, "namespace", cfg.Namespace, "err", err, "retryIn", backoff)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, cfg.MaxBackoff)
-	}
 }
 
 // bridge is one bridge process: a member of the consumer group.

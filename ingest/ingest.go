@@ -5,10 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"time"
 
+	"github.com/backbeat-temporal/backbeat/internal/metricsserver"
 	"github.com/backbeat-temporal/backbeat/journal"
 )
 
@@ -25,16 +24,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	in := &ingester{cfg: cfg, log: cfg.Logger, m: newMetrics(),
 		journal: &journal.Client{Endpoint: cfg.S3Endpoint, AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey}}
-	if cfg.MetricsListen != "" {
-		ln, err := net.Listen("tcp", cfg.MetricsListen)
-		if err != nil {
-			return fmt.Errorf("ingest: metrics listener on %s: %w", cfg.MetricsListen, err)
-		}
-		srv := &http.Server{Handler: in.m.handler(), ReadHeaderTimeout: 10 * time.Second}
-		go srv.Serve(ln)
-		defer srv.Close()
-		in.log.Info("ingest metrics listening", "addr", ln.Addr().String())
+	_, closeMetrics, err := metricsserver.Start(cfg.MetricsListen, in.m.handler(), in.log)
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
 	}
+	defer closeMetrics()
 	return in.run(ctx)
 }
 

@@ -6,10 +6,8 @@ package worker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -17,12 +15,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 	tworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/backbeat-temporal/backbeat/activities"
+	"github.com/backbeat-temporal/backbeat/internal/metricsserver"
+	"github.com/backbeat-temporal/backbeat/internal/tclient"
 	"github.com/backbeat-temporal/backbeat/workflows"
 )
 
@@ -100,17 +98,13 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("worker: %w", err)
 	}
 	m := newMetrics()
-	if cfg.MetricsListen != "" {
-		ln, err := net.Listen("tcp", cfg.MetricsListen)
-		if err != nil {
-			return fmt.Errorf("worker: metrics listener on %s: %w", cfg.MetricsListen, err)
-		}
-		srv := &http.Server{Handler: m.handler(), ReadHeaderTimeout: 10 * time.Second}
-		go srv.Serve(ln)
-		defer srv.Close()
-		log.Info("worker metrics listening", "addr", ln.Addr().String())
+	_, closeMetrics, err := metricsserver.Start(cfg.MetricsListen, m.handler(), log)
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
 	}
-	c, err := dial(ctx, cfg, m)
+	defer closeMetrics()
+	c, err := tclient.Dial(ctx, tclient.Options{Address: cfg.TemporalAddress, Namespace: cfg.Namespace,
+		Logger: log, Metrics: newSDKMetrics(m.reg), MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff})
 	if err != nil {
 		return nil // ctx ended while waiting for Temporal
 	}
@@ -131,30 +125,6 @@ func Run(ctx context.Context, cfg Config) error {
 	m.ready.Store(false)
 	w.Stop() // waits for running activities up to WorkerStopTimeout; the rest are retried
 	return nil
-}
-
-// dial connects to Temporal, retrying with backoff until ctx ends.
-func dial(ctx context.Context, cfg Config, m *metrics) (client.Client, error) {
-	backoff := cfg.MinBackoff
-	for {
-		c, err := client.DialContext(ctx, client.Options{
-			HostPort:       cfg.TemporalAddress,
-			Namespace:      cfg.Namespace,
-			Logger:         tlog.NewStructuredLogger(cfg.Logger.With("component", "temporal")),
-			MetricsHandler: newSDKMetrics(m.reg),
-		})
-		if err == nil {
-			return c, nil
-		}
-		cfg.Logger.Error("cannot reach Temporal; retrying (start it, or fix --temporal-address / --namespace)",
-			"address", cfg.TemporalAddress, "namespace", cfg.Namespace, "err", err, "retryIn", backoff)
-		select {
-		case <-ctx.Done():
-			return nil, errors.Join(ctx.Err(), err)
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, cfg.MaxBackoff)
-	}
 }
 
 // metrics are the worker's Prometheus metrics; they implement activities.Metrics.
