@@ -142,3 +142,41 @@ func TestReplicationSurvivesKillOfWorkerAndBridge(t *testing.T) {
 	defer w.mu.Unlock()
 	s.checkTarget(src, &w)
 }
+
+// TestReplicationSurvivesRestartsOfTemporalAndIngest kills the Temporal dev server
+// (its SQLite file kept) and ingest mid-stream: once they are back, every version
+// settles and the target matches.
+func TestReplicationSurvivesRestartsOfTemporalAndIngest(t *testing.T) {
+	s := startStack(t)
+	var w written
+	const n = 80
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < n; i++ {
+			w.put(s, fmt.Sprintf("t-%02d", i%20), []byte(fmt.Sprintf("object %d", i)), nil)
+		}
+	}()
+	completed := func() int {
+		c := 0
+		for _, v := range s.versions(s.src, s.srcC, srcBucket) {
+			if v.status() == "COMPLETED" {
+				c++
+			}
+		}
+		return c
+	}
+	require.Eventually(t, func() bool { return completed() >= 5 }, 2*time.Minute, 100*time.Millisecond)
+	s.temporal.Kill()
+	s.temporal.Restart()
+	c0 := completed()
+	require.Eventually(t, func() bool { return completed() > c0 }, 2*time.Minute, 100*time.Millisecond, "progress after Temporal's restart")
+	require.NoError(t, s.ingest.Kill())
+	require.NoError(t, s.ingest.Restart())
+	<-done
+
+	src := s.waitSettled(4*time.Minute, n)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s.checkTarget(src, &w)
+}
