@@ -174,6 +174,13 @@ type Config struct {
 	// StatusTimeout is the StartToCloseTimeout of one ActivitySetStatus attempt.
 	// Default 30 s.
 	StatusTimeout time.Duration
+	// LocalStatus runs ActivitySetStatus as a local activity (by its registered name, in
+	// the worker that runs the workflow task, with the same timeout and retry policy):
+	// no activity task to dispatch and no workflow task to wake the workflow up, which
+	// saves two of the ~5 task dispatches per entry. false runs it as a regular activity.
+	// nil (the zero value) means true; WithDefaults sets it. Runs started before this
+	// option existed keep the regular activity (see localStatusChange).
+	LocalStatus *bool `json:",omitempty"`
 	// ContinueAsNewAfter is the number of entries one run processes before it continues
 	// as new (also done earlier when Temporal suggests it). Default 1000. Setting it to 1
 	// is the way to exercise ContinueAsNew on a real server.
@@ -227,6 +234,7 @@ const (
 	DefaultMaxSignalsPerRun   = 5000
 	DefaultMaxCarryBytes      = 1 << 20
 	DefaultMaxConcurrent      = 8
+	DefaultLocalStatus        = true
 )
 
 // DefaultRetry is the default policy of ActivityReplicate, Backbeat's: 1 s, ×1.5,
@@ -256,6 +264,10 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.StatusTimeout <= 0 {
 		c.StatusTimeout = DefaultStatusTimeout
+	}
+	if c.LocalStatus == nil {
+		on := DefaultLocalStatus
+		c.LocalStatus = &on
 	}
 	if c.ContinueAsNewAfter <= 0 {
 		c.ContinueAsNewAfter = DefaultContinueAsNewAfter

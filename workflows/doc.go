@@ -98,6 +98,18 @@
 // bucket or version: nothing left to mark, or NonRetryable) end it; the entry is then
 // counted in StatusErrors besides Completed/Failed, with LastError set.
 //
+// The status write (a small PUT, a few ms) runs as a local activity by default
+// (Config.LocalStatus): called by its registered name ActivitySetStatus, it runs in the
+// worker that runs the workflow task, which saves an activity task and a workflow task
+// dispatch per entry; its result is a marker in the history. Same StartToClose
+// (StatusTimeout), same policy (StatusRetry) and no ScheduleToClose in effect (the SDK
+// would otherwise stop retrying after StatusTimeout): the SDK retries in the worker while
+// the backoff fits in the workflow task timeout (10 s; the workflow task is kept open
+// meanwhile, so other entries wait for it too), then with a workflow timer per retry.
+// Its attempts are not listed as pending activities. Config.LocalStatus false runs it as
+// a regular activity. The choice is guarded by workflow.GetVersion ("local-status"): a
+// run whose history began before keeps the regular activity until it continues as new.
+//
 // # Deduplication
 //
 // Kafka delivery is at least once and SignalWithStart does not dedupe (BB-441): after a

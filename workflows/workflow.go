@@ -19,6 +19,15 @@ import (
 // maxReasonLen bounds a FAILED reason and State.LastError.
 const maxReasonLen = 1024
 
+// localStatusChange is the workflow.GetVersion change ID of Config.LocalStatus: version
+// 1 may run the status write as a local activity; DefaultVersion (a run whose history
+// began before) always runs it as a regular activity.
+const localStatusChange = "local-status"
+
+// localStatusScheduleToClose is the ScheduleToCloseTimeout of the local status write:
+// in effect none (ten years), so that Config.StatusRetry alone ends the retries.
+const localStatusScheduleToClose = 10 * 365 * 24 * time.Hour
+
 // Bounds of the current details line: the entries in flight it names, and the length
 // of each name.
 const (
@@ -62,6 +71,9 @@ type runner struct {
 
 	entriesCh, pauseCh, resumeCh workflow.ReceiveChannel
 	replicateCtx, statusCtx      workflow.Context
+	// localStatus: statusCtx carries local activity options and the status write is a
+	// local activity (Config.LocalStatus, and this run began after localStatusChange).
+	localStatus bool
 
 	// flying are the entries in flight, in offset order (a subset of st.Queue), at
 	// most cfg.MaxConcurrent of them.
@@ -112,10 +124,25 @@ func newRunner(ctx workflow.Context, p Params) (*runner, error) {
 		HeartbeatTimeout:    hb,
 		RetryPolicy:         cfg.Retry.Policy(ReplicateNonRetryableErrorTypes()),
 	})
-	r.statusCtx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: cfg.StatusTimeout,
-		RetryPolicy:         cfg.StatusRetry.Policy(SetStatusNonRetryableErrorTypes()),
-	})
+	// Histories recorded before LocalStatus existed schedule regular status activities:
+	// they replay (and their run goes on) with DefaultVersion, and so without it.
+	local := workflow.GetVersion(ctx, localStatusChange, workflow.DefaultVersion, 1) >= 1
+	r.localStatus = local && cfg.LocalStatus != nil && *cfg.LocalStatus
+	if r.localStatus {
+		r.statusCtx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			StartToCloseTimeout: cfg.StatusTimeout,
+			// The SDK defaults ScheduleToClose to StartToClose and stops retrying at
+			// the first attempt's start + ScheduleToClose: only the retry policy may
+			// bound the attempts, as for the regular activity (which has none).
+			ScheduleToCloseTimeout: localStatusScheduleToClose,
+			RetryPolicy:            cfg.StatusRetry.Policy(SetStatusNonRetryableErrorTypes()),
+		})
+	} else {
+		r.statusCtx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout: cfg.StatusTimeout,
+			RetryPolicy:         cfg.StatusRetry.Policy(SetStatusNonRetryableErrorTypes()),
+		})
+	}
 	if !cfg.DisableSearchAttributes {
 		// ContinueAsNew carries the search attributes: only upsert what differs.
 		sa := workflow.GetTypedSearchAttributes(ctx)
@@ -360,16 +387,29 @@ func (r *runner) startStatus(ctx workflow.Context, in *inflight, status, reason 
 	ref.Status = status
 	ref.Reason = reason
 	in.ref = ref
+	if r.localStatus {
+		// By name: the worker registers the activity under ActivitySetStatus, and the
+		// SDK runs the registered function.
+		o := workflow.GetLocalActivityOptions(r.statusCtx)
+		o.Summary = summary(ref)
+		in.fut = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(r.statusCtx, o), ActivitySetStatus, in.status)
+		return
+	}
 	actx := workflow.WithActivityOptions(r.statusCtx, withSummary(workflow.GetActivityOptions(r.statusCtx), ref))
 	in.fut = workflow.ExecuteActivity(actx, ActivitySetStatus, in.status)
 }
 
 func withSummary(o workflow.ActivityOptions, ref EntryRef) workflow.ActivityOptions {
-	o.Summary = fmt.Sprintf("%s/%s@%s (offset %d)", ref.Bucket, ref.Key, ref.VersionID, ref.Offset)
-	if ref.Status != "" {
-		o.Summary += " → " + ref.Status
-	}
+	o.Summary = summary(ref)
 	return o
+}
+
+func summary(ref EntryRef) string {
+	s := fmt.Sprintf("%s/%s@%s (offset %d)", ref.Bucket, ref.Key, ref.VersionID, ref.Offset)
+	if ref.Status != "" {
+		s += " → " + ref.Status
+	}
+	return s
 }
 
 // onDone handles the end of the activity in flight of one entry.
