@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/assert"
@@ -111,11 +110,7 @@ func bbRequest(t *testing.T, ctx context.Context, base string, acct Account, met
 	for k, v := range hdr {
 		req.Header[http.CanonicalHeaderKey(k)] = v
 	}
-	const unsigned = "UNSIGNED-PAYLOAD"
-	req.Header.Set("X-Amz-Content-Sha256", unsigned)
-	creds := aws.Credentials{AccessKeyID: acct.AccessKey, SecretAccessKey: acct.SecretKey}
-	require.NoError(t, v4.NewSigner().SignHTTP(ctx, creds, req, unsigned, "s3", "us-east-1", time.Now(),
-		func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }))
+	require.NoError(t, sign(req, acct, unsignedPayload))
 	return req
 }
 

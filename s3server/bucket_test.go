@@ -3,18 +3,14 @@ package s3server
 import (
 	"context"
 	"crypto/md5"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/assert"
@@ -52,23 +48,8 @@ func bodyETag(body string) string {
 // refuse to send) and returns the status and body of the answer.
 func signedDo(t *testing.T, h *harness, acct Account, method, path, body string, header map[string]string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, h.URL+path, strings.NewReader(body))
-	require.NoError(t, err)
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	digest := sha256.Sum256([]byte(body))
-	sum := hex.EncodeToString(digest[:])
-	req.Header.Set("X-Amz-Content-Sha256", sum)
-	signer := v4.NewSigner()
-	creds := aws.Credentials{AccessKeyID: acct.AccessKey, SecretAccessKey: acct.SecretKey}
-	require.NoError(t, signer.SignHTTP(context.Background(), creds, req, sum, "s3", "us-east-1", time.Now()))
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, string(data)
+	r := objDo(t, h, acct, method, path, []byte(body), header)
+	return r.Status, r.Body
 }
 
 func TestBucketCreateListHeadDelete(t *testing.T) {

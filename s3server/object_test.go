@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/hex"
 	"hash/crc32"
 	"io"
 	"net/http"
@@ -42,11 +40,7 @@ func objDo(t *testing.T, h *harness, acct Account, method, path string, body []b
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	digest := sha256.Sum256(body)
-	sum := hex.EncodeToString(digest[:])
-	req.Header.Set("X-Amz-Content-Sha256", sum)
-	creds := aws.Credentials{AccessKeyID: acct.AccessKey, SecretAccessKey: acct.SecretKey}
-	require.NoError(t, v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }).SignHTTP(context.Background(), creds, req, sum, "s3", "us-east-1", time.Now()))
+	require.NoError(t, sign(req, acct, payloadHash(body)))
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -646,13 +640,11 @@ func unsignedDo(t *testing.T, h *harness, method, path string, body io.Reader, l
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	payload := "UNSIGNED-PAYLOAD"
+	payload := unsignedPayload
 	if v := req.Header.Get("X-Amz-Content-Sha256"); v != "" {
 		payload = v
 	}
-	req.Header.Set("X-Amz-Content-Sha256", payload)
-	creds := aws.Credentials{AccessKeyID: testUser.AccessKey, SecretAccessKey: testUser.SecretKey}
-	require.NoError(t, v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }).SignHTTP(context.Background(), creds, req, payload, "s3", "us-east-1", time.Now()))
+	require.NoError(t, sign(req, testUser, payload))
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
