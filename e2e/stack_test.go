@@ -11,8 +11,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,8 +21,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/backbeat-temporal/backbeat/internal/devstack"
+	"github.com/backbeat-temporal/backbeat/internal/enginetest"
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
-	"github.com/backbeat-temporal/backbeat/workflows"
 )
 
 const (
@@ -70,35 +68,15 @@ func startStack(t testing.TB, opts ...stackOption) *stack {
 		opt(&o)
 	}
 	s := &stack{t: t, ctx: context.Background()}
-	s.src, s.dst = s3test.Start(t), s3test.Start(t)
-	s.zk = devstack.StartZooKeeper(t)
-	// The topic exists with its partition count before any consumer could auto-create it.
-	s.kafka = devstack.StartBroker(t, devstack.BrokerTopics(fmt.Sprintf("backbeat-replication:%d", o.partitions)))
-	s.temporal = devstack.StartTemporal(t, devstack.TemporalHeadless(),
-		devstack.TemporalSearchAttributes(workflows.SearchAttributes()))
+	e := enginetest.Start(t, enginetest.Options{Partitions: o.partitions, LogLevel: o.logLevel,
+		BridgeArgs: o.bridgeArgs, WorkerArgs: o.workerArgs})
+	s.src, s.dst, s.zk, s.kafka, s.temporal = e.Src, e.Dst, e.ZK, e.Kafka, e.Temporal
+	s.ingest, s.bridge, s.worker = e.Ingest, e.Bridge, e.Worker
 	s.srcC, s.dstC = s.src.Client(s3test.User), s.dst.Client(s3test.User)
-
-	sites := filepath.Join(t.TempDir(), "sites.json")
-	data, err := json.Marshal(map[string]any{"default": "dr", "sites": []map[string]any{{
-		"name": "dr", "endpoint": s.dst.URL, "kind": "s3server",
-		"accessKey": s3test.Replication.AccessKey, "secretKey": s3test.Replication.SecretKey}}})
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(sites, data, 0o600))
-
-	creds := []string{"--access-key", s3test.Replication.AccessKey, "--secret-key", s3test.Replication.SecretKey}
-	s.ingest = devstack.StartProcess(t, devstack.Command{Name: "ingest", Path: devstack.Build(t, "cmd/ingest"),
-		Args: append([]string{"--s3-endpoint", s.src.URL, "--kafka-brokers", s.kafka.Addr(), "--zookeeper", s.zk.Addr(),
-			"--partitions", fmt.Sprint(o.partitions), "--poll-wait", "2s", "--metrics-listen", devstack.FreeAddr(t), "--log-level", o.logLevel}, creds...)})
-	s.bridge = devstack.StartProcess(t, devstack.Command{Name: "bridge", Path: devstack.Build(t, "cmd/bridge"),
-		Args: append([]string{"--kafka-brokers", s.kafka.Addr(), "--temporal-address", s.temporal.Addr(),
-			"--retry-initial", "200ms", "--retry-max-interval", "2s", "--metrics-listen", devstack.FreeAddr(t), "--log-level", o.logLevel}, o.bridgeArgs...)})
-	s.worker = devstack.StartProcess(t, devstack.Command{Name: "worker", Path: devstack.Build(t, "cmd/worker"),
-		Args: append(append([]string{"--temporal-address", s.temporal.Addr(), "--s3-endpoint", s.src.URL, "--sites", sites,
-			"--metrics-listen", devstack.FreeAddr(t), "--log-level", o.logLevel}, creds...), o.workerArgs...)})
 
 	s.mkBucket(s.srcC, srcBucket)
 	s.mkBucket(s.dstC, dstBucket)
-	_, err = s.srcC.PutBucketReplication(s.ctx, &s3.PutBucketReplicationInput{Bucket: aws.String(srcBucket),
+	_, err := s.srcC.PutBucketReplication(s.ctx, &s3.PutBucketReplicationInput{Bucket: aws.String(srcBucket),
 		ReplicationConfiguration: &s3types.ReplicationConfiguration{
 			Role: aws.String("arn:aws:iam::000000000000:role/backbeat"),
 			Rules: []s3types.ReplicationRule{{ID: aws.String("all"), Status: s3types.ReplicationRuleStatusEnabled,

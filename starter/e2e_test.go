@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
@@ -20,8 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/backbeat-temporal/backbeat/internal/devstack"
+	"github.com/backbeat-temporal/backbeat/internal/enginetest"
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
-	"github.com/backbeat-temporal/backbeat/workflows"
 )
 
 // binary runs bin/starter as a separate process.
@@ -121,26 +120,8 @@ func TestFailedRetryAndBackfillEndToEnd(t *testing.T) {
 	}
 	useProfiles(t)
 	ctx := context.Background()
-	src, dst := s3test.Start(t), s3test.Start(t)
-	zk := devstack.StartZooKeeper(t)
-	kafka := devstack.StartBroker(t)
-	temporal := devstack.StartTemporal(t, devstack.TemporalHeadless(), devstack.TemporalSearchAttributes(workflows.SearchAttributes()))
-	sites := filepath.Join(t.TempDir(), "sites.json")
-	data, err := json.Marshal(map[string]any{"default": "dr", "sites": []map[string]any{{
-		"name": "dr", "endpoint": dst.URL, "kind": "s3server",
-		"accessKey": s3test.Replication.AccessKey, "secretKey": s3test.Replication.SecretKey}}})
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(sites, data, 0o600))
-	creds := []string{"--access-key", s3test.Replication.AccessKey, "--secret-key", s3test.Replication.SecretKey}
-	devstack.StartProcess(t, devstack.Command{Name: "ingest", Path: devstack.Build(t, "cmd/ingest"),
-		Args: append([]string{"--s3-endpoint", src.URL, "--kafka-brokers", kafka.Addr(), "--zookeeper", zk.Addr(),
-			"--partitions", "2", "--poll-wait", "2s", "--metrics-listen", devstack.FreeAddr(t)}, creds...)})
-	devstack.StartProcess(t, devstack.Command{Name: "bridge", Path: devstack.Build(t, "cmd/bridge"),
-		Args: []string{"--kafka-brokers", kafka.Addr(), "--temporal-address", temporal.Addr(),
-			"--retry-initial", "200ms", "--retry-max-interval", "2s", "--metrics-listen", devstack.FreeAddr(t)}})
-	devstack.StartProcess(t, devstack.Command{Name: "worker", Path: devstack.Build(t, "cmd/worker"),
-		Args: append([]string{"--temporal-address", temporal.Addr(), "--s3-endpoint", src.URL, "--sites", sites,
-			"--metrics-listen", devstack.FreeAddr(t)}, creds...)})
+	e := enginetest.Start(t, enginetest.Options{Partitions: 2})
+	src, dst, temporal := e.Src, e.Dst, e.Temporal
 
 	// The user's environment: endpoints and profiles from the environment, as
 	// `source .demo/env` gives them.
@@ -156,7 +137,7 @@ func TestFailedRetryAndBackfillEndToEnd(t *testing.T) {
 	assert.Contains(t, r.stdout, "created: bucket target-bucket at "+dst.URL)
 
 	// The target bucket disappears: the next version FAILS.
-	_, err = dstC.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String("target-bucket")})
+	_, err := dstC.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String("target-bucket")})
 	require.NoError(t, err)
 	newID := putObject(t, srcC, "source-bucket", "dir/written after", "new data")
 	var failed []FailedVersion
