@@ -66,18 +66,26 @@ func (h *sdkMetrics) register(c prometheus.Collector) prometheus.Collector {
 	return c
 }
 
+// vec returns the collector of name in m, making and registering it with mk the first
+// time; ok is false when the name clashes with a metric of another kind (dropped).
+func vec[V prometheus.Collector](h *sdkMetrics, m map[string]V, name string, mk func() V) (v V, ok bool) {
+	h.vecs.mu.Lock()
+	defer h.vecs.mu.Unlock()
+	v, found := m[name]
+	if !found {
+		v, _ = h.register(mk()).(V) // the zero V when dropped, remembered as such
+		m[name] = v
+	}
+	var dropped V
+	return v, any(v) != any(dropped)
+}
+
 // Counter returns the counter name.
 func (h *sdkMetrics) Counter(name string) client.MetricsCounter {
-	v := h.vecs
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	c, ok := v.counters[name]
+	c, ok := vec(h, h.vecs.counters, name, func() *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: promName(name) + "_total", Help: "Temporal SDK " + name}, sdkLabels)
+	})
 	if !ok {
-		got := h.register(prometheus.NewCounterVec(prometheus.CounterOpts{Name: promName(name) + "_total", Help: "Temporal SDK " + name}, sdkLabels))
-		c, _ = got.(*prometheus.CounterVec)
-		v.counters[name] = c
-	}
-	if c == nil {
 		return client.MetricsNopHandler.Counter(name)
 	}
 	return counter{c.With(h.labels())}
@@ -85,16 +93,10 @@ func (h *sdkMetrics) Counter(name string) client.MetricsCounter {
 
 // Gauge returns the gauge name.
 func (h *sdkMetrics) Gauge(name string) client.MetricsGauge {
-	v := h.vecs
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	g, ok := v.gauges[name]
+	g, ok := vec(h, h.vecs.gauges, name, func() *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: promName(name), Help: "Temporal SDK " + name}, sdkLabels)
+	})
 	if !ok {
-		got := h.register(prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: promName(name), Help: "Temporal SDK " + name}, sdkLabels))
-		g, _ = got.(*prometheus.GaugeVec)
-		v.gauges[name] = g
-	}
-	if g == nil {
 		return client.MetricsNopHandler.Gauge(name)
 	}
 	return gauge{g.With(h.labels())}
@@ -102,20 +104,14 @@ func (h *sdkMetrics) Gauge(name string) client.MetricsGauge {
 
 // Timer returns the timer name, a histogram in seconds.
 func (h *sdkMetrics) Timer(name string) client.MetricsTimer {
-	v := h.vecs
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	t, ok := v.timers[name]
+	tm, ok := vec(h, h.vecs.timers, name, func() *prometheus.HistogramVec {
+		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: promName(name) + "_seconds", Help: "Temporal SDK " + name,
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 14)}, sdkLabels)
+	})
 	if !ok {
-		got := h.register(prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: promName(name) + "_seconds", Help: "Temporal SDK " + name,
-			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 14)}, sdkLabels))
-		t, _ = got.(*prometheus.HistogramVec)
-		v.timers[name] = t
-	}
-	if t == nil {
 		return client.MetricsNopHandler.Timer(name)
 	}
-	return timer{t.With(h.labels())}
+	return timer{tm.With(h.labels())}
 }
 
 type counter struct{ c prometheus.Counter }
