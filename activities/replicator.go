@@ -13,9 +13,13 @@
 //
 // Idempotency: before writing, the target is asked what it holds. On an s3server, the
 // version route with the source version id: a version of the same size and ETag means
-// the data is there. On plain S3, a HEAD of the key: the latest version carrying the
-// source version id in MetaSourceVersionID means the data is there. Only what differs
-// is written: nothing, the metadata (tags, user metadata, content headers), or the data.
+// the data is there. On plain S3, the target version carrying the source version id in
+// MetaSourceVersionID (and of the same size) holds the data: a HEAD of the key finds it
+// when it is the latest, a listing of the key's versions otherwise (see s3Target); a
+// plain S3 target is never moved back in time (an older version, or one deleted after
+// it on the source, that the target does not hold fails with a reason). Only what
+// differs is written: nothing, the metadata (tags, user metadata, content headers), or
+// the data.
 // A metadata-only entry never copies data that the target already holds (BB-269).
 //
 // Data is streamed from a GET of the source version to the target, never held whole in
@@ -157,7 +161,7 @@ func New(ctx context.Context, cfg Config) (*Replicator, error) {
 			}
 			r.targets[st.Name] = &s3serverTarget{bb: bb}
 		case KindS3:
-			r.targets[st.Name] = &s3Target{c: newS3Client(st, creds, cfg.TargetHTTPClient, cfg.MaxAttempts)}
+			r.targets[st.Name] = &s3Target{c: newS3Client(st, creds, cfg.TargetHTTPClient, cfg.MaxAttempts), src: r.srcS3}
 		}
 	}
 	return r, nil
@@ -214,9 +218,6 @@ const (
 	ActionDeleteMarker = "delete-marker"
 	// ActionAlreadyPresent: the target held the version already; nothing was written.
 	ActionAlreadyPresent = "already-present"
-	// ActionSuperseded: a plain S3 target already holds a newer source version of the
-	// key; nothing was written (replays never move a plain S3 key back in time).
-	ActionSuperseded = "superseded"
 )
 
 // Result tells what one Replicate did.
