@@ -134,6 +134,9 @@ func (t *s3Target) scan(ctx context.Context, j *job) (scan, error) {
 			return sc, classify(err, j.targetSide(), what)
 		}
 		// The SDK splits versions and delete markers: merge them back, newest first.
+		// Listed times are coarse (milliseconds, seconds on AWS): a tie sorts the
+		// version first, so an ambiguous delete marker is taken as below it (a
+		// replayed delete marker may then fail, never be reported held when it is not).
 		type entry struct {
 			id string
 			dm bool
