@@ -115,7 +115,7 @@ func (a *Activities) ReplicateVersion(ctx context.Context, in workflows.Replicat
 	}
 	return workflows.ReplicateResult{
 		Bytes:          res.Bytes,
-		AlreadyPresent: res.Action == ActionAlreadyPresent || res.Action == ActionSuperseded,
+		AlreadyPresent: res.Action == ActionAlreadyPresent,
 		MetadataOnly:   res.Action == ActionMetadata,
 	}, nil
 }

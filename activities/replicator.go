@@ -13,9 +13,13 @@
 //
 // Idempotency: before writing, the target is asked what it holds. On an s3server, the
 // version route with the source version id: a version of the same size and ETag means
-// the data is there. On plain S3, a HEAD of the key: the latest version carrying the
-// source version id in MetaSourceVersionID means the data is there. Only what differs
-// is written: nothing, the metadata (tags, user metadata, content headers), or the data.
+// the data is there. On plain S3, the target version carrying the source version id in
+// MetaSourceVersionID (and of the same size) holds the data: a HEAD of the key finds it
+// when it is the latest, a listing of the key's versions otherwise (see s3Target); a
+// plain S3 target is never moved back in time (an older version, or one deleted after
+// it on the source, that the target does not hold fails with a reason). Only what
+// differs is written: nothing, the metadata (tags, user metadata, content headers), or
+// the data.
 // A metadata-only entry never copies data that the target already holds (BB-269).
 //
 // Data is streamed from a GET of the source version to the target, never held whole in
@@ -28,9 +32,11 @@
 package activities
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -43,6 +49,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
@@ -154,7 +161,7 @@ func New(ctx context.Context, cfg Config) (*Replicator, error) {
 			}
 			r.targets[st.Name] = &s3serverTarget{bb: bb}
 		case KindS3:
-			r.targets[st.Name] = &s3Target{c: newS3Client(st, creds, cfg.TargetHTTPClient, cfg.MaxAttempts)}
+			r.targets[st.Name] = &s3Target{c: newS3Client(st, creds, cfg.TargetHTTPClient, cfg.MaxAttempts), src: r.srcS3}
 		}
 	}
 	return r, nil
@@ -211,9 +218,6 @@ const (
 	ActionDeleteMarker = "delete-marker"
 	// ActionAlreadyPresent: the target held the version already; nothing was written.
 	ActionAlreadyPresent = "already-present"
-	// ActionSuperseded: a plain S3 target already holds a newer source version of the
-	// key; nothing was written (replays never move a plain S3 key back in time).
-	ActionSuperseded = "superseded"
 )
 
 // Result tells what one Replicate did.
@@ -387,15 +391,46 @@ func (r *Replicator) sourceVersion(ctx context.Context, bucket, key, versionID s
 	return &v, nil
 }
 
+// MaxStatusReason is the longest FAILED reason SetStatus sends, in bytes: a longer one
+// is cut on a rune boundary and ends with "…".
+const MaxStatusReason = 2048
+
+// statusBody is the body of s3server's PUT status route.
+type statusBody struct {
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// statusReason makes reason fit the status route: valid UTF-8 (a byte that is not, such
+// as a multi-byte rune cut by a truncation upstream, becomes U+FFFD) and at most
+// MaxStatusReason bytes, cut on a rune boundary. Control characters are kept: the
+// JSON encoder escapes them.
+func statusReason(reason string) string {
+	reason = strings.ToValidUTF8(reason, "\uFFFD")
+	if len(reason) <= MaxStatusReason {
+		return reason
+	}
+	const ellipsis = "…"
+	n := MaxStatusReason - len(ellipsis)
+	for n > 0 && !utf8.RuneStart(reason[n]) {
+		n--
+	}
+	return reason[:n] + ellipsis
+}
+
 // SetStatus writes the replication status (journal.StatusCompleted, StatusFailed...)
-// of a source version, with the reason of a failure, and returns the version's
-// last-modified time. Errors are *Error.
+// of a source version, with the reason of a failure (made valid UTF-8 and cut to
+// MaxStatusReason bytes), and returns the version's last-modified time. Errors are
+// *Error.
 func (r *Replicator) SetStatus(ctx context.Context, bucket, key, versionID, status, reason string) (time.Time, error) {
-	body := fmt.Sprintf(`{"status":%q,"reason":%q}`, status, reason)
+	body, err := json.Marshal(statusBody{Status: status, Reason: statusReason(reason)})
+	if err != nil {
+		return time.Time{}, newError(KindInvalidEntry, fmt.Sprintf("encode status %s of %s/%s version %s", status, bucket, key, versionID), err)
+	}
 	var v versionInfo
-	err := r.srcBB.doJSON(ctx, bbRequest{method: http.MethodPut, route: "status", bucket: bucket, key: key,
+	err = r.srcBB.doJSON(ctx, bbRequest{method: http.MethodPut, route: "status", bucket: bucket, key: key,
 		query: url.Values{"versionId": {versionID}}, header: http.Header{"Content-Type": {"application/json"}},
-		body: strings.NewReader(body), length: int64(len(body))}, &v)
+		body: bytes.NewReader(body), length: int64(len(body))}, &v)
 	if err != nil {
 		return time.Time{}, classify(err, side{source: true, site: r.source, bucket: bucket}, fmt.Sprintf("set status %s of %s/%s version %s", status, bucket, key, versionID))
 	}

@@ -519,15 +519,18 @@ func TestReplicatePlainS3Target(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, ActionAlreadyPresent, res.Action)
 
-	// A replay of an older version never replaces a newer one.
+	// A replay of an older version never replaces a newer one: the target holds it
+	// below the newer one.
 	newer := e.put("small", []byte("newer"))
 	_, err = r.Replicate(e.ctx, e.pending(), nil)
 	require.NoError(t, err)
 	e.transport.take()
 	res, err = r.Replicate(e.ctx, rec, nil)
 	require.NoError(t, err)
-	assert.Equal(t, ActionSuperseded, res.Action)
-	assert.Zero(t, e.transport.take()["PUT object"])
+	assert.Equal(t, ActionAlreadyPresent, res.Action)
+	counts = e.transport.take()
+	assert.Zero(t, counts["PUT object"])
+	assert.Equal(t, 1, counts["GET object"], "one listing of the target versions")
 	head, err = e.dstC.HeadObject(e.ctx, &s3.HeadObjectInput{Bucket: aws.String(dstBucket), Key: aws.String("small")})
 	require.NoError(t, err)
 	assert.Equal(t, newer, head.Metadata[MetaSourceVersionID])

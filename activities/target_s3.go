@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -41,15 +42,35 @@ const (
 // or content headers without a new version (a metadata-only change of those is a
 // CopyObject of the object onto itself, REPLACE: a new target version, the data copied
 // by the target itself, never by the worker; tags alone go by PutObjectTagging on the
-// existing version). Only the latest target version is checked (HEAD), so a replay of an
-// older source version is recognized by its last-modified time (MetaSourceLastModified)
-// and skipped.
+// existing version); put a version anywhere but on top: what it writes becomes the
+// latest.
+//
+// Which version the target holds is checked exactly: the target version whose
+// MetaSourceVersionID is the source version id (and of the same size). A HEAD of the
+// key answers in the usual cases (the latest holds it; the latest replicates an older
+// source version, or the key is new: write). Otherwise the target's versions of the key
+// are listed, newest first, and HEADed down to the first one that replicates an older
+// source version (versions are written in source order, so the source version cannot be
+// below it).
+//
+// Nothing is written that would move the key back in time: when the target's latest
+// replicates a newer source version, or is a delete marker of a deletion that came
+// after the source version (asked to the source), writing the older version would make
+// it the latest and bring back replaced or deleted data. Such a version cannot be held
+// by a plain S3 target: its entry ends FAILED (KindNonRetryable) with a reason that says
+// so; the target's current object is right and nothing is to be done unless that
+// version's history is wanted on the target (then copy it by hand). COMPLETED always
+// means that the target holds the version's data and metadata.
 type s3Target struct {
-	c *s3.Client
+	c   *s3.Client
+	src *s3.Client // the source, to order delete markers
 }
 
-// s3Head is what a HEAD of the key says.
-type s3Head struct {
+// maxScannedVersions bounds the target versions one check HEADs.
+const maxScannedVersions = 100
+
+// s3Version is what the target holds under one version (or the latest) of the key.
+type s3Version struct {
 	absent, deleteMarker bool
 	versionID            string
 	srcVersionID         string
@@ -58,23 +79,110 @@ type s3Head struct {
 	size                 int64
 }
 
-func (t *s3Target) head(ctx context.Context, j *job) (s3Head, error) {
-	out, err := t.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(j.bucket), Key: aws.String(j.key)})
+// head HEADs a target version of j.key (versionID "": the latest).
+func (t *s3Target) head(ctx context.Context, j *job, versionID string) (s3Version, error) {
+	out, err := t.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(j.bucket), Key: aws.String(j.key), VersionId: optString(versionID)})
 	if err != nil {
 		var re *awshttp.ResponseError
 		if errors.As(err, &re) && (re.HTTPStatusCode() == http.StatusNotFound || re.HTTPStatusCode() == http.StatusMethodNotAllowed) {
 			// A missing bucket is also a 404 without a code here: the write says which.
-			return s3Head{absent: true, deleteMarker: re.Response.Header.Get("x-amz-delete-marker") == "true"}, nil
+			return s3Version{absent: true, versionID: versionID, deleteMarker: re.Response.Header.Get("x-amz-delete-marker") == "true"}, nil
 		}
-		return s3Head{}, classify(err, j.targetSide(), fmt.Sprintf("check the target object %s/%s", j.bucket, j.key))
+		return s3Version{}, classify(err, j.targetSide(), fmt.Sprintf("check the target object %s/%s", j.bucket, j.key))
 	}
-	h := s3Head{versionID: aws.ToString(out.VersionId), size: aws.ToInt64(out.ContentLength)}
-	h.srcVersionID = out.Metadata[MetaSourceVersionID]
-	h.metaDigest = out.Metadata[MetaSourceMeta]
+	v := s3Version{versionID: aws.ToString(out.VersionId), size: aws.ToInt64(out.ContentLength)}
+	v.srcVersionID = out.Metadata[MetaSourceVersionID]
+	v.metaDigest = out.Metadata[MetaSourceMeta]
 	if lm := out.Metadata[MetaSourceLastModified]; lm != "" {
-		h.srcLastModified, _ = time.Parse(time.RFC3339Nano, lm)
+		v.srcLastModified, _ = time.Parse(time.RFC3339Nano, lm)
 	}
-	return h, nil
+	return v, nil
+}
+
+// holds tells whether v holds the data of j.src.
+func (v s3Version) holds(j *job) bool {
+	return !v.absent && !v.deleteMarker && v.srcVersionID == j.src.VersionID && v.size == j.src.Size
+}
+
+// older tells whether v is not a replica of a source version as new as j.src: written
+// by something else (no marker), or replicating an older source version. Writing j.src
+// above it moves nothing back in time.
+func (v s3Version) older(j *job) bool {
+	if v.srcVersionID == "" && v.srcLastModified.IsZero() {
+		return true
+	}
+	return v.srcLastModified.Before(j.src.LastModified)
+}
+
+// scan is what the target holds of the key above the source version j.src.
+type scan struct {
+	match       *s3Version // the target version holding j.src, nil when none
+	newer       *s3Version // the newest target version replicating a newer source version
+	deleteAbove bool       // a delete marker lies above the first older version (or match)
+}
+
+// scan walks the target's versions of j.key newest first, HEADing each version, down
+// to the one holding j.src or the first older one.
+func (t *s3Target) scan(ctx context.Context, j *job) (scan, error) {
+	var sc scan
+	what := fmt.Sprintf("list the target versions of %s/%s", j.bucket, j.key)
+	heads := 0
+	p := s3.NewListObjectVersionsPaginator(t.c, &s3.ListObjectVersionsInput{Bucket: aws.String(j.bucket), Prefix: aws.String(j.key)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return sc, classify(err, j.targetSide(), what)
+		}
+		// The SDK splits versions and delete markers: merge them back, newest first.
+		// Listed times are coarse (milliseconds, seconds on AWS): a tie sorts the
+		// version first, so an ambiguous delete marker is taken as below it (a
+		// replayed delete marker may then fail, never be reported held when it is not).
+		type entry struct {
+			id string
+			dm bool
+			lm time.Time
+		}
+		var es []entry
+		for _, v := range page.Versions {
+			if aws.ToString(v.Key) == j.key {
+				es = append(es, entry{id: aws.ToString(v.VersionId), lm: aws.ToTime(v.LastModified)})
+			}
+		}
+		for _, d := range page.DeleteMarkers {
+			if aws.ToString(d.Key) == j.key {
+				es = append(es, entry{id: aws.ToString(d.VersionId), dm: true, lm: aws.ToTime(d.LastModified)})
+			}
+		}
+		slices.SortStableFunc(es, func(a, b entry) int { return b.lm.Compare(a.lm) })
+		for _, e := range es {
+			if e.dm {
+				sc.deleteAbove = true
+				continue
+			}
+			if heads++; heads > maxScannedVersions {
+				return sc, newError(KindNonRetryable, fmt.Sprintf("%s: more than %d versions replicate source versions newer than %s (%s): check the target bucket's history of this key",
+					what, maxScannedVersions, j.src.VersionID, j.src.LastModified.UTC().Format(time.RFC3339Nano)), nil)
+			}
+			v, err := t.head(ctx, j, e.id)
+			if err != nil {
+				return sc, err
+			}
+			switch {
+			case v.absent: // deleted meanwhile
+			case v.holds(j):
+				sc.match = &v
+				return sc, nil
+			case v.older(j):
+				return sc, nil
+			case sc.newer == nil:
+				sc.newer = &v
+			}
+		}
+		if n := len(page.Versions) + len(page.DeleteMarkers); n > len(es) {
+			return sc, nil // past the key's versions
+		}
+	}
+	return sc, nil
 }
 
 // metaDigest is the digest of the content headers and user metadata of m.
@@ -116,18 +224,95 @@ func optString(s string) *string {
 	return aws.String(s)
 }
 
+// stamp is how a reason names a source version.
+func stamp(versionID string, lm time.Time) string {
+	return fmt.Sprintf("%s (last modified %s)", versionID, lm.UTC().Format(time.RFC3339Nano))
+}
+
+// errSuperseded is the failure of a source version that the target cannot hold below
+// what it holds.
+func (j *job) errSuperseded(why string) error {
+	return newError(KindNonRetryable, fmt.Sprintf("%s/%s: source version %s not replicated: %s; a plain S3 target writes every version on top, so writing it would make it the latest. "+
+		"The target's current object is right; copy the version by hand only if its history is wanted on the target",
+		j.bucket, j.key, stamp(j.src.VersionID, j.src.LastModified), why), nil)
+}
+
 func (t *s3Target) replicate(ctx context.Context, j *job) (Result, error) {
-	h, err := t.head(ctx, j)
+	latest, err := t.head(ctx, j, "")
 	if err != nil {
 		return Result{}, err
 	}
-	if !h.absent && h.srcVersionID == j.src.VersionID && h.size == j.src.Size {
-		return t.updateMetadata(ctx, j, h)
+	switch {
+	case latest.holds(j):
+		return t.updateMetadata(ctx, j, latest, true)
+	case (latest.absent && !latest.deleteMarker) || (!latest.absent && latest.older(j)):
+		return t.write(ctx, j)
 	}
-	if !h.absent && !h.srcLastModified.IsZero() && h.srcLastModified.After(j.src.LastModified) {
-		j.log.Info("the target already holds a newer source version: skipped", "targetSourceVersionId", h.srcVersionID)
-		return Result{Action: ActionSuperseded}, nil
+	// The latest is a delete marker or replicates a newer source version: the version
+	// may be below it, or must not go on top of it.
+	sc, err := t.scan(ctx, j)
+	switch {
+	case err != nil:
+		return Result{}, err
+	case sc.match != nil:
+		return t.updateMetadata(ctx, j, *sc.match, false)
+	case sc.newer != nil:
+		return Result{}, j.errSuperseded(fmt.Sprintf("the target holds version %s replicating the newer source version %s",
+			sc.newer.versionID, stamp(sc.newer.srcVersionID, sc.newer.srcLastModified)))
 	}
+	// The latest is a delete marker: of a deletion before or after the version?
+	dm, err := t.deletedAfter(ctx, j)
+	if err != nil {
+		return Result{}, err
+	}
+	if dm != "" {
+		return Result{}, j.errSuperseded(fmt.Sprintf("the key was deleted on the source after it (delete marker %s) and the target's latest is a delete marker", dm))
+	}
+	return t.write(ctx, j)
+}
+
+// deletedAfter returns a source delete marker of j.key newer than j.src ("" when none).
+func (t *s3Target) deletedAfter(ctx context.Context, j *job) (string, error) {
+	what := fmt.Sprintf("list the source versions of %s/%s", j.rec.Bucket, j.key)
+	p := s3.NewListObjectVersionsPaginator(t.src, &s3.ListObjectVersionsInput{Bucket: aws.String(j.rec.Bucket), Prefix: aws.String(j.key)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return "", classify(err, j.sourceSide(), what)
+		}
+		past := false
+		for _, d := range page.DeleteMarkers {
+			if aws.ToString(d.Key) != j.key {
+				past = true
+				continue
+			}
+			// Listings say milliseconds: the version route says the exact time.
+			if aws.ToTime(d.LastModified).Before(j.src.LastModified.Truncate(time.Millisecond)) {
+				continue
+			}
+			v, err := j.r.sourceVersion(ctx, j.rec.Bucket, j.key, aws.ToString(d.VersionId))
+			if KindOf(err) == KindSourceGone {
+				continue
+			}
+			if err != nil {
+				return "", err
+			}
+			if v.LastModified.After(j.src.LastModified) {
+				return v.VersionID, nil
+			}
+		}
+		for _, v := range page.Versions {
+			past = past || aws.ToString(v.Key) != j.key
+		}
+		if past {
+			break
+		}
+	}
+	return "", nil
+}
+
+// write copies the data and metadata of j.src: it becomes the target's latest.
+func (t *s3Target) write(ctx context.Context, j *job) (Result, error) {
 	if j.metadataOnly {
 		j.log.Info("metadata-only entry but the target lacks the version: copying data and metadata")
 	}
@@ -137,9 +322,10 @@ func (t *s3Target) replicate(ctx context.Context, j *job) (Result, error) {
 	return t.putObject(ctx, j)
 }
 
-// updateMetadata writes what differs of the tags and metadata of the target's latest
-// version, which holds the data of j.src.
-func (t *s3Target) updateMetadata(ctx context.Context, j *job, h s3Head) (Result, error) {
+// updateMetadata writes what differs of the tags and metadata of the target version h,
+// which holds the data of j.src. Tags are set on h itself; other metadata only by a
+// copy onto itself, which makes a new latest version: refused when h is not the latest.
+func (t *s3Target) updateMetadata(ctx context.Context, j *job, h s3Version, latest bool) (Result, error) {
 	what := fmt.Sprintf("update the metadata of %s/%s", j.bucket, j.key)
 	tags, err := t.c.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String(j.bucket), Key: aws.String(j.key), VersionId: optString(h.versionID)})
 	if err != nil {
@@ -168,6 +354,10 @@ func (t *s3Target) updateMetadata(ctx context.Context, j *job, h s3Head) (Result
 		if err != nil {
 			return Result{}, classify(err, j.targetSide(), what)
 		}
+	case !latest:
+		return Result{}, newError(KindNonRetryable, fmt.Sprintf("%s: the target holds source version %s as version %s, below its latest, with other content headers or user metadata; "+
+			"a plain S3 target changes them only by a copy that becomes the latest, which would bring back old data: fix them on the target by hand if they matter",
+			what, j.src.VersionID, h.versionID), nil)
 	default:
 		m := j.src.Meta
 		src := j.bucket + "/" + escapeKey(j.key)
@@ -214,17 +404,32 @@ func (t *s3Target) putObject(ctx context.Context, j *job) (Result, error) {
 	return Result{Action: ActionCopied, Bytes: j.src.Size}, nil
 }
 
+// deleteMarker makes j.key deleted on the target (DeleteObject without version id: a
+// new target delete marker), unless its latest is already a delete marker, or unless it
+// replicates a newer source version (the deletion would delete it): then the target
+// keeps it, and the entry fails unless a delete marker already lies between it and the
+// versions replicating older source versions.
 func (t *s3Target) deleteMarker(ctx context.Context, j *job) (Result, error) {
-	h, err := t.head(ctx, j)
+	latest, err := t.head(ctx, j, "")
 	if err != nil {
 		return Result{}, err
 	}
-	switch {
-	case h.deleteMarker:
+	if latest.deleteMarker {
 		return Result{Action: ActionAlreadyPresent}, nil
-	case !h.absent && !h.srcLastModified.IsZero() && h.srcLastModified.After(j.src.LastModified):
-		j.log.Info("the target already holds a newer source version: delete marker skipped", "targetSourceVersionId", h.srcVersionID)
-		return Result{Action: ActionSuperseded}, nil
+	}
+	if !latest.absent && !latest.older(j) {
+		sc, err := t.scan(ctx, j)
+		if err != nil {
+			return Result{}, err
+		}
+		if sc.deleteAbove {
+			return Result{Action: ActionAlreadyPresent}, nil
+		}
+		if sc.newer != nil {
+			latest = *sc.newer
+		}
+		return Result{}, j.errSuperseded(fmt.Sprintf("the target holds version %s replicating the newer source version %s, and deleting now would delete it",
+			latest.versionID, stamp(latest.srcVersionID, latest.srcLastModified)))
 	}
 	_, err = t.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(j.bucket), Key: aws.String(j.key)})
 	if err != nil {

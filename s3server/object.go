@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/backbeat-temporal/backbeat/s3server/store"
 )
@@ -67,10 +68,15 @@ func checkVersionID(id string) (string, error) {
 	return id, nil
 }
 
-// checkNewKey validates the key of a version about to be written.
+// checkNewKey validates the key of a version about to be written. A key must be valid
+// UTF-8, as in S3: the journal is JSON, which cannot carry other bytes, so the engine
+// could never address such a version (it would stay PENDING).
 func checkNewKey(key string) error {
-	if len(key) > maxKeyLength {
+	switch {
+	case len(key) > maxKeyLength:
 		return errKeyTooLong
+	case !utf8.ValidString(key):
+		return errf("InvalidArgument", http.StatusBadRequest, "The object key is not valid UTF-8.")
 	}
 	return nil
 }
