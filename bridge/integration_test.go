@@ -32,6 +32,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/backbeat-temporal/backbeat/bridge"
+	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/internal/devstack"
 	"github.com/backbeat-temporal/backbeat/journal"
 	"github.com/backbeat-temporal/backbeat/workflows"
@@ -66,7 +67,7 @@ func newFakeActivities() *fakeActivities {
 	return &fakeActivities{replicated: map[int32][]int64{}, statuses: map[string][]string{}}
 }
 
-func (f *fakeActivities) Replicate(ctx context.Context, in workflows.ReplicateInput) (workflows.ReplicateResult, error) {
+func (f *fakeActivities) Replicate(ctx context.Context, in contract.ReplicateInput) (contract.ReplicateResult, error) {
 	f.mu.Lock()
 	f.replicated[in.Entry.Partition] = append(f.replicated[in.Entry.Partition], in.Entry.Offset)
 	gate, delay := f.gate, f.delay
@@ -75,7 +76,7 @@ func (f *fakeActivities) Replicate(ctx context.Context, in workflows.ReplicateIn
 		select {
 		case <-gate:
 		case <-ctx.Done():
-			return workflows.ReplicateResult{}, ctx.Err()
+			return contract.ReplicateResult{}, ctx.Err()
 		}
 	}
 	if delay > 0 {
@@ -84,13 +85,13 @@ func (f *fakeActivities) Replicate(ctx context.Context, in workflows.ReplicateIn
 		select {
 		case <-t.C:
 		case <-ctx.Done():
-			return workflows.ReplicateResult{}, ctx.Err()
+			return contract.ReplicateResult{}, ctx.Err()
 		}
 	}
-	return workflows.ReplicateResult{Bytes: in.Entry.Record.Size}, nil
+	return contract.ReplicateResult{Bytes: in.Entry.Record.Size}, nil
 }
 
-func (f *fakeActivities) SetStatus(ctx context.Context, in workflows.SetStatusInput) error {
+func (f *fakeActivities) SetStatus(ctx context.Context, in contract.SetStatusInput) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.statuses[in.VersionID] = append(f.statuses[in.VersionID], in.Status)
@@ -165,16 +166,16 @@ func newRig(t *testing.T, noTemporal bool) *rig {
 func (r *rig) startTemporal(opts ...devstack.TemporalOption) {
 	r.t.Helper()
 	opts = append([]devstack.TemporalOption{devstack.TemporalHeadless(),
-		devstack.TemporalSearchAttributes(workflows.SearchAttributes())}, opts...)
+		devstack.TemporalSearchAttributes(contract.SearchAttributes())}, opts...)
 	r.temporal = devstack.StartTemporal(r.t, opts...)
 	c, err := client.Dial(client.Options{HostPort: r.temporal.Addr(), Logger: tlog.NewStructuredLogger(discard())})
 	require.NoError(r.t, err)
 	r.t.Cleanup(c.Close)
 	r.tc = c
-	w := tworker.New(c, workflows.TaskQueue, tworker.Options{})
-	w.RegisterWorkflowWithOptions(workflows.PartitionWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
-	w.RegisterActivityWithOptions(r.acts.Replicate, activity.RegisterOptions{Name: workflows.ActivityReplicate})
-	w.RegisterActivityWithOptions(r.acts.SetStatus, activity.RegisterOptions{Name: workflows.ActivitySetStatus})
+	w := tworker.New(c, contract.TaskQueue, tworker.Options{})
+	w.RegisterWorkflowWithOptions(workflows.PartitionWorkflow, workflow.RegisterOptions{Name: contract.WorkflowName})
+	w.RegisterActivityWithOptions(r.acts.Replicate, activity.RegisterOptions{Name: contract.ActivityReplicate})
+	w.RegisterActivityWithOptions(r.acts.SetStatus, activity.RegisterOptions{Name: contract.ActivitySetStatus})
 	require.NoError(r.t, w.Start())
 	r.t.Cleanup(w.Stop)
 }
@@ -421,18 +422,18 @@ func (r *rig) checkExactlyOnce() {
 }
 
 // status queries a partition workflow.
-func (r *rig) status(p int32) workflows.Status {
+func (r *rig) status(p int32) contract.Status {
 	r.t.Helper()
 	st, err := r.queryStatus(p)
 	require.NoError(r.t, err)
 	return st
 }
 
-func (r *rig) queryStatus(p int32) (workflows.Status, error) {
+func (r *rig) queryStatus(p int32) (contract.Status, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var st workflows.Status
-	v, err := r.tc.QueryWorkflow(ctx, workflows.WorkflowID(topic, p), "", workflows.QueryStatus)
+	var st contract.Status
+	v, err := r.tc.QueryWorkflow(ctx, contract.WorkflowID(topic, p), "", contract.QueryStatus)
 	if err != nil {
 		return st, err
 	}

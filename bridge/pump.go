@@ -10,7 +10,7 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/backbeat-temporal/backbeat/workflows"
+	"github.com/backbeat-temporal/backbeat/contract"
 )
 
 // sink is where a partition's entries go: its workflow. The Temporal implementation is
@@ -18,7 +18,7 @@ import (
 type sink interface {
 	// Send delivers contiguous entries of one partition (ascending offsets); nil means
 	// the workflow accepted them.
-	Send(ctx context.Context, topic string, partition int32, entries []workflows.Entry) error
+	Send(ctx context.Context, topic string, partition int32, entries []contract.Entry) error
 	// Backlog returns the entries queued in the partition's workflow and their encoded
 	// size in bytes.
 	Backlog(ctx context.Context, topic string, partition int32) (entries, bytes int, err error)
@@ -41,7 +41,7 @@ type pump struct {
 	// now returns the current time. Default time.Now.
 	now func() time.Time
 
-	batch     []workflows.Entry
+	batch     []contract.Entry
 	bytes     int
 	last      *sarama.ConsumerMessage // newest message taken, marked once its batch is sent
 	sentSince int                     // entries sent since the last backlog check
@@ -112,7 +112,7 @@ func (p *pump) run(parent, ctx context.Context, msgs <-chan *sarama.ConsumerMess
 // its offset is marked with the batch: it can never be replicated, and blocking the
 // partition on it would stop every later entry.
 func (p *pump) take(msg *sarama.ConsumerMessage, size int) {
-	e := workflows.Entry{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset}
+	e := contract.Entry{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset}
 	if err := json.Unmarshal(msg.Value, &e.Record); err != nil || e.Record.Bucket == "" {
 		if err == nil {
 			err = errors.New("no bucket")

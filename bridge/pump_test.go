@@ -15,21 +15,21 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/journal"
-	"github.com/backbeat-temporal/backbeat/workflows"
 )
 
 // fakeSink records what the pump sends; failures and backlog are scripted.
 type fakeSink struct {
 	mu       sync.Mutex
-	sent     [][]workflows.Entry
+	sent     [][]contract.Entry
 	failNext int   // Send fails this many times first
 	backlog  []int // successive Backlog answers (the last one repeats)
 	queries  int
 	attempts int
 }
 
-func (f *fakeSink) Send(ctx context.Context, topic string, partition int32, entries []workflows.Entry) error {
+func (f *fakeSink) Send(ctx context.Context, topic string, partition int32, entries []contract.Entry) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.attempts++
@@ -37,7 +37,7 @@ func (f *fakeSink) Send(ctx context.Context, topic string, partition int32, entr
 		f.failNext--
 		return errors.New("temporal unavailable")
 	}
-	f.sent = append(f.sent, append([]workflows.Entry(nil), entries...))
+	f.sent = append(f.sent, append([]contract.Entry(nil), entries...))
 	return nil
 }
 
@@ -201,5 +201,5 @@ func TestConfigValidation(t *testing.T) {
 	c, err := Config{}.withDefaults()
 	require.NoError(t, err)
 	assert.Equal(t, "backbeat-replication-group", c.Group)
-	assert.Equal(t, workflows.DefaultHighWater/2, c.LowWater)
+	assert.Equal(t, contract.DefaultHighWater/2, c.LowWater)
 }

@@ -5,6 +5,12 @@
 //
 // # Who talks to it
 //
+// The names and payloads this documentation cites (WorkflowID, WorkflowName, TaskQueue,
+// the signals, QueryStatus, the activities, Params, Entry, Config, State, Status, the
+// error kinds, the search attributes) are those of package contract, which the bridge,
+// the starter and the activities import; only the worker imports this package, to
+// register PartitionWorkflow.
+//
 // The bridge sends each claimed partition's messages with SignalWithStartWorkflow:
 // workflow ID WorkflowID(topic, partition) ("backbeat-replication/<topic>/<partition>"),
 // type WorkflowName, task queue TaskQueue, input Params{Topic, Partition}, signal
