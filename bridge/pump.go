@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -113,6 +114,7 @@ func (p *pump) run(parent, ctx context.Context, msgs <-chan *sarama.ConsumerMess
 // partition on it would stop every later entry.
 func (p *pump) take(msg *sarama.ConsumerMessage, size int) {
 	e := contract.Entry{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset}
+	e.JournalID, e.Seq = journalPosition(msg.Headers)
 	if err := json.Unmarshal(msg.Value, &e.Record); err != nil || e.Record.Bucket == "" {
 		if err == nil {
 			err = errors.New("no bucket")
@@ -126,6 +128,26 @@ func (p *pump) take(msg *sarama.ConsumerMessage, size int) {
 	p.batch = append(p.batch, e)
 	p.bytes += size
 	p.last = msg
+}
+
+// journalPosition reads the journal position that ingest puts in a message's headers
+// (contract.HeaderJournalID, contract.HeaderSeq); "" when a header is missing or the
+// seq is not a number, and the workflow then dedupes the entry by offset.
+func journalPosition(headers []*sarama.RecordHeader) (journalID string, seq uint64) {
+	var rawSeq string
+	for _, h := range headers {
+		switch string(h.Key) {
+		case contract.HeaderJournalID:
+			journalID = string(h.Value)
+		case contract.HeaderSeq:
+			rawSeq = string(h.Value)
+		}
+	}
+	seq, err := strconv.ParseUint(rawSeq, 10, 64)
+	if journalID == "" || err != nil {
+		return "", 0
+	}
+	return journalID, seq
 }
 
 // flush sends the batch, retrying with backoff until Temporal accepts it or ctx ends,

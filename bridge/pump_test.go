@@ -203,3 +203,30 @@ func TestConfigValidation(t *testing.T) {
 	assert.Equal(t, "backbeat-replication-group", c.Group)
 	assert.Equal(t, contract.DefaultHighWater/2, c.LowWater)
 }
+
+// The journal position of ingest's headers travels with each entry; a message without
+// them (or with a seq that is not a number) carries none, and is deduped by offset.
+func TestPumpCarriesJournalPosition(t *testing.T) {
+	r := newPumpRig(t, nil)
+	msgs := make(chan *sarama.ConsumerMessage, 10)
+	withHeaders := func(off int64, id, seq string) *sarama.ConsumerMessage {
+		m := message(t, off, "k")
+		m.Headers = []*sarama.RecordHeader{{Key: []byte(contract.HeaderJournalID), Value: []byte(id)},
+			{Key: []byte(contract.HeaderSeq), Value: []byte(seq)}}
+		return m
+	}
+	msgs <- withHeaders(0, "j1", "41")
+	msgs <- message(t, 1, "k")
+	msgs <- withHeaders(2, "j1", "x42")
+	close(msgs)
+	require.NoError(t, r.p.run(context.Background(), context.Background(), msgs))
+	require.Len(t, r.sink.sent, 1)
+	got := r.sink.sent[0]
+	require.Len(t, got, 3)
+	assert.Equal(t, "j1", got[0].JournalID)
+	assert.Equal(t, uint64(41), got[0].Seq)
+	for _, e := range got[1:] {
+		assert.Empty(t, e.JournalID, "offset %d", e.Offset)
+		assert.Zero(t, e.Seq, "offset %d", e.Offset)
+	}
+}

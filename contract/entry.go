@@ -10,14 +10,22 @@ type Entry struct {
 	Partition int32
 	// Offset of the message in its partition.
 	Offset int64
+	// JournalID and Seq are the record's journal position (the Kafka headers
+	// HeaderJournalID and HeaderSeq); the workflow drops an entry whose Seq is at or
+	// below the highest already accepted for its JournalID, so an offset reset or a
+	// recreated topic loses and replays nothing. Empty (a bridge that predates them, or
+	// a message without the headers): the workflow dedupes the entry by offset.
+	JournalID string `json:",omitempty"`
+	Seq       uint64 `json:",omitempty"`
 	// Record is the message's value, a journal record.
 	Record record.Record
 }
 
 // EntriesSignal is the payload of SignalEntries: contiguous entries of one partition,
-// offsets ascending, at most MaxEntriesPerSignal of them. Redelivered entries (offset
-// below the next expected one) are dropped by the workflow, so the bridge may re-send
-// after a rebalance or a crash.
+// offsets ascending, at most MaxEntriesPerSignal of them. Redelivered entries (journal
+// position at or below the highest accepted for their journal, or without a journal
+// position, offset below the next expected one) are dropped by the workflow, so the
+// bridge may re-send after a rebalance or a crash.
 type EntriesSignal struct {
 	Entries []Entry
 }

@@ -9,9 +9,12 @@ type State struct {
 	// in flight included (a run ends only when none is in flight, so a carried queue
 	// has none).
 	Queue []Entry
-	// NextOffset is one past the highest accepted offset: entries below it are
-	// redeliveries and are dropped.
+	// NextOffset is one past the offset of the last accepted entry: entries without a
+	// journal position below it are redeliveries and are dropped.
 	NextOffset int64
+	// JournalSeqs is the highest accepted Entry.Seq of each Entry.JournalID: an entry
+	// at or below it is a redelivery and is dropped (one key per source journal).
+	JournalSeqs map[string]uint64 `json:",omitempty"`
 	// Paused is set by SignalPause, cleared by SignalResume.
 	Paused bool
 	// Counters since the partition's first run.
@@ -33,7 +36,8 @@ type Counters struct {
 	// Skipped: finished without a status write (the source version is gone, or the
 	// record was not PENDING).
 	Skipped int64
-	// Duplicates: redelivered entries dropped (offset below State.NextOffset).
+	// Duplicates: redelivered entries dropped (journal position already accepted, or
+	// without one, offset below State.NextOffset).
 	Duplicates int64
 	// Misrouted: entries of another topic or partition, dropped (a bridge bug).
 	Misrouted int64
@@ -83,7 +87,7 @@ type Status struct {
 	Counters
 	LastError string
 	Paused    bool
-	// LastOffset is the highest accepted offset, -1 before the first entry.
+	// LastOffset is the offset of the last accepted entry, -1 before the first entry.
 	LastOffset int64
 	// Run is the run number (1, then +1 at each ContinueAsNew); RunID is this run's.
 	Run   int

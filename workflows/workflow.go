@@ -25,6 +25,12 @@ const maxReasonLen = 1024
 // began before) always runs it as a regular activity.
 const localStatusChange = "local-status"
 
+// journalDedupeChange is the workflow.GetVersion change ID of the dedupe by journal
+// position: version 1 drops an entry whose (JournalID, Seq) is at or below the highest
+// accepted for its journal, and keeps the queue in arrival order; DefaultVersion (a run
+// whose history began before) drops by offset only.
+const journalDedupeChange = "journal-dedupe"
+
 // localStatusScheduleToClose is the ScheduleToCloseTimeout of the local status write:
 // in effect none (ten years), so that Config.StatusRetry alone ends the retries.
 const localStatusScheduleToClose = 10 * 365 * 24 * time.Hour
@@ -75,6 +81,9 @@ type runner struct {
 	// localStatus: statusCtx carries local activity options and the status write is a
 	// local activity (Config.LocalStatus, and this run began after localStatusChange).
 	localStatus bool
+	// journalDedupe: entries with a journal position are deduped by it (this run began
+	// after journalDedupeChange).
+	journalDedupe bool
 
 	// flying are the entries in flight, in offset order (a subset of st.Queue), at
 	// most cfg.MaxConcurrent of them.
@@ -144,6 +153,7 @@ func newRunner(ctx workflow.Context, p contract.Params) (*runner, error) {
 			RetryPolicy:         retryPolicy(cfg.StatusRetry, contract.SetStatusNonRetryableErrorTypes()),
 		})
 	}
+	r.journalDedupe = workflow.GetVersion(ctx, journalDedupeChange, workflow.DefaultVersion, 1) >= 1
 	if !cfg.DisableSearchAttributes {
 		// ContinueAsNew carries the search attributes: only upsert what differs.
 		sa := workflow.GetTypedSearchAttributes(ctx)
@@ -230,16 +240,16 @@ func (r *runner) startEntries(ctx workflow.Context) bool {
 }
 
 // nextStartable is the index in the queue of the next entry to start, -1 if none. The
-// queue and r.flying are both in offset order; the map only answers membership, so the
-// choice does not depend on map iteration order.
+// queue is in arrival order (offset order but after an offset reset); the maps only
+// answer membership, so the choice does not depend on map iteration order.
 func (r *runner) nextStartable() int {
 	earlier := make(map[string]bool, len(r.flying))
-	j := 0
+	inFlight := make(map[entryID]bool, len(r.flying))
+	for _, in := range r.flying {
+		inFlight[idOf(in.e)] = true
+	}
 	for i, e := range r.st.Queue {
-		for j < len(r.flying) && r.flying[j].e.Offset < e.Offset {
-			j++
-		}
-		flying := j < len(r.flying) && r.flying[j].e.Offset == e.Offset
+		flying := inFlight[idOf(e)]
 		k := objectKey(e)
 		if earlier[k] {
 			continue // an earlier version of this object is queued or in flight
@@ -250,6 +260,18 @@ func (r *runner) nextStartable() int {
 		}
 	}
 	return -1
+}
+
+// entryID identifies an accepted entry: its journal position is unique among those
+// accepted by journal position, its offset among those accepted by offset.
+type entryID struct {
+	journalID string
+	seq       uint64
+	offset    int64
+}
+
+func idOf(e contract.Entry) entryID {
+	return entryID{journalID: e.JournalID, seq: e.Seq, offset: e.Offset}
 }
 
 // objectKey names the object of an entry: its versions must not run concurrently.
@@ -314,7 +336,7 @@ func (r *runner) accept(sig contract.EntriesSignal) {
 				e.Topic, e.Partition, e.Offset, r.topic, r.partition))
 			continue
 		}
-		if e.Offset < r.st.NextOffset {
+		if r.duplicate(e) {
 			dups++
 			r.st.Duplicates++
 			continue
@@ -332,6 +354,23 @@ func (r *runner) accept(sig contract.EntriesSignal) {
 	if len(sig.Entries) > contract.MaxEntriesPerSignal {
 		r.log.Warn("entries signal bigger than MaxEntriesPerSignal", "entries", len(sig.Entries), "max", contract.MaxEntriesPerSignal)
 	}
+}
+
+// duplicate tells whether e was accepted before, and if not, records its journal
+// position: by journal position when it has one (and this run dedupes so), else by
+// offset.
+func (r *runner) duplicate(e contract.Entry) bool {
+	if !r.journalDedupe || e.JournalID == "" {
+		return e.Offset < r.st.NextOffset
+	}
+	if last, ok := r.st.JournalSeqs[e.JournalID]; ok && e.Seq <= last {
+		return true
+	}
+	if r.st.JournalSeqs == nil {
+		r.st.JournalSeqs = map[string]uint64{}
+	}
+	r.st.JournalSeqs[e.JournalID] = e.Seq
+	return false
 }
 
 func (r *runner) setPaused(p bool) {
@@ -373,9 +412,13 @@ func (r *runner) start(ctx workflow.Context, i int) bool {
 	return false
 }
 
-// track adds an entry to those in flight, keeping them in offset order.
+// track adds an entry to those in flight, keeping them in queue order.
 func (r *runner) track(in *inflight) {
-	i, _ := slices.BinarySearchFunc(r.flying, in.e.Offset, func(f *inflight, off int64) int { return cmp.Compare(f.e.Offset, off) })
+	pos := make(map[entryID]int, len(r.st.Queue))
+	for i, e := range r.st.Queue {
+		pos[idOf(e)] = i
+	}
+	i, _ := slices.BinarySearchFunc(r.flying, pos[idOf(in.e)], func(f *inflight, p int) int { return cmp.Compare(pos[idOf(f.e)], p) })
 	r.flying = slices.Insert(r.flying, i, in)
 }
 
@@ -457,8 +500,8 @@ func (r *runner) onDone(ctx workflow.Context, in *inflight, f workflow.Future) {
 // finish removes a finished entry from the queue and from those in flight, and counts
 // it.
 func (r *runner) finish(in *inflight, counter *int64) {
-	off := in.e.Offset
-	if i, ok := slices.BinarySearchFunc(r.st.Queue, off, func(e contract.Entry, off int64) int { return cmp.Compare(e.Offset, off) }); ok {
+	off, id := in.e.Offset, idOf(in.e)
+	if i := slices.IndexFunc(r.st.Queue, func(e contract.Entry) bool { return idOf(e) == id }); i >= 0 {
 		r.queueBytes -= entrySize(r.st.Queue[i])
 		if i == 0 {
 			r.st.Queue[0] = contract.Entry{}
