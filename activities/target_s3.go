@@ -17,6 +17,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/backbeat-temporal/backbeat/contract"
 )
 
 // User metadata that a plain S3 target's objects carry (x-amz-meta-<name>), since such
@@ -495,7 +497,7 @@ func (t *s3Target) complete(ctx context.Context, j *job, uploadID string, parts 
 	})
 	if err != nil {
 		if s3Code(err) == "NoSuchUpload" {
-			return newError(KindRetryable, fmt.Sprintf("complete the multipart upload of %s/%s", j.bucket, j.key), errUploadGone)
+			return newError(contract.KindRetryable, fmt.Sprintf("complete the multipart upload of %s/%s", j.bucket, j.key), errUploadGone)
 		}
 		return classify(err, j.targetSide(), fmt.Sprintf("complete the multipart upload of %s/%s", j.bucket, j.key))
 	}

@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/backbeat-temporal/backbeat/contract"
 )
 
 // s3serverTarget writes replicas to an s3server through its privileged routes.
@@ -125,7 +127,7 @@ func (t *s3serverTarget) putReplica(ctx context.Context, j *job) (Result, error)
 		return Result{}, classify(err, j.targetSide(), what)
 	}
 	if !isMultipartETag(j.src.ETag) && v.ETag != j.src.ETag {
-		return Result{}, newError(KindRetryable, fmt.Sprintf("%s: the target stored ETag %s, the source has %s (data changed in transit)", what, v.ETag, j.src.ETag), nil)
+		return Result{}, newError(contract.KindRetryable, fmt.Sprintf("%s: the target stored ETag %s, the source has %s (data changed in transit)", what, v.ETag, j.src.ETag), nil)
 	}
 	return Result{Action: ActionCopied, Bytes: j.src.Size}, nil
 }
@@ -160,7 +162,7 @@ func (t *s3serverTarget) create(ctx context.Context, j *job) (string, error) {
 		return "", classify(err, j.targetSide(), fmt.Sprintf("start the multipart replica %s/%s", j.bucket, j.key))
 	}
 	if out.UploadID == "" {
-		return "", newError(KindRetryable, "start the multipart replica: the target answered no uploadId", nil)
+		return "", newError(contract.KindRetryable, "start the multipart replica: the target answered no uploadId", nil)
 	}
 	return out.UploadID, nil
 }
@@ -189,7 +191,7 @@ func (t *s3serverTarget) putPart(ctx context.Context, j *job, uploadID string, n
 		return "", classify(err, j.targetSide(), what)
 	}
 	if sum := md5hex(); out.ETag != sum || out.Size != size {
-		return "", newError(KindRetryable, fmt.Sprintf("%s: the target stored %d bytes with ETag %s, sent %d bytes with MD5 %s", what, out.Size, out.ETag, size, sum), nil)
+		return "", newError(contract.KindRetryable, fmt.Sprintf("%s: the target stored %d bytes with ETag %s, sent %d bytes with MD5 %s", what, out.Size, out.ETag, size, sum), nil)
 	}
 	return out.ETag, nil
 }
@@ -218,12 +220,12 @@ func (t *s3serverTarget) complete(ctx context.Context, j *job, uploadID string, 
 		if s3Code(err) == "NoSuchUpload" {
 			// Completed by an attempt that died before saying so, or aborted: the next
 			// attempt checks the target version first.
-			return newError(KindRetryable, fmt.Sprintf("complete the multipart replica %s/%s", j.bucket, j.key), errUploadGone)
+			return newError(contract.KindRetryable, fmt.Sprintf("complete the multipart replica %s/%s", j.bucket, j.key), errUploadGone)
 		}
 		return classify(err, j.targetSide(), fmt.Sprintf("complete the multipart replica %s/%s", j.bucket, j.key))
 	}
 	if isMultipartETag(j.src.ETag) && len(j.src.Parts) == len(parts) && v.ETag != j.src.ETag {
-		return newError(KindRetryable, fmt.Sprintf("complete the multipart replica %s/%s: ETag %s, the source has %s", j.bucket, j.key, v.ETag, j.src.ETag), nil)
+		return newError(contract.KindRetryable, fmt.Sprintf("complete the multipart replica %s/%s: ETag %s, the source has %s", j.bucket, j.key, v.ETag, j.src.ETag), nil)
 	}
 	return nil
 }

@@ -24,7 +24,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/backbeat-temporal/backbeat/ingest"
+	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/internal/devstack"
 	"github.com/backbeat-temporal/backbeat/journal"
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
@@ -393,9 +393,9 @@ func readTopic(addr, topic string) ([]kmsg, int, error) {
 				km := kmsg{Partition: m.Partition, Offset: m.Offset, Key: string(m.Key)}
 				for _, h := range m.Headers {
 					switch string(h.Key) {
-					case ingest.HeaderSeq:
+					case contract.HeaderSeq:
 						km.SeqHeader, _ = strconv.ParseUint(string(h.Value), 10, 64)
-					case ingest.HeaderJournalID:
+					case contract.HeaderJournalID:
 						km.JournalID = string(h.Value)
 					}
 				}

@@ -12,9 +12,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/internal/devstack"
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
-	"github.com/backbeat-temporal/backbeat/workflows"
 )
 
 // Options tune Start.
@@ -48,7 +48,7 @@ func Start(t testing.TB, o Options) *Engine {
 	e.ZK = devstack.StartZooKeeper(t)
 	e.Kafka = devstack.StartBroker(t, devstack.BrokerTopics(fmt.Sprintf("backbeat-replication:%d", o.Partitions)))
 	e.Temporal = devstack.StartTemporal(t, devstack.TemporalHeadless(),
-		devstack.TemporalSearchAttributes(workflows.SearchAttributes()))
+		devstack.TemporalSearchAttributes(contract.SearchAttributes()))
 
 	sites := filepath.Join(t.TempDir(), "sites.json")
 	data, err := json.Marshal(map[string]any{"default": "dr", "sites": []map[string]any{{
