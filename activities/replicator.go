@@ -426,7 +426,7 @@ func statusReason(reason string) string {
 func (r *Replicator) SetStatus(ctx context.Context, bucket, key, versionID, status, reason string) (time.Time, error) {
 	body, err := json.Marshal(statusBody{Status: status, Reason: statusReason(reason)})
 	if err != nil {
-		return time.Time{}, newError(KindInvalidEntry, fmt.Sprintf("encode status %s of %s/%s version %s", status, bucket, key, versionID), err)
+		return time.Time{}, newError(contract.KindInvalidEntry, fmt.Sprintf("encode status %s of %s/%s version %s", status, bucket, key, versionID), err)
 	}
 	var v versionInfo
 	err = r.srcBB.doJSON(ctx, bbRequest{method: http.MethodPut, route: "status", bucket: bucket, key: key,
