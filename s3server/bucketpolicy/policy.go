@@ -64,8 +64,9 @@ type Statement struct {
 	// Principals are account names or ids ("*" for every account).
 	Principals []string
 	Actions    []string
-	// Keys are the key patterns of the resources: "" for the bucket itself, "*" for
-	// every object, "prefix*" for the objects under prefix.
+	// Keys are the key patterns of the resources: "" for the bucket itself (which grants
+	// no replication), "*" for every object, "prefix*" for the objects under prefix, or
+	// one key.
 	Keys []string
 }
 
@@ -262,7 +263,9 @@ const (
 )
 
 // Evaluate decides whether the account (named by any of names: its name and, when
-// known, its id) may perform action on key of the policy's bucket ("" for the bucket).
+// known, its id) may perform action on the object key of the policy's bucket; key ""
+// asks for every object of the bucket (a Resource BUCKET/*). A Resource naming the
+// bucket itself grants no object action, as in AWS.
 func (p *Policy) Evaluate(names []string, action, key string) (d Decision, sid string) {
 	if p == nil {
 		return NotGranted, ""
@@ -289,8 +292,8 @@ func (s *Statement) matches(names []string, action, key string) bool {
 		return a == action || (a == actionReplicateAll && strings.HasPrefix(action, "s3:Replicate"))
 	})
 	res := slices.ContainsFunc(s.Keys, func(k string) bool {
-		if key == "" {
-			return k == ""
+		if key == "" { // every object of the bucket
+			return k == "*"
 		}
 		if pre, ok := strings.CutSuffix(k, "*"); ok {
 			return strings.HasPrefix(key, pre)
