@@ -20,8 +20,10 @@ package s3server
 //	         body {"status":"COMPLETED","reason":"..."}  plus "isLatest"); the change is journaled
 //	                                                     (op "status")
 //	GET    version/BUCKET/KEY[?versionId=V]              200 the version or delete marker (JSON
-//	HEAD   version/BUCKET/KEY[?versionId=V]              store.Version plus "isLatest"); HEAD: same
-//	                                                     status and headers, no body
+//	                                                     store.Version plus "isLatest", and
+//	                                                     "bucketOwner", "journalId": the source
+//	                                                     of replicas)
+//	HEAD   version/BUCKET/KEY[?versionId=V]              same status and headers, no body
 //	PUT    replica/BUCKET/KEY                            200 the replica version (JSON store.Version)
 //	POST   replica/BUCKET/KEY?uploads                    200 {"uploadId":"..."}
 //	PUT    replica/BUCKET/KEY?uploadId=U&partNumber=N    200 {"number":N,"etag":"hex md5","size":S}
@@ -68,6 +70,16 @@ package s3server
 //	x-backbeat-metadata-only     "true": replace the content headers, user metadata and tags
 //	                             of the existing replica version without touching its data
 //	                             (empty body; PUT only; 404 NoSuchVersion when absent)
+//	x-backbeat-source-bucket     required: the source bucket; the target bucket's owner must
+//	                             own it or grant its owner s3:ReplicateObject (data and
+//	                             multipart create/complete), s3:ReplicateDelete (delete
+//	                             markers) or s3:ReplicateTags (metadata-only) in its bucket
+//	                             policy: 403 AccessDenied otherwise
+//	x-backbeat-source-account    the account owning the source bucket (required when the
+//	                             source is on another server; ignored when it is here)
+//	x-backbeat-source-journal-id the source server's journal id (the version route's
+//	                             journalId): this server's id, or no header and a local
+//	                             bucket of that name, means the source is here
 //	x-backbeat-source-replication  optional JSON store.Replication of the source version
 //	                             (role, destination, site, content...): carried on the
 //	                             replica, whose status is always REPLICA
@@ -79,8 +91,9 @@ package s3server
 // and the body (any SigV4 payload mode) is the data. The replica keeps the source's
 // version id and last-modified time, its status is REPLICA, and the versions of a key
 // stay in the source's order even when an older replica arrives after a newer one.
-// Writing a version that already exists replaces it: a re-run answers 200 again and the
-// key still has one version of that id. The target bucket must have versioning Enabled
+// Writing a version that already exists replaces it when it is a replica of the same
+// source (a re-run answers 200 again and the key still has one version of that id);
+// any other version of that id is kept and the write answers 409 ReplicaConflict. The target bucket must have versioning Enabled
 // (400 InvalidRequest otherwise). The replica is owned by the target bucket's owner.
 //
 // Multipart replicas: create the upload (?uploads; headers optional, those of the
