@@ -312,3 +312,10 @@ func GrantExample(bucket, account string, actions ...string) string {
 	a, _ := json.Marshal(actions)
 	return fmt.Sprintf(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::%s:root"},"Action":%s,"Resource":"arn:aws:s3:::%s/*"}`, account, a, bucket)
 }
+
+// GrantPolicy returns a whole policy document with the one statement of GrantExample:
+// what the owner of bucket puts (aws s3api put-bucket-policy) when the bucket has no
+// policy yet.
+func GrantPolicy(bucket, account string, actions ...string) string {
+	return `{"Version":"2012-10-17","Statement":[` + GrantExample(bucket, account, actions...) + `]}`
+}
