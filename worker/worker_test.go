@@ -68,8 +68,7 @@ func TestWorkerReplicatesAndExportsMetrics(t *testing.T) {
 	_, err := c.PutBucketReplication(ctx, &s3.PutBucketReplicationInput{Bucket: aws.String("src-bucket"),
 		ReplicationConfiguration: &s3types.ReplicationConfiguration{Role: aws.String("arn:aws:iam::000000000000:role/r"),
 			Rules: []s3types.ReplicationRule{{ID: aws.String("all"), Status: s3types.ReplicationRuleStatusEnabled, Prefix: aws.String(""),
-				Destination: &s3types.Destination{Bucket: aws.String("arn:aws:s3:::dst-bucket"),
-					StorageClass: "dr"}}}}})
+				Destination: &s3types.Destination{Bucket: aws.String("arn:aws:s3:::dst-bucket")}}}}})
 	require.NoError(t, err)
 	put, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("src-bucket"), Key: aws.String("k"), Body: bytes.NewReader([]byte("data"))})
 	require.NoError(t, err)
