@@ -28,7 +28,22 @@ const (
 	hdrDeleteMarker      = "X-Backbeat-Delete-Marker"
 	hdrMetadataOnly      = "X-Backbeat-Metadata-Only"
 	hdrSourceReplication = "X-Backbeat-Source-Replication"
+	hdrSourceBucket      = "X-Backbeat-Source-Bucket"
+	hdrSourceAccount     = "X-Backbeat-Source-Account"
+	hdrSourceJournal     = "X-Backbeat-Source-Journal-Id"
 )
+
+// setSource names the source of a replica write (bucket, owning account, server): the
+// target checks that the destination bucket's owner consents to it.
+func setSource(h http.Header, j *job) {
+	h.Set(hdrSourceBucket, j.rec.Bucket)
+	if j.src.BucketOwner != "" {
+		h.Set(hdrSourceAccount, j.src.BucketOwner)
+	}
+	if j.src.JournalID != "" {
+		h.Set(hdrSourceJournal, j.src.JournalID)
+	}
+}
 
 // version returns the target's version id of j.key, nil when absent.
 func (t *s3serverTarget) version(ctx context.Context, j *job, versionID string) (*versionInfo, error) {
@@ -53,6 +68,7 @@ func (t *s3serverTarget) replicaHeader(j *job, meta bool) http.Header {
 	}
 	h.Set(hdrVersionID, j.src.VersionID)
 	h.Set(hdrLastModified, j.src.LastModified.UTC().Format(time.RFC3339Nano))
+	setSource(h, j)
 	if rp := j.rec.Replication; rp != nil {
 		if data, err := json.Marshal(rp); err == nil {
 			h.Set(hdrSourceReplication, string(data))
@@ -87,7 +103,8 @@ func (t *s3serverTarget) replicate(ctx context.Context, j *job) (Result, error) 
 	}
 	switch {
 	case cur != nil:
-		j.log.Warn("the target holds another object under this version id: replacing it",
+		// The target refuses (409 ReplicaConflict) unless it is a replica of this source.
+		j.log.Warn("the target holds another object under this version id: replacing it if it is a replica of this source",
 			"targetETag", cur.ETag, "targetSize", cur.Size, "sourceETag", j.src.ETag, "sourceSize", j.src.Size)
 	case j.metadataOnly:
 		j.log.Info("metadata-only entry but the target lacks the version: copying data and metadata")
@@ -156,8 +173,10 @@ func (t *s3serverTarget) create(ctx context.Context, j *job) (string, error) {
 	var out struct {
 		UploadID string `json:"uploadId"`
 	}
+	h := j.src.Meta.header()
+	setSource(h, j)
 	err := t.bb.doJSON(ctx, bbRequest{method: http.MethodPost, route: "replica", bucket: j.bucket, key: j.key,
-		query: url.Values{"uploads": {""}}, header: j.src.Meta.header(), body: http.NoBody}, &out)
+		query: url.Values{"uploads": {""}}, header: h, body: http.NoBody}, &out)
 	if err != nil {
 		return "", classify(err, j.targetSide(), fmt.Sprintf("start the multipart replica %s/%s", j.bucket, j.key))
 	}

@@ -84,7 +84,8 @@ func newStack(t testing.TB, s3args ...string) *stack {
 	_, err := s.s3c.PutBucketReplication(ctx, &s3.PutBucketReplicationInput{Bucket: aws.String(srcBucket),
 		ReplicationConfiguration: &s3types.ReplicationConfiguration{Role: aws.String("arn:aws:iam::root:role/x"),
 			Rules: []s3types.ReplicationRule{{ID: aws.String("all"), Status: s3types.ReplicationRuleStatusEnabled, Prefix: aws.String(""),
-				Destination: &s3types.Destination{Bucket: aws.String("arn:aws:s3:::target")}}}}})
+				Destination: &s3types.Destination{Bucket: aws.String("arn:aws:s3:::target"),
+					StorageClass: "dr"}}}}})
 	require.NoError(t, err)
 	return s
 }

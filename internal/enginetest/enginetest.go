@@ -2,7 +2,9 @@
 // separate and real, on 127.0.0.1: a source and a target s3server, ZooKeeper, the
 // Kafka-protocol dev broker, the Temporal dev server (with the partition workflows'
 // search attributes), and the ingest, bridge and worker commands wired together. The
-// worker's only site is the target s3server, named "dr".
+// worker has two sites: "dr", the target s3server (rules with StorageClass "dr"), and
+// "source", the source s3server itself and the default site (rules naming no site: a
+// destination bucket on the source s3server, as s3server takes them).
 package enginetest
 
 import (
@@ -51,9 +53,11 @@ func Start(t testing.TB, o Options) *Engine {
 		devstack.TemporalSearchAttributes(contract.SearchAttributes()))
 
 	sites := filepath.Join(t.TempDir(), "sites.json")
-	data, err := json.Marshal(map[string]any{"default": "dr", "sites": []map[string]any{{
-		"name": "dr", "endpoint": e.Dst.URL, "kind": "s3server",
-		"accessKey": s3test.Replication.AccessKey, "secretKey": s3test.Replication.SecretKey}}})
+	site := func(name, endpoint string) map[string]any {
+		return map[string]any{"name": name, "endpoint": endpoint, "kind": "s3server",
+			"accessKey": s3test.Replication.AccessKey, "secretKey": s3test.Replication.SecretKey}
+	}
+	data, err := json.Marshal(map[string]any{"default": "source", "sites": []map[string]any{site("dr", e.Dst.URL), site("source", e.Src.URL)}})
 	if err != nil {
 		t.Fatalf("enginetest: %v", err)
 	}
