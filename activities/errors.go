@@ -181,13 +181,13 @@ func classify(err error, sd side, what string) error {
 	switch {
 	case !sd.source && code == "AccessDenied" && errors.As(err, &se) && strings.Contains(se.Message, "s3:Replicate"):
 		// The target's owner does not (or no longer) consent to replicas from the source.
-		return newError(KindAccessDenied, fmt.Sprintf("%s: the %s refused the replica: %s", what, role, se.Message), err)
+		return newError(contract.KindAccessDenied, fmt.Sprintf("%s: the %s refused the replica: %s", what, role, se.Message), err)
 	case code == "ReplicaConflict":
 		msg := "the target holds another version under this version id"
 		if errors.As(err, &se) && se.Message != "" {
 			msg = se.Message
 		}
-		return newError(KindNonRetryable, fmt.Sprintf("%s: %s", what, msg), err)
+		return newError(contract.KindNonRetryable, fmt.Sprintf("%s: %s", what, msg), err)
 	case accessDeniedCodes[code] || (code == "" && status == http.StatusForbidden):
 		if sd.source {
 			return newError(contract.KindAccessDenied, fmt.Sprintf("%s: the %s refused the replication identity (%s): give the worker the credentials of the account marked \"replication\" in the source's accounts file", what, role, code), err)
