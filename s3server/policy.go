@@ -154,19 +154,24 @@ func (s *Server) checkDestinations(ctx context.Context, src, account string, c *
 // replicationMayRead tells whether the replication identity may make the ordinary S3
 // request rq on a bucket with a replication configuration: the reads the engine does on
 // source versions (GET/HEAD of an object, with versionId, Range or partNumber, and GET
-// ?tagging), nothing else.
+// ?tagging) and ListObjectVersions (GET ?versions: the s3:ListBucket an AWS replication
+// role has, used to order versions for plain-S3 targets), nothing else.
 func replicationMayRead(rq *request) bool {
 	m := rq.r.Method
-	if rq.key == "" || (m != http.MethodGet && m != http.MethodHead) {
-		return false
-	}
 	if _, ok := rq.q["uploadId"]; ok {
 		return false
 	}
+	sub := "" // the subresource named in the query, if any
 	for p := range rq.q {
-		if !plainParams[p] && !(p == "tagging" && m == http.MethodGet) {
-			return false
+		if !plainParams[p] {
+			if sub != "" {
+				return false
+			}
+			sub = p
 		}
 	}
-	return true
+	if rq.key == "" { // ListObjectVersions only
+		return m == http.MethodGet && sub == "versions"
+	}
+	return (m == http.MethodGet && (sub == "" || sub == "tagging")) || (m == http.MethodHead && sub == "")
 }

@@ -228,6 +228,11 @@ func TestReplicationIdentityLeastPrivilege(t *testing.T) {
 	rng.Body.Close()
 	_, err = repl.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String("src"), Key: aws.String("k"), VersionId: put.VersionId})
 	assert.NoError(t, err)
+	// ListObjectVersions of a source (an AWS replication role's s3:ListBucket): the
+	// plain-S3 target path orders versions with it.
+	lv, err := repl.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String("src"), Prefix: aws.String("k")})
+	require.NoError(t, err)
+	assert.Len(t, lv.Versions, 1)
 	lb, err := repl.ListBuckets(ctx, &s3.ListBucketsInput{})
 	require.NoError(t, err)
 	var names []string
@@ -247,7 +252,8 @@ func TestReplicationIdentityLeastPrivilege(t *testing.T) {
 	_, denied["PutObjectTagging src"] = repl.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: aws.String("src"), Key: aws.String("k"),
 		Tagging: &s3types.Tagging{TagSet: []s3types.Tag{{Key: aws.String("a"), Value: aws.String("b")}}}})
 	_, denied["CreateMultipartUpload src"] = repl.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("src"), Key: aws.String("mp")})
-	_, denied["ListObjectVersions src"] = repl.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String("src")})
+	_, denied["ListObjectVersions plain"] = repl.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String("plain")})
+	_, denied["ListMultipartUploads src"] = repl.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String("src")})
 	_, denied["ListObjectsV2 src"] = repl.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("src")})
 	_, denied["GetBucketReplication src"] = repl.GetBucketReplication(ctx, &s3.GetBucketReplicationInput{Bucket: aws.String("src")})
 	_, denied["PutBucketVersioning src"] = repl.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String("src"),
