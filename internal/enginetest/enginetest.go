@@ -1,8 +1,9 @@
 // Package enginetest starts the whole replication engine for tests, every process
 // separate and real, on 127.0.0.1: a source and a target s3server, ZooKeeper, the
-// Kafka-protocol dev broker, the Temporal dev server (with the partition workflows'
-// search attributes), and the ingest, bridge and worker commands wired together. The
-// worker's only site is the target s3server, named "dr".
+// Kafka-protocol dev broker, the Temporal dev server or, with Options.Temporal, the
+// server on PostgreSQL (with the partition workflows' search attributes), and the
+// ingest, bridge and worker commands wired together. The worker's only site is the
+// target s3server, named "dr".
 package enginetest
 
 import (
@@ -26,6 +27,10 @@ type Options struct {
 	LogLevel string
 	// BridgeArgs and WorkerArgs are extra flags of the bridge and the worker. Default none.
 	BridgeArgs, WorkerArgs []string
+	// Temporal are extra options of devstack.StartTemporal, e.g.
+	// devstack.TemporalPostgres() for the production-shaped server on PostgreSQL.
+	// Default none: the dev server, headless, with the search attributes.
+	Temporal []devstack.TemporalOption
 }
 
 // Engine is every process of a started engine.
@@ -47,8 +52,8 @@ func Start(t testing.TB, o Options) *Engine {
 	e := &Engine{Src: s3test.Start(t), Dst: s3test.Start(t)}
 	e.ZK = devstack.StartZooKeeper(t)
 	e.Kafka = devstack.StartBroker(t, devstack.BrokerTopics(fmt.Sprintf("backbeat-replication:%d", o.Partitions)))
-	e.Temporal = devstack.StartTemporal(t, devstack.TemporalHeadless(),
-		devstack.TemporalSearchAttributes(workflows.SearchAttributes()))
+	e.Temporal = devstack.StartTemporal(t, append([]devstack.TemporalOption{devstack.TemporalHeadless(),
+		devstack.TemporalSearchAttributes(workflows.SearchAttributes())}, o.Temporal...)...)
 
 	sites := filepath.Join(t.TempDir(), "sites.json")
 	data, err := json.Marshal(map[string]any{"default": "dr", "sites": []map[string]any{{
