@@ -1,7 +1,8 @@
 // Package e2e runs the whole engine with every process separate: source and target
 // s3server, ZooKeeper, the Kafka-protocol dev broker, the Temporal dev server (or the
-// server on PostgreSQL: postgres_test.go, -bench.temporal), ingest, bridge and worker — and checks what users see: every source version ends COMPLETED,
-// the target holds REPLICA versions with the same ids, data and metadata, in order.
+// server on PostgreSQL: postgres_test.go, -bench.temporal), ingest, bridge and
+// worker — and checks what users see: every source version ends COMPLETED, the target
+// holds REPLICA versions with the same ids, data and metadata, in order.
 package e2e
 
 import (
