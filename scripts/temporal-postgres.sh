@@ -92,8 +92,14 @@ install() {
     dir=$(GOFLAGS=-mod=mod "$go" mod download -json "go.temporal.io/server@$VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
     [ -d "$dir/schema/postgresql/v12" ] || die "no schema/postgresql/v12 in go.temporal.io/server@$VERSION ($dir)"
     mkdir -p "$SCHEMA"
-    cp -r "$dir/schema/postgresql" "$SCHEMA/"
-    chmod -R u+w "$SCHEMA"
+    # Copied aside, then renamed into place: two installs at once (test packages run in
+    # parallel) do not nest one copy in the other.
+    local tmp
+    tmp=$(mktemp -d "$TOOLS/stage.XXXXXX")
+    cp -r "$dir/schema/postgresql" "$tmp/"
+    chmod -R u+w "$tmp"
+    mv -T "$tmp/postgresql" "$SCHEMA/postgresql" 2>/dev/null || [ -d "$SCHEMA/postgresql" ]
+    rm -rf "$tmp"
   fi
   if ! [ -x "$UIBIN" ] || [ "$(cat "$UI_STAMP" 2>/dev/null)" != "$UI_VERSION" ]; then
     say "building the Temporal Web UI server $UI_VERSION into .tools/bin"
