@@ -32,6 +32,8 @@
 #                            6933 6934 6935 6939; each below 32768: stored as a smallint)
 #   TEMPORAL_METRICS_PORT    Prometheus metrics (default PORT+2000; not 8000, s3server's)
 #   TEMPORAL_LOG_LEVEL       server log level (default warn)
+#   TEMPORAL_PG_WAIT         seconds `server` and `start` wait for PostgreSQL (default 60)
+#   TEMPORAL_REGISTER_WAIT   seconds `register` retries (default 60)
 #
 # Installs (into .tools/, with version stamps): Debian's postgresql via scripts/deps.sh
 # when initdb is missing; `go install go.temporal.io/server/cmd/server@$VERSION` and the
@@ -405,5 +407,5 @@ case "${1:-}" in
   server) shift; cmd_server "$@" ;;
   register) shift; cmd_register "$@" ;;
   ui) shift; cmd_ui "$@" ;;
-  *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,/^# Installs/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
 esac
