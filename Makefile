@@ -19,10 +19,12 @@ build:
 	$(GO) build -o bin/ ./cmd/...
 
 ## deps: install what the tests and the demo use, when missing: Debian packages
-## (scripts/deps.sh) and the Temporal dev server CLI into .tools/bin
+## (scripts/deps.sh), the Temporal dev server CLI, and the Temporal server, schema tool
+## and Web UI server of the stack on PostgreSQL (scripts/temporal-postgres.sh) into .tools/
 deps:
 	@scripts/deps.sh
 	@scripts/temporal.sh install
+	@scripts/temporal-postgres.sh install
 
 ## test: install what tests need, then run every test (unit, integration, crash)
 test: deps build
@@ -42,7 +44,8 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./s3server/...
 
 ## demo: run the system locally on 127.0.0.1 under one supervisor and replay the
-## quickstart (see README); DEMO_EXIT=1 stops after the replay (exit 0: COMPLETED/REPLICA)
+## quickstart (see README); DEMO_EXIT=1 stops after the replay (exit 0: COMPLETED/REPLICA);
+## DEMO_TEMPORAL=postgres runs the Temporal server on PostgreSQL instead of the dev server
 demo: build
 	@scripts/demo.sh
 

@@ -292,14 +292,30 @@ func TestComposeAgreesWithCommands(t *testing.T) {
 		"ingest: partitions as the code's default")
 }
 
+// script reads a file of scripts/.
+func script(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root(t), "scripts", name))
+	require.NoError(t, err)
+	return string(b)
+}
+
 func TestComposeSearchAttributes(t *testing.T) {
 	p := load(t)
 	cmd := strings.Join(service(t, p, "temporal-init").Command, " ")
-	script, err := os.ReadFile(filepath.Join(root(t), "scripts", "temporal.sh"))
-	require.NoError(t, err)
+	list := script(t, "search-attributes.sh")
+	m := regexp.MustCompile(`(?m)^SEARCH_ATTRIBUTES=\(([^)]*)\)`).FindStringSubmatch(list)
+	require.NotNil(t, m, "scripts/search-attributes.sh: SEARCH_ATTRIBUTES=(NAME=TYPE ...)")
+	var want []string
 	for name, typ := range contract.SearchAttributes() {
+		want = append(want, name+"="+typ)
 		require.Contains(t, cmd, name+"="+typ, "temporal-init registers %s", name)
-		require.Contains(t, string(script), name+"="+typ, "scripts/temporal.sh registers %s", name)
+	}
+	require.ElementsMatch(t, want, strings.Fields(m[1]), "scripts/search-attributes.sh lists contract.SearchAttributes()")
+	// Both Temporal scripts use that one list.
+	for _, name := range []string{"temporal.sh", "temporal-postgres.sh"} {
+		require.Contains(t, script(t, name), `. "$ROOT/scripts/search-attributes.sh"`, "scripts/%s sources the list", name)
+		require.NotContains(t, script(t, name), "SEARCH_ATTRIBUTES=(", "scripts/%s keeps no list of its own", name)
 	}
 	require.Contains(t, cmd, "temporal operator search-attribute create")
 	// Compose interpolation turns $$ into $: the shell sees its own ${sa%%=*}.
@@ -400,4 +416,54 @@ func TestDockerfileBuildsEveryCommand(t *testing.T) {
 			require.False(t, ok || line == keep || strings.HasPrefix(keep, line+"/"), ".dockerignore %q drops %s", line, keep)
 		}
 	}
+}
+
+// TestComposeTemporalMatchesScript keeps docker-compose.yml's Temporal and the one
+// scripts/temporal-postgres.sh starts without Docker in step: server and UI versions,
+// history shards (also devstack's default), PostgreSQL as the store.
+func TestComposeTemporalMatchesScript(t *testing.T) {
+	p := load(t)
+	sh := script(t, "temporal-postgres.sh")
+	setting := func(name string) string {
+		t.Helper()
+		m := regexp.MustCompile(`(?m)^` + name + `=(\S+)`).FindStringSubmatch(sh)
+		require.NotNil(t, m, "scripts/temporal-postgres.sh sets %s", name)
+		return m[1]
+	}
+	tag := func(svc, repo string) string {
+		t.Helper()
+		img := service(t, p, svc).Image
+		require.True(t, strings.HasPrefix(img, repo+":"), "%s runs %s (image %s)", svc, repo, img)
+		return strings.TrimPrefix(img, repo+":")
+	}
+	temporal := service(t, p, "temporal")
+	require.Equal(t, "v"+tag("temporal", "temporalio/auto-setup"), setting("VERSION"), "server version: compose vs script")
+	require.Equal(t, "v"+tag("temporal-ui", "temporalio/ui"), setting("UI_VERSION"), "Web UI version: compose vs script")
+	require.True(t, strings.HasPrefix(service(t, p, "temporal-init").Image, "temporalio/admin-tools:"+tag("temporal", "temporalio/auto-setup")+"-"),
+		"temporal-init's admin tools are of the server's version")
+
+	shards := env(temporal, "NUM_HISTORY_SHARDS")
+	require.NotEmpty(t, shards, "compose sets NUM_HISTORY_SHARDS (the image's default may change)")
+	require.Equal(t, "${TEMPORAL_SHARDS:-"+shards+"}", setting("SHARDS"), "history shards: compose vs the script's default")
+	require.Equal(t, shards, strconv.Itoa(devstack.DefaultTemporalShards), "history shards: compose vs devstack")
+
+	require.Equal(t, "postgres12", env(temporal, "DB"), "compose's Temporal stores in PostgreSQL")
+	require.Contains(t, sh, "--plugin postgres12", "the script's schema tool uses the same SQL plugin")
+	require.Contains(t, sh, "pluginName: postgres12", "the script's server uses the same SQL plugin")
+}
+
+func TestComposeKafkaKeepsItsLog(t *testing.T) {
+	p := load(t)
+	k := service(t, p, "kafka")
+	dir := env(k, "KAFKA_LOG_DIRS")
+	require.NotEmpty(t, dir, "kafka sets KAFKA_LOG_DIRS")
+	var found bool
+	for _, v := range k.Volumes {
+		if v.Target == dir {
+			found = true
+			require.Equal(t, types.VolumeTypeVolume, v.Type, "a named volume")
+			require.Contains(t, p.Volumes, v.Source, "declared under volumes:")
+		}
+	}
+	require.True(t, found, "kafka's log directory %s is a volume", dir)
 }

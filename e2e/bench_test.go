@@ -31,6 +31,7 @@ var (
 	benchIdle    = flag.Int("bench.idle", 10, "BenchmarkReplication: objects put one at a time first, for the unloaded latency")
 	benchBridge  = flag.String("bench.bridge-args", "", "BenchmarkReplication: extra bridge flags, space-separated")
 	benchWorker  = flag.String("bench.worker-args", "", "BenchmarkReplication: extra worker flags, space-separated")
+	benchTemp    = flag.String("bench.temporal", "dev", "BenchmarkReplication: the Temporal servers to measure, comma-separated: dev (the dev server), postgres (the server on PostgreSQL)")
 )
 
 // BenchmarkReplication measures the whole engine, every process separate as the e2e
@@ -43,19 +44,41 @@ var (
 // objects put one at a time, with nothing queued. wft-wait-ms and act-wait-ms are the
 // worker's mean schedule-to-start latencies of workflow and activity tasks (Temporal's
 // dispatch), wft-run-ms, replicate-ms and status-ms the mean time running them.
+// -bench.temporal=dev,postgres measures on the dev server and on the server on
+// PostgreSQL (4 history shards) in one run, as sub-benchmarks temporal=dev/... and
+// temporal=postgres/...; with the default (dev) the names have no temporal= level.
 //
 //	go test -run '^$' -bench Replication -benchtime 1x ./e2e/
+//	go test -run '^$' -bench Replication -benchtime 1x ./e2e/ -args -bench.temporal=dev,postgres
 func BenchmarkReplication(b *testing.B) {
-	for _, parts := range []int{1, 4, 8} {
-		b.Run(fmt.Sprintf("partitions=%d", parts), func(b *testing.B) { benchReplication(b, parts) })
+	kinds := strings.Split(*benchTemp, ",")
+	for _, kind := range kinds {
+		if kind != "dev" && kind != "postgres" {
+			b.Fatalf("-bench.temporal=%s: want dev or postgres, comma-separated", *benchTemp)
+		}
+	}
+	run := func(b *testing.B, kind string) {
+		for _, parts := range []int{1, 4, 8} {
+			b.Run(fmt.Sprintf("partitions=%d", parts), func(b *testing.B) { benchReplication(b, parts, kind) })
+		}
+	}
+	if *benchTemp == "dev" {
+		run(b, "dev")
+		return
+	}
+	for _, kind := range kinds {
+		b.Run("temporal="+kind, func(b *testing.B) { run(b, kind) })
 	}
 }
 
-func benchReplication(b *testing.B, parts int) {
+func benchReplication(b *testing.B, parts int, temporal string) {
 	// The worker's metrics on a known address (the last --metrics-listen wins).
 	workerMetrics := devstack.FreeAddr(b)
 	opts := []stackOption{withPartitions(parts), withLogLevel("info"),
 		withWorkerArgs(append(strings.Fields(*benchWorker), "--metrics-listen", workerMetrics)...)}
+	if temporal == "postgres" {
+		opts = append(opts, withTemporalPostgres())
+	}
 	if *benchBridge != "" {
 		opts = append(opts, withBridgeArgs(strings.Fields(*benchBridge)...))
 	}

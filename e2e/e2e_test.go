@@ -119,20 +119,11 @@ func TestReplicationSurvivesKillOfWorkerAndBridge(t *testing.T) {
 		}
 	}()
 	// Kill the worker once some versions completed, then the bridge, mid-stream.
-	completed := func() int {
-		n := 0
-		for _, v := range s.versions(s.src, s.srcC, srcBucket) {
-			if v.status() == "COMPLETED" {
-				n++
-			}
-		}
-		return n
-	}
-	require.Eventually(t, func() bool { return completed() >= 10 }, 2*time.Minute, 100*time.Millisecond)
+	require.Eventually(t, func() bool { return s.completed() >= 10 }, 2*time.Minute, 100*time.Millisecond)
 	require.NoError(t, s.worker.Kill())
 	require.NoError(t, s.worker.Restart())
-	c0 := completed()
-	require.Eventually(t, func() bool { return completed() > c0 }, 2*time.Minute, 100*time.Millisecond, "progress after the worker restart")
+	c0 := s.completed()
+	require.Eventually(t, func() bool { return s.completed() > c0 }, 2*time.Minute, 100*time.Millisecond, "progress after the worker restart")
 	require.NoError(t, s.bridge.Kill())
 	require.NoError(t, s.bridge.Restart())
 	<-done
@@ -157,20 +148,11 @@ func TestReplicationSurvivesRestartsOfTemporalAndIngest(t *testing.T) {
 			w.put(s, fmt.Sprintf("t-%02d", i%20), []byte(fmt.Sprintf("object %d", i)), nil)
 		}
 	}()
-	completed := func() int {
-		c := 0
-		for _, v := range s.versions(s.src, s.srcC, srcBucket) {
-			if v.status() == "COMPLETED" {
-				c++
-			}
-		}
-		return c
-	}
-	require.Eventually(t, func() bool { return completed() >= 5 }, 2*time.Minute, 100*time.Millisecond)
+	require.Eventually(t, func() bool { return s.completed() >= 5 }, 2*time.Minute, 100*time.Millisecond)
 	s.temporal.Kill()
 	s.temporal.Restart()
-	c0 := completed()
-	require.Eventually(t, func() bool { return completed() > c0 }, 2*time.Minute, 100*time.Millisecond, "progress after Temporal's restart")
+	c0 := s.completed()
+	require.Eventually(t, func() bool { return s.completed() > c0 }, 2*time.Minute, 100*time.Millisecond, "progress after Temporal's restart")
 	require.NoError(t, s.ingest.Kill())
 	require.NoError(t, s.ingest.Restart())
 	<-done

@@ -1,7 +1,8 @@
 // Package e2e runs the whole engine with every process separate: source and target
-// s3server, ZooKeeper, the Kafka-protocol dev broker, the Temporal dev server, ingest,
-// bridge and worker — and checks what users see: every source version ends COMPLETED,
-// the target holds REPLICA versions with the same ids, data and metadata, in order.
+// s3server, ZooKeeper, the Kafka-protocol dev broker, the Temporal dev server (or the
+// server on PostgreSQL: postgres_test.go, -bench.temporal), ingest, bridge and
+// worker — and checks what users see: every source version ends COMPLETED, the target
+// holds REPLICA versions with the same ids, data and metadata, in order.
 package e2e
 
 import (
@@ -49,6 +50,9 @@ type stackOptions struct {
 	logLevel   string   // of ingest, bridge and worker (default debug)
 	bridgeArgs []string // extra flags of the bridge
 	workerArgs []string // extra flags of the worker
+
+	// temporal are extra options of the Temporal server (default: the dev server).
+	temporal []devstack.TemporalOption
 }
 
 type stackOption func(*stackOptions)
@@ -57,6 +61,12 @@ func withPartitions(n int) stackOption       { return func(o *stackOptions) { o.
 func withLogLevel(l string) stackOption      { return func(o *stackOptions) { o.logLevel = l } }
 func withBridgeArgs(a ...string) stackOption { return func(o *stackOptions) { o.bridgeArgs = a } }
 func withWorkerArgs(a ...string) stackOption { return func(o *stackOptions) { o.workerArgs = a } }
+
+// withTemporalPostgres runs the production-shaped Temporal (server on PostgreSQL,
+// scripts/temporal-postgres.sh) instead of the dev server.
+func withTemporalPostgres() stackOption {
+	return func(o *stackOptions) { o.temporal = append(o.temporal, devstack.TemporalPostgres()) }
+}
 
 func startStack(t testing.TB, opts ...stackOption) *stack {
 	t.Helper()
@@ -69,7 +79,7 @@ func startStack(t testing.TB, opts ...stackOption) *stack {
 	}
 	s := &stack{t: t, ctx: context.Background()}
 	e := enginetest.Start(t, enginetest.Options{Partitions: o.partitions, LogLevel: o.logLevel,
-		BridgeArgs: o.bridgeArgs, WorkerArgs: o.workerArgs})
+		BridgeArgs: o.bridgeArgs, WorkerArgs: o.workerArgs, Temporal: o.temporal})
 	s.src, s.dst, s.zk, s.kafka, s.temporal = e.Src, e.Dst, e.ZK, e.Kafka, e.Temporal
 	s.ingest, s.bridge, s.worker = e.Ingest, e.Bridge, e.Worker
 	s.srcC, s.dstC = s.src.Client(s3test.User), s.dst.Client(s3test.User)
@@ -166,6 +176,18 @@ func escapeKey(k string) string {
 		parts[i] = url.PathEscape(p)
 	}
 	return strings.Join(parts, "/")
+}
+
+// completed counts the source versions whose status is COMPLETED.
+func (s *stack) completed() int {
+	s.t.Helper()
+	n := 0
+	for _, v := range s.versions(s.src, s.srcC, srcBucket) {
+		if v.status() == "COMPLETED" {
+			n++
+		}
+	}
+	return n
 }
 
 // waitSettled waits until no source version is PENDING (or PROCESSING) and returns the

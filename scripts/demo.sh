@@ -11,6 +11,8 @@
 #   zookeeper  :2181  scripts/zookeeper.sh            ruok → imok
 #   kafka      :9092  bin/devbroker                   TCP port accepts
 #   temporal   :7233  scripts/temporal.sh (UI :8233)  /api/v1/namespaces lists namespaces
+#                     or, DEMO_TEMPORAL=postgres, scripts/temporal-postgres.sh (the server
+#                     on PostgreSQL :5433, 4 history shards, Web UI server :8233)
 #   s3server   :8000  bin/s3server                    answers HTTP
 #   ingest     :9101  bin/ingest                      /healthz 200
 #   bridge     :9102  bin/bridge                      /healthz 200
@@ -23,11 +25,13 @@
 # DEMO_STOP_TIMEOUT). If a process dies the supervisor names it, shows the end of its
 # log, stops the rest and exits 1. A port already taken is reported with its holder.
 #
-# Knobs: DEMO_EXIT=1; DEMO_KEEP=1 keeps the data of the previous run (default: fresh
-# state each run); DEMO_TIMEOUT (replication deadline of the replay, default 60 s);
+# Knobs: DEMO_EXIT=1; DEMO_TEMPORAL=dev (default: the Temporal dev server, SQLite) or
+# postgres (the production-shaped server on PostgreSQL, as docker-compose.yml runs it);
+# DEMO_KEEP=1 keeps the data of the previous run (default: fresh state each run); DEMO_TIMEOUT (replication deadline of the replay, default 60 s);
 # DEMO_READY_TIMEOUT (per process, default 60 s); DEMO_STOP_TIMEOUT (default 15 s);
 # DEMO_AWS (default /usr/bin/aws, Debian's awscli). BACKBEAT_* variables of the calling
-# shell are ignored: the demo passes every address as a flag.
+# shell are ignored: the demo passes every address as a flag. With DEMO_TEMPORAL=postgres
+# Temporal's readiness deadline is at least 180 s (initdb and schemas the first time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -41,11 +45,23 @@ UI=http://127.0.0.1:8233
 UI_LINK=$UI/namespaces/default/workflows
 S3=http://127.0.0.1:8000
 export AWS_PAGER=
+TEMPORAL_KIND=${DEMO_TEMPORAL:-dev}
 
 # One name per process, in start order, with its ports (the first is its readiness port).
 SERVICES=(zookeeper kafka temporal s3server ingest bridge worker)
 declare -A PORTS=([zookeeper]="2181" [kafka]="9092" [temporal]="7233 8233" [s3server]="8000"
   [ingest]="9101" [bridge]="9102" [worker]="9103")
+# Ports checked before the start but not printed: the server on PostgreSQL's own
+# (scripts/temporal-postgres.sh's defaults: services, HTTP API, membership, metrics).
+HIDDEN_PORTS=()
+case $TEMPORAL_KIND in
+  dev) ;;
+  postgres)
+    PORTS[temporal]="7233 8233 5433"
+    HIDDEN_PORTS=(7234 7235 7239 7243 6933 6934 6935 6939 9233)
+    ;;
+  *) printf 'demo: DEMO_TEMPORAL=%s: want dev (default) or postgres\n' "$TEMPORAL_KIND" >&2; exit 2 ;;
+esac
 
 say() { printf 'demo: %s\n' "$*"; }
 die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
@@ -62,6 +78,9 @@ for b in s3server devbroker ingest bridge worker; do
 done
 scripts/deps.sh
 scripts/temporal.sh install # the first time: go install, 2-5 min and ~2 GB of RAM
+if [ "$TEMPORAL_KIND" = postgres ]; then
+  scripts/temporal-postgres.sh install # the first time: the server's go install, 3-10 min
+fi
 [ -x "$AWS" ] || die "$AWS not found: Debian package awscli (scripts/deps.sh installs it)"
 STARTER=
 [ -x bin/starter ] && STARTER=$ROOT/bin/starter
@@ -92,13 +111,20 @@ for s in "${SERVICES[@]}"; do
     fi
   done
 done
+for p in "${HIDDEN_PORTS[@]}"; do
+  h=$(holder "$p")
+  if [ -n "$h" ]; then
+    printf 'demo: port %s (temporal, an internal port) is taken by %s\n' "$p" "$h" >&2
+    taken=1
+  fi
+done
 [ "$taken" = 0 ] || die "stop those processes (another make demo?) and run again"
 
 # --- state --------------------------------------------------------------------------------
 mkdir -p "$DEMO"
 rm -f "$DEMO/ready" "$DEMO/env"
 if [ "${DEMO_KEEP:-}" != 1 ]; then
-  rm -rf "$DEMO/zookeeper" "$DEMO/kafka" "$DEMO/s3data" "$DEMO"/temporal.db* "$LOGS" "$DEMO/aws" "$DEMO/accounts.json"
+  rm -rf "$DEMO/zookeeper" "$DEMO/kafka" "$DEMO/s3data" "$DEMO"/temporal.db* "$DEMO/temporal-pg" "$LOGS" "$DEMO/aws" "$DEMO/accounts.json"
 fi
 mkdir -p "$LOGS" "$DEMO/aws"
 key() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F; }
@@ -198,10 +224,10 @@ ready_ingest() { ready_health 9101; }
 ready_bridge() { ready_health 9102; }
 ready_worker() { ready_health 9103; }
 
-# await NAME: polls NAME's readiness check; fails when the process exits or after
-# READY_TIMEOUT.
+# await NAME [SECONDS]: polls NAME's readiness check; fails when the process exits or
+# after SECONDS (default READY_TIMEOUT).
 await() {
-  local name=$1 pid=${PIDS[${#PIDS[@]} - 1]} t0=$SECONDS
+  local name=$1 pid=${PIDS[${#PIDS[@]} - 1]} t0=$SECONDS limit=${2:-$READY_TIMEOUT}
   until "ready_$name"; do
     if ! kill -0 "$pid" 2>/dev/null; then
       wait "$pid" && rc=0 || rc=$?
@@ -209,8 +235,8 @@ await() {
       logtail "$name" 25
       exit 1
     fi
-    if [ $((SECONDS - t0)) -ge "$READY_TIMEOUT" ]; then
-      printf 'demo: %s not ready after %ss; end of .demo/logs/%s.log:\n' "$name" "$READY_TIMEOUT" "$name" >&2
+    if [ $((SECONDS - t0)) -ge "$limit" ]; then
+      printf 'demo: %s not ready after %ss; end of .demo/logs/%s.log:\n' "$name" "$limit" "$name" >&2
       logtail "$name" 25
       exit 1
     fi
@@ -220,14 +246,19 @@ await() {
 }
 
 T0=$SECONDS
-say "starting the stack on 127.0.0.1 (state in .demo/, logs in .demo/logs/)"
+say "starting the stack on 127.0.0.1 (Temporal: $TEMPORAL_KIND; state in .demo/, logs in .demo/logs/)"
 start zookeeper scripts/zookeeper.sh start "$DEMO/zookeeper" 2181
 await zookeeper
 start kafka bin/devbroker --listen 127.0.0.1:9092 --data-dir "$DEMO/kafka" \
   --seed-topics backbeat-replication:8
 await kafka
-start temporal scripts/temporal.sh start "$DEMO/temporal.db" 7233 8233
-await temporal
+if [ "$TEMPORAL_KIND" = postgres ]; then
+  start temporal scripts/temporal-postgres.sh start "$DEMO/temporal-pg" 7233 8233
+  await temporal $((READY_TIMEOUT > 180 ? READY_TIMEOUT : 180))
+else
+  start temporal scripts/temporal.sh start "$DEMO/temporal.db" 7233 8233
+  await temporal
+fi
 start s3server bin/s3server --listen 127.0.0.1:8000 --data-dir "$DEMO/s3data" \
   --accounts "$DEMO/accounts.json"
 await s3server

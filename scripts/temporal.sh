@@ -25,8 +25,8 @@ install() {
   echo "$VERSION" > "$STAMP"
 }
 
-# Search attributes of the partition workflows (workflows.SearchAttributes()).
-SEARCH_ATTRIBUTES=(BackbeatPartition=Int BackbeatTopic=Keyword BackbeatBacklog=Int BackbeatPaused=Bool BackbeatProcessed=Int)
+# SEARCH_ATTRIBUTES: the partition workflows' search attributes (one list for both scripts).
+. "$ROOT/scripts/search-attributes.sh"
 
 # The dev server has one history shard whose transfer-task pickup is limited to 20 polls/s
 # by default: each workflow/activity dispatch then waits ~30 ms. Measured on the whole

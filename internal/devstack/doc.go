@@ -14,6 +14,8 @@
 // [Process] return errors instead.
 //
 // Prerequisites: java and /usr/share/java/zookeeper.jar (scripts/deps.sh installs
-// them), and the go command (to build cmd/devbroker). With -short, tests that need a
+// them), and the go command (to build cmd/devbroker). StartTemporal installs the
+// Temporal CLI (scripts/temporal.sh) or, with TemporalPostgres, PostgreSQL and the
+// Temporal server (scripts/temporal-postgres.sh) when missing. With -short, tests that need a
 // missing ZooKeeper are skipped; without it they fail with advice.
 package devstack

@@ -27,6 +27,8 @@ type temporalOptions struct {
 	headless     bool
 	readyTimeout time.Duration
 	attrs        map[string]string
+	postgres     bool // TemporalPostgres
+	shards       int  // TemporalShards
 }
 
 // TemporalPort serves the frontend on 127.0.0.1:port. Default: a FreePort.
@@ -44,17 +46,20 @@ func TemporalSearchAttributes(attrs map[string]string) TemporalOption {
 	return func(o *temporalOptions) { o.attrs = attrs }
 }
 
-// TemporalReadyTimeout bounds each wait for readiness. Default DefaultReadyTimeout.
+// TemporalReadyTimeout bounds each wait for readiness. Default DefaultReadyTimeout for
+// the dev server, DefaultTemporalPostgresReadyTimeout with TemporalPostgres.
 func TemporalReadyTimeout(d time.Duration) TemporalOption {
 	return func(o *temporalOptions) { o.readyTimeout = d }
 }
 
-// Temporal is a `temporal server start-dev` process started by StartTemporal.
+// Temporal is a Temporal server started by StartTemporal: the dev server (`temporal
+// server start-dev`), or with TemporalPostgres the server on PostgreSQL.
 type Temporal struct {
 	t            testing.TB
 	proc         *Process
 	port, uiPort int
-	dbFile       string
+	dbFile       string    // the dev server's SQLite file, or the data directory on PostgreSQL
+	pgs          *pgServer // nil for the dev server
 }
 
 // TemporalBinary returns the Temporal CLI installed by scripts/temporal.sh (it installs
@@ -96,12 +101,18 @@ func moduleRoot() (string, error) {
 // StartTemporal runs the Temporal dev server (SQLite in t.TempDir(), so Kill and
 // Restart keep the workflows) on 127.0.0.1 and returns once the frontend answers a
 // health check and the default namespace is registered. It is stopped when the test
-// ends.
+// ends. With TemporalPostgres it runs the server on PostgreSQL instead.
 func StartTemporal(t testing.TB, opts ...TemporalOption) *Temporal {
 	t.Helper()
-	o := temporalOptions{readyTimeout: DefaultReadyTimeout}
+	var o temporalOptions
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.postgres {
+		return startTemporalPostgres(t, o)
+	}
+	if o.readyTimeout == 0 {
+		o.readyTimeout = DefaultReadyTimeout
 	}
 	bin := TemporalBinary(t)
 	if o.port == 0 {
@@ -136,7 +147,12 @@ func StartTemporal(t testing.TB, opts ...TemporalOption) *Temporal {
 
 // TemporalReady returns nil when the Temporal frontend at addr answers a health check
 // and describes the default namespace.
-func TemporalReady(ctx context.Context, addr string) error {
+func TemporalReady(ctx context.Context, addr string) error { return temporalProbe(ctx, addr, true) }
+
+// temporalServing returns nil when the frontend at addr answers a health check.
+func temporalServing(ctx context.Context, addr string) error { return temporalProbe(ctx, addr, false) }
+
+func temporalProbe(ctx context.Context, addr string, namespace bool) error {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -150,6 +166,9 @@ func TemporalReady(ctx context.Context, addr string) error {
 	defer c.Close()
 	if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
 		return fmt.Errorf("temporal health at %s: %w", addr, err)
+	}
+	if !namespace {
+		return nil
 	}
 	if _, err := c.WorkflowService().DescribeNamespace(ctx, describeDefault()); err != nil {
 		return fmt.Errorf("temporal namespace default at %s: %w", addr, err)

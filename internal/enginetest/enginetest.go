@@ -1,10 +1,11 @@
 // Package enginetest starts the whole replication engine for tests, every process
 // separate and real, on 127.0.0.1: a source and a target s3server, ZooKeeper, the
-// Kafka-protocol dev broker, the Temporal dev server (with the partition workflows'
-// search attributes), and the ingest, bridge and worker commands wired together. The
-// worker has two sites: "dr", the target s3server (rules with StorageClass "dr"), and
-// "source", the source s3server itself and the default site (rules naming no site: a
-// destination bucket on the source s3server, as s3server takes them).
+// Kafka-protocol dev broker, the Temporal dev server or, with Options.Temporal, the
+// server on PostgreSQL (with the partition workflows' search attributes), and the
+// ingest, bridge and worker commands wired together. The worker has two sites: "dr",
+// the target s3server (rules with StorageClass "dr"), and "source", the source s3server
+// itself and the default site (rules naming no site: a destination bucket on the source
+// s3server, as s3server takes them).
 package enginetest
 
 import (
@@ -28,6 +29,10 @@ type Options struct {
 	LogLevel string
 	// BridgeArgs and WorkerArgs are extra flags of the bridge and the worker. Default none.
 	BridgeArgs, WorkerArgs []string
+	// Temporal are extra options of devstack.StartTemporal, e.g.
+	// devstack.TemporalPostgres() for the production-shaped server on PostgreSQL.
+	// Default none: the dev server, headless, with the search attributes.
+	Temporal []devstack.TemporalOption
 }
 
 // Engine is every process of a started engine.
@@ -49,8 +54,8 @@ func Start(t testing.TB, o Options) *Engine {
 	e := &Engine{Src: s3test.Start(t), Dst: s3test.Start(t)}
 	e.ZK = devstack.StartZooKeeper(t)
 	e.Kafka = devstack.StartBroker(t, devstack.BrokerTopics(fmt.Sprintf("backbeat-replication:%d", o.Partitions)))
-	e.Temporal = devstack.StartTemporal(t, devstack.TemporalHeadless(),
-		devstack.TemporalSearchAttributes(contract.SearchAttributes()))
+	e.Temporal = devstack.StartTemporal(t, append([]devstack.TemporalOption{devstack.TemporalHeadless(),
+		devstack.TemporalSearchAttributes(contract.SearchAttributes())}, o.Temporal...)...)
 
 	sites := filepath.Join(t.TempDir(), "sites.json")
 	site := func(name, endpoint string) map[string]any {
