@@ -34,7 +34,8 @@ import (
 // circuit breaker: after Config.BreakerThreshold consecutive failed bursts it opens; its
 // entries then wait (their budget counting from the first hold) while one probe entry at
 // a time runs on the backoff schedule. The first success or non-retryable answer closes
-// it and every entry waiting on it is due at once. When a probe fails and the budget has
+// it and every entry waiting on it is due at once. Probes rotate among the waiting
+// entries (a failed probe's own next attempt comes after the next probe). When a probe fails and the budget has
 // passed for entries held by the breaker, they are marked FAILED.
 
 // retries is the runner's durable retry state.
@@ -339,6 +340,11 @@ func (r *runner) retryLater(ctx workflow.Context, in *inflight, msg string) {
 		return
 	}
 	rs.Next = now.Add(rc.Delay(attempts))
+	if b := r.breakers[rs.Target]; b != nil && b.Open && !rs.Next.After(b.NextProbe.Add(r.slack)) {
+		// Probes rotate: another waiting entry of the target probes next, so that one
+		// entry failing for its own reasons cannot keep the breaker open.
+		rs.Next = b.NextProbe.Add(2 * r.slack)
+	}
 	if phase == contract.PhaseSetStatus {
 		r.st.StatusRetried++
 	} else {
