@@ -284,19 +284,25 @@ func TestDurableRetryStateAcrossContinueAsNew(t *testing.T) {
 	assert.Equal(t, []contract.Breaker{{Target: contract.TargetSitePrefix, Failures: 1, LastError: "target unavailable"}},
 		p.State.Breakers, "the target's failures so far, below the threshold")
 
-	f2 := &fakes{}
+	// The next run fails once more, then succeeds: the entry resumes as a later burst
+	// (single attempts, spaced by the backoff), not as a new first burst of 4 attempts.
+	failed := false
+	f2 := &fakes{replicate: func(in contract.ReplicateInput, attempt int32) (contract.ReplicateResult, error) {
+		if !failed {
+			failed = true
+			return contract.ReplicateResult{}, unavailable("target")
+		}
+		return contract.ReplicateResult{}, nil
+	}}
 	env2 := newEnv(t, f2)
-	queryAt(t, env2, time.Millisecond, func(s contract.Status) {
-		require.Len(t, s.Waiting, 1)
-		assert.Equal(t, rs, s.Waiting[0])
-	})
 	queryAt(t, env2, time.Hour, func(s contract.Status) {
 		assert.Equal(t, int64(2), s.Completed)
+		assert.Equal(t, int64(2), s.Retried, "one retried burst per run")
 		assert.Zero(t, s.WaitingCount)
 	})
 	p.Config.ContinueAsNewAfter = 100
 	runUntil(t, env2, p, 2*time.Hour)
-	assert.Equal(t, []string{"R0#1", "Sv0=COMPLETED#1"}, f2.Events(), "one attempt, then the status")
+	assert.Equal(t, []string{"R0#1", "R0#1", "Sv0=COMPLETED#1"}, f2.Events(), "single attempts, then the status")
 }
 
 // The worker's configuration (the local activity) overrides the one in Params for the
