@@ -16,13 +16,32 @@ type Params struct {
 // Config tunes a partition workflow. Zero fields take the defaults listed (see
 // DefaultConfig, Config.WithDefaults).
 type Config struct {
-	// Retry is the retry policy of ActivityReplicate. Default: DefaultRetry()
-	// (Backbeat's: 1 s, ×1.5, at most 300 s, 5 retries).
+	// Retry is the retry policy of ActivityReplicate. Default: DefaultRetry() (1 s, ×2,
+	// at most 5 min, 3 retries). With durable retries (runs begun after the workflow's
+	// "durable-retry" change) it is one *burst*: Temporal retries the activity
+	// MaxRetries times, then the workflow waits on a timer, continuing the same backoff
+	// (1, 2, 4 s in the burst, then 8, 16... s capped at MaximumInterval), and starts
+	// another burst, until RetryBudget has passed since the entry's first failure.
+	// Older runs mark the version FAILED after the first burst.
 	Retry RetryConfig
 	// StatusRetry is the retry policy of ActivitySetStatus. Default: DefaultStatusRetry()
-	// (1 s, ×2, at most 60 s, retried forever: a version must not stay PENDING because a
-	// status write failed; the partition waits instead).
+	// (1 s, ×2, at most 60 s, 4 retries). With durable retries it is one burst, as for
+	// Retry, and the bursts go on without a budget: a version must not stay PENDING
+	// because a status write failed; the entry waits instead (other objects go on).
+	// RetryForever is taken as the default burst there. Older runs retry forever inside
+	// one local activity.
 	StatusRetry RetryConfig
+	// RetryBudget is how long an entry's replication is retried after its first
+	// retryable failure (or after its target's breaker first held it back) before the
+	// version is marked FAILED. Durable retries only. Default 24 h.
+	RetryBudget time.Duration
+	// BreakerThreshold is the number of consecutive retryable failures (bursts) of
+	// entries of one target (the rule's site; status writes: the source) that opens the
+	// target's circuit breaker: its entries then wait while one probe entry retries on
+	// the backoff schedule; the first success (or a non-retryable answer: the target is
+	// reachable) closes it and its waiting entries start at once. Durable retries only.
+	// Default 5; negative disables the breaker.
+	BreakerThreshold int
 	// ActivityTimeout is the StartToCloseTimeout of one ActivityReplicate attempt.
 	// Default 1 h (large objects go by parts, heartbeating).
 	ActivityTimeout time.Duration
@@ -93,18 +112,20 @@ const (
 	DefaultMaxCarryBytes      = 1 << 20
 	DefaultMaxConcurrent      = 8
 	DefaultLocalStatus        = true
+	DefaultRetryBudget        = 24 * time.Hour
+	DefaultBreakerThreshold   = 5
 )
 
-// DefaultRetry is the default policy of ActivityReplicate, Backbeat's: 1 s, ×1.5,
-// capped at 300 s, 5 retries.
+// DefaultRetry is the default policy of ActivityReplicate: 1 s, ×2, capped at 5 min,
+// 3 retries per burst (see Config.Retry).
 func DefaultRetry() RetryConfig {
-	return RetryConfig{InitialInterval: time.Second, BackoffCoefficient: 1.5, MaximumInterval: 300 * time.Second, MaxRetries: 5}
+	return RetryConfig{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute, MaxRetries: 3}
 }
 
 // DefaultStatusRetry is the default policy of ActivitySetStatus: 1 s, ×2, capped at
-// 60 s, retried forever.
+// 60 s, 4 retries per burst (see Config.StatusRetry).
 func DefaultStatusRetry() RetryConfig {
-	return RetryConfig{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 60 * time.Second, MaxRetries: RetryForever}
+	return RetryConfig{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 60 * time.Second, MaxRetries: 4}
 }
 
 // DefaultConfig returns the default Config.
@@ -114,6 +135,12 @@ func DefaultConfig() Config { return Config{}.WithDefaults() }
 func (c Config) WithDefaults() Config {
 	c.Retry = c.Retry.withDefaults(DefaultRetry())
 	c.StatusRetry = c.StatusRetry.withDefaults(DefaultStatusRetry())
+	if c.RetryBudget <= 0 {
+		c.RetryBudget = DefaultRetryBudget
+	}
+	if c.BreakerThreshold == 0 {
+		c.BreakerThreshold = DefaultBreakerThreshold
+	}
 	if c.ActivityTimeout <= 0 {
 		c.ActivityTimeout = DefaultActivityTimeout
 	}
@@ -170,4 +197,52 @@ func (r RetryConfig) MaximumAttempts() int32 {
 		return 1
 	}
 	return int32(r.MaxRetries) + 1
+}
+
+// Overlay returns c with the fields that o sets (non-zero) replaced by o's: the
+// worker's own configuration (ActivityWorkflowConfig) over the one carried in Params.
+// Retry and StatusRetry are replaced field by field.
+func (c Config) Overlay(o Config) Config {
+	c.Retry = c.Retry.overlay(o.Retry)
+	c.StatusRetry = c.StatusRetry.overlay(o.StatusRetry)
+	setIf(&c.RetryBudget, o.RetryBudget)
+	setIf(&c.BreakerThreshold, o.BreakerThreshold)
+	setIf(&c.ActivityTimeout, o.ActivityTimeout)
+	setIf(&c.HeartbeatTimeout, o.HeartbeatTimeout)
+	setIf(&c.StatusTimeout, o.StatusTimeout)
+	if o.LocalStatus != nil {
+		c.LocalStatus = o.LocalStatus
+	}
+	setIf(&c.ContinueAsNewAfter, o.ContinueAsNewAfter)
+	setIf(&c.MaxSignalsPerRun, o.MaxSignalsPerRun)
+	setIf(&c.MaxCarryBytes, o.MaxCarryBytes)
+	setIf(&c.MaxConcurrent, o.MaxConcurrent)
+	c.DisableSearchAttributes = c.DisableSearchAttributes || o.DisableSearchAttributes
+	return c
+}
+
+func (r RetryConfig) overlay(o RetryConfig) RetryConfig {
+	setIf(&r.InitialInterval, o.InitialInterval)
+	setIf(&r.BackoffCoefficient, o.BackoffCoefficient)
+	setIf(&r.MaximumInterval, o.MaximumInterval)
+	setIf(&r.MaxRetries, o.MaxRetries)
+	return r
+}
+
+func setIf[T comparable](dst *T, v T) {
+	var zero T
+	if v != zero {
+		*dst = v
+	}
+}
+
+// Delay is the backoff before the attempt that follows attempt n (n ≥ 1):
+// InitialInterval × BackoffCoefficient^(n-1), capped at MaximumInterval. r must have its
+// defaults set.
+func (r RetryConfig) Delay(n int) time.Duration {
+	d := float64(r.InitialInterval)
+	for i := 1; i < n && d < float64(r.MaximumInterval); i++ {
+		d *= r.BackoffCoefficient
+	}
+	return min(time.Duration(d), r.MaximumInterval)
 }

@@ -33,6 +33,12 @@ const (
 	// ActivitySetStatus is the registered name of the activity that writes a source
 	// version's replication status: func(context.Context, SetStatusInput) error.
 	ActivitySetStatus = "SetReplicationStatus"
+	// ActivityWorkflowConfig is the registered name of the local activity, hosted by
+	// the worker, that answers the worker's Config for partition workflows:
+	// func(context.Context) (Config, error). A run reads it when it starts (so after
+	// each ContinueAsNew): the fields it sets override those carried in Params, so the
+	// retry policy, budgets and window are the worker's, even for running workflows.
+	ActivityWorkflowConfig = "WorkflowConfig"
 )
 
 // Headers of every Kafka message of the replication topic (set by ingest).

@@ -23,6 +23,66 @@ type State struct {
 	LastError string
 	// Runs counts the runs so far, this one included.
 	Runs int
+	// Retries are the queued entries waiting for their next attempt (durable retries),
+	// in queue order.
+	Retries []RetryState `json:",omitempty"`
+	// Breakers are the circuit breakers of the targets that failed lately, by Target.
+	Breakers []Breaker `json:",omitempty"`
+}
+
+// Breaker targets that are not a replication site.
+const (
+	// TargetSource is the breaker target of status writes (the source endpoint).
+	TargetSource = "source"
+	// TargetSitePrefix starts the breaker target of a replication: "site:<name>"
+	// ("site:" alone for the default site).
+	TargetSitePrefix = "site:"
+)
+
+// RetryState is the retry state of one queued entry (State.Retries, Status.Waiting).
+type RetryState struct {
+	// Offset, JournalID and Seq identify the entry in State.Queue.
+	Offset    int64
+	JournalID string `json:",omitempty"`
+	Seq       uint64 `json:",omitempty"`
+	// Bucket, Key and VersionID of its journal record.
+	Bucket, Key, VersionID string
+	// Phase is what is retried: PhaseReplicate or PhaseSetStatus.
+	Phase string
+	// Status and Reason being written, in PhaseSetStatus.
+	Status string `json:",omitempty"`
+	Reason string `json:",omitempty"`
+	// Target is the breaker target of the phase (TargetSitePrefix+site, or
+	// TargetSource).
+	Target string
+	// Bursts is the number of failed bursts of the phase (each up to
+	// Config.Retry.MaximumAttempts() attempts); 0 while only held by an open breaker.
+	Bursts int
+	// Since is the workflow time of the first failure (or of the first hold by the
+	// breaker): Config.RetryBudget counts from it.
+	Since time.Time
+	// Next is the workflow time from which the next burst may start.
+	Next time.Time
+	// LastError is the last failure of the phase.
+	LastError string `json:",omitempty"`
+}
+
+// Breaker is the circuit breaker of one target (State.Breakers, Status.Breakers).
+type Breaker struct {
+	// Target is TargetSitePrefix+site or TargetSource.
+	Target string
+	// Failures counts the consecutive failed bursts of entries of the target.
+	Failures int
+	// Open: the target's entries wait; one probe entry at a time tries, at NextProbe.
+	Open bool
+	// OpenedAt is the workflow time the breaker opened.
+	OpenedAt time.Time `json:",omitzero"`
+	// Probes counts the failed probes since it opened.
+	Probes int `json:",omitempty"`
+	// NextProbe is the workflow time from which the next probe may start.
+	NextProbe time.Time `json:",omitzero"`
+	// LastError is the target's last failure.
+	LastError string `json:",omitempty"`
 }
 
 // Counters count entries since a partition workflow's first run.
@@ -46,6 +106,11 @@ type Counters struct {
 	StatusErrors int64
 	// Bytes of object data written to targets.
 	Bytes int64
+	// Retried counts the failed replication bursts that were retried later (durable
+	// retries), StatusRetried the same for status writes.
+	Retried, StatusRetried int64 `json:",omitempty"`
+	// BreakerOpened counts the times a target's breaker opened.
+	BreakerOpened int64 `json:",omitempty"`
 }
 
 // Phases of an entry in flight (EntryRef.Phase).
@@ -95,4 +160,15 @@ type Status struct {
 	// ProcessedThisRun and SignalsThisRun count towards ContinueAsNew
 	// (Config.ContinueAsNewAfter, Config.MaxSignalsPerRun).
 	ProcessedThisRun, SignalsThisRun int
+	// Waiting are the queued entries waiting for their next attempt (durable retries),
+	// in queue order, at most MaxStatusWaiting of them; WaitingCount counts them all.
+	Waiting      []RetryState `json:",omitempty"`
+	WaitingCount int          `json:",omitempty"`
+	// Breakers are the open circuit breakers, by Target.
+	Breakers []Breaker `json:",omitempty"`
+	// Config is the configuration in effect in this run (the worker's over Params').
+	Config *Config `json:",omitempty"`
 }
+
+// MaxStatusWaiting bounds Status.Waiting.
+const MaxStatusWaiting = 100

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.temporal.io/sdk/activity"
 	tworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -43,6 +44,12 @@ type Config struct {
 	MaxConcurrentActivities int
 	// MaxConcurrentWorkflowTasks bounds the workflow tasks run at once. Default 16.
 	MaxConcurrentWorkflowTasks int
+	// Workflow is the configuration of the partition workflows: retry policies, retry
+	// budget, breaker threshold, window. The worker owns it: every workflow run reads it
+	// when it starts (local activity contract.ActivityWorkflowConfig, so also after each
+	// ContinueAsNew), and the fields set here override those the bridge carried in the
+	// workflow's Params. Zero fields take contract.DefaultConfig()'s values.
+	Workflow contract.Config
 	// MetricsListen is the address of /metrics and /healthz; "" disables them.
 	// Default "" (the command sets "127.0.0.1:9103").
 	MetricsListen string
@@ -78,6 +85,7 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	c.Workflow = c.Workflow.WithDefaults()
 	return c
 }
 
@@ -116,16 +124,25 @@ func Run(ctx context.Context, cfg Config) error {
 	})
 	w.RegisterWorkflowWithOptions(workflows.PartitionWorkflow, workflow.RegisterOptions{Name: contract.WorkflowName})
 	activities.NewActivities(repl, m, log.With("component", "activities")).Register(w)
+	RegisterWorkflowConfig(w, cfg.Workflow)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("worker: start polling %s: %w", cfg.TaskQueue, err)
 	}
 	m.ready.Store(true)
 	log.Info("worker polling", "taskQueue", cfg.TaskQueue, "temporal", cfg.TemporalAddress, "namespace", cfg.Namespace,
-		"source", cfg.Source.Endpoint)
+		"source", cfg.Source.Endpoint, "retry", cfg.Workflow.Retry, "retryBudget", cfg.Workflow.RetryBudget,
+		"breakerThreshold", cfg.Workflow.BreakerThreshold, "maxConcurrent", cfg.Workflow.MaxConcurrent)
 	<-ctx.Done()
 	m.ready.Store(false)
 	w.Stop() // waits for running activities up to WorkerStopTimeout; the rest are retried
 	return nil
+}
+
+// RegisterWorkflowConfig registers the local activity contract.ActivityWorkflowConfig,
+// which answers wc to the partition workflows this worker runs.
+func RegisterWorkflowConfig(reg tworker.ActivityRegistry, wc contract.Config) {
+	reg.RegisterActivityWithOptions(func(context.Context) (contract.Config, error) { return wc, nil },
+		activity.RegisterOptions{Name: contract.ActivityWorkflowConfig})
 }
 
 // metrics are the worker's Prometheus metrics; they implement activities.Metrics.

@@ -41,10 +41,12 @@
 //	  │ yes          └── not PENDING / no version ──► skipped (no S3 work) ───┐
 //	  ▼                                                                      │
 //	ReplicateVersion (Config.Retry) ─ok─► SetReplicationStatus COMPLETED ────┤
-//	  │ failed for good (retries exhausted or non-retryable)                 │
+//	  │ ▲ burst failed retryably: waits (State.Retries), timer, next burst   │
+//	  │ └─ (out of the window; until Config.RetryBudget, see "Retries")      │
+//	  │ failed for good (budget spent or non-retryable)                      │
 //	  ├─ NoSuchVersion (source version gone) ──► skipped, no status ─────────┤
 //	  └──────────────► SetReplicationStatus FAILED, reason = the error ──────┤
-//	                   (Config.StatusRetry: retried forever by default)      ▼
+//	                   (Config.StatusRetry bursts, retried without end)      ▼
 //	                                                     finished: leaves the Queue
 //
 // An entry leaves the queue only when its status is written (or it is skipped), so a
@@ -85,7 +87,38 @@
 //
 // # Retries
 //
-// ActivityReplicate retries server-side with Config.Retry (Backbeat's defaults: 1 s,
+// Durable retries (runs begun after the "durable-retry" change; retry.go): a phase
+// (replication, status write) first runs as one activity with its Temporal policy — a
+// short burst (Config.Retry: 1 s, ×2, 3 retries; Config.StatusRetry: 4 retries). When
+// the burst fails retryably the entry leaves the window and waits (State.Retries,
+// Status.Waiting): the loop keeps ONE timer for the earliest wake-up of all waiting
+// entries, and the entry's next attempt — a single attempt per activity — comes after
+// the same backoff continued (8, 16, 32 s... capped at MaximumInterval, 5 min). Other
+// objects' entries go on meanwhile; only the same object's later versions wait. A
+// replication is retried until Config.RetryBudget (24 h) has passed since its first
+// failure, then marked FAILED "… (gave up after N attempts over D)"; a status write is
+// retried without end (a version must not stay PENDING). History grows by one activity
+// per attempt of a waiting entry and one timer per retry period, and the retry state is
+// carried across ContinueAsNew, so a day-long outage stays far below the history limit.
+//
+// Circuit breakers (State.Breakers, Status.Breakers): each target — "site:<name>" of
+// the rule, "source" for status writes — counts consecutive failed bursts; at
+// Config.BreakerThreshold (5) it opens: the target's entries wait (their budget counting
+// from the first hold) while one probe entry at a time runs when the probe is due (the
+// backoff continued); probes rotate among the waiting entries. A success, or a
+// non-retryable answer (the target is reachable), closes it and its entries are due at
+// once; a failed probe past the budget marks the held entries FAILED.
+//
+// Configuration: a run reads the worker's configuration (local activity
+// ActivityWorkflowConfig; bin/worker's --retry-*, --retries, --retry-budget,
+// --breaker-threshold, --max-concurrent) when it starts, so after every ContinueAsNew:
+// the fields it sets override Params.Config, which is carried as received. Status.Config
+// shows the configuration in effect.
+//
+// Runs begun before the change (DefaultVersion) keep the rules below until they
+// continue as new.
+//
+// ActivityReplicate retries server-side with Config.Retry (the old defaults: 1 s,
 // ×1.5, at most 300 s, 5 retries = 6 attempts; StartToClose Config.ActivityTimeout
 // (1 h), heartbeat timeout Config.HeartbeatTimeout (60 s)), so heartbeat details of one
 // attempt (finished multipart parts) reach the next one and a retry resumes instead of
@@ -98,8 +131,8 @@
 // workflow, which only sees the final outcome.
 //
 // ActivitySetStatus is not optional — skipping it would leave the version PENDING —
-// so it retries forever by default (Config.StatusRetry: 1 s, ×2, capped at 60 s,
-// unlimited attempts; StartToClose 30 s): while the source endpoint is down the
+// so before durable retries it retried forever inside one activity (Config.StatusRetry
+// then: 1 s, ×2, capped at 60 s, unlimited attempts; StartToClose 30 s): while the source endpoint is down the
 // partition waits rather than moves on. Only SetStatusNonRetryableErrorTypes (no such
 // bucket or version: nothing left to mark, or NonRetryable) end it; the entry is then
 // counted in StatusErrors besides Completed/Failed, with LastError set.

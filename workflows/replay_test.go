@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -126,9 +127,15 @@ func recordHistory(t *testing.T, prefix string, sc recordScenario) {
 	c := tp.Client()
 	w := worker.New(c, contract.TaskQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(PartitionWorkflow, workflow.RegisterOptions{Name: contract.WorkflowName})
-	w.RegisterActivityWithOptions(fakeReplicate, activity.RegisterOptions{Name: contract.ActivityReplicate})
+	flaky := &flakyTarget{}
+	w.RegisterActivityWithOptions(flaky.replicate, activity.RegisterOptions{Name: contract.ActivityReplicate})
 	w.RegisterActivityWithOptions(func(context.Context, contract.SetStatusInput) error { return nil },
 		activity.RegisterOptions{Name: contract.ActivitySetStatus})
+	// The worker's configuration: its retry policy over the one in Params.
+	w.RegisterActivityWithOptions(func(context.Context) (contract.Config, error) {
+		return contract.Config{Retry: contract.DefaultRetry()}, nil
+	},
+		activity.RegisterOptions{Name: contract.ActivityWorkflowConfig})
 	require.NoError(t, w.Start())
 	defer w.Stop()
 
@@ -152,6 +159,28 @@ func recordHistory(t *testing.T, prefix string, sc recordScenario) {
 	}
 	// An idle workflow's history ends with a completed workflow task: write every run.
 	writeRuns(t, ctx, c, s.id, fmt.Sprintf("%s-%s", prefix, sc.name))
+}
+
+// flakyTarget fails the first flakyFailures attempts of key "flaky" retryably (durable
+// retries: a burst, then attempts on workflow timers); other keys go to fakeReplicate.
+type flakyTarget struct {
+	mu       sync.Mutex
+	attempts int
+}
+
+const flakyFailures = 5
+
+func (f *flakyTarget) replicate(ctx context.Context, in contract.ReplicateInput) (contract.ReplicateResult, error) {
+	if in.Entry.Record.Key == "flaky" {
+		f.mu.Lock()
+		f.attempts++
+		n := f.attempts
+		f.mu.Unlock()
+		if n <= flakyFailures {
+			return contract.ReplicateResult{}, temporal.NewApplicationError(fmt.Sprintf("target unreachable (attempt %d)", n), contract.ErrTypeRetryable)
+		}
+	}
+	return fakeReplicate(ctx, in)
 }
 
 // fakeReplicate stands for the replication activity: key "fail" fails for good (access
@@ -207,6 +236,17 @@ func writeRuns(t *testing.T, ctx context.Context, c client.Client, id, name stri
 func recordScenarios() []recordScenario {
 	return []recordScenario{
 		{name: "offset", entry: keyed},
+		{name: "durable", entry: func(off int64, key string) contract.Entry { return journaled(off, uint64(off+1), key) },
+			then: func(t *testing.T, s *recorder) {
+				// Durable retries: "flaky" fails a burst (the worker's Retry: 4
+				// attempts), then one attempt on a timer, while "e" goes on; then it
+				// completes (about 31 s).
+				ctx := context.Background()
+				s.signal(t, ctx, journaled(8, 9, "flaky"), journaled(9, 10, "e"))
+				st := s.waitFor(t, ctx, "10 processed", func(st contract.Status) bool { return st.Processed == 10 })
+				assert.Equal(t, int64(flakyFailures-3), st.Retried, "a first burst of 4 attempts (the worker's Retry), then one per timer")
+				assert.Equal(t, int64(10), st.Completed+st.Failed+st.Skipped)
+			}},
 		{name: "journal", entry: func(off int64, key string) contract.Entry { return journaled(off, uint64(off+1), key) },
 			then: func(t *testing.T, s *recorder) {
 				ctx := context.Background()
@@ -230,6 +270,8 @@ func TestRecordedHistoriesCoverScenarios(t *testing.T) {
 	}
 	for _, want := range []string{"EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW", "EVENT_TYPE_MARKER_RECORDED", "EVENT_TYPE_ACTIVITY_TASK_FAILED", "EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES", `"signalName": "pause"`, `"signalName": "resume"`,
 		`"ImpvdXJuYWwtZGVkdXBlIg=="`, // the version marker of journalDedupeChange, "journal-dedupe" in JSON and base64
+		`"ImR1cmFibGUtcmV0cnki"`,     // the version marker of durableRetryChange, "durable-retry"
+		"EVENT_TYPE_TIMER_FIRED",     // a durable retry's timer
 	} {
 		assert.Contains(t, all.String(), want)
 	}

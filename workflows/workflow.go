@@ -31,6 +31,14 @@ const localStatusChange = "local-status"
 // whose history began before) drops by offset only.
 const journalDedupeChange = "journal-dedupe"
 
+// durableRetryChange is the workflow.GetVersion change ID of durable retries: version 1
+// reads the worker's configuration (ActivityWorkflowConfig) when the run starts, keeps
+// per-entry retry state with backoff timers and a retry budget, per-target circuit
+// breakers, and bounded status-write bursts (see retry.go); DefaultVersion (a run whose
+// history began before) marks a version FAILED after Config.Retry and retries a status
+// write forever inside one activity.
+const durableRetryChange = "durable-retry"
+
 // localStatusScheduleToClose is the ScheduleToCloseTimeout of the local status write:
 // in effect none (ten years), so that Config.StatusRetry alone ends the retries.
 const localStatusScheduleToClose = 10 * 365 * 24 * time.Hour
@@ -60,6 +68,10 @@ type inflight struct {
 	ref    contract.EntryRef
 	fut    workflow.Future
 	status contract.SetStatusInput // the status being written, in PhaseSetStatus
+	// target is the breaker target of the phase (durable retries); probe: this entry is
+	// the probe of its target's open breaker.
+	target string
+	probe  bool
 }
 
 // saValues are the last upserted values of the changing search attributes.
@@ -78,12 +90,20 @@ type runner struct {
 
 	entriesCh, pauseCh, resumeCh workflow.ReceiveChannel
 	replicateCtx, statusCtx      workflow.Context
+	// replicateOnceCtx and statusOnceCtx are the same with a single attempt: the
+	// bursts after the first (durable retries).
+	replicateOnceCtx, statusOnceCtx workflow.Context
 	// localStatus: statusCtx carries local activity options and the status write is a
 	// local activity (Config.LocalStatus, and this run began after localStatusChange).
 	localStatus bool
 	// journalDedupe: entries with a journal position are deduped by it (this run began
 	// after journalDedupeChange).
 	journalDedupe bool
+	// durable: retries are durable (this run began after durableRetryChange); see
+	// retry.go. carried is Params.Config as received, carried across ContinueAsNew.
+	durable bool
+	carried contract.Config
+	retries
 
 	// flying are the entries in flight, in offset order (a subset of st.Queue), at
 	// most cfg.MaxConcurrent of them.
@@ -109,11 +129,10 @@ func newRunner(ctx workflow.Context, p contract.Params) (*runner, error) {
 		st = &contract.State{}
 	}
 	st.Runs++
-	cfg := p.Config.WithDefaults()
 	r := &runner{
 		topic:     p.Topic,
 		partition: p.Partition,
-		cfg:       cfg,
+		carried:   p.Config,
 		st:        st,
 		log:       workflow.GetLogger(ctx),
 		runID:     workflow.GetInfo(ctx).WorkflowExecution.RunID,
@@ -125,6 +144,20 @@ func newRunner(ctx workflow.Context, p contract.Params) (*runner, error) {
 	for _, e := range st.Queue {
 		r.queueBytes += entrySize(e)
 	}
+	if err := workflow.SetQueryHandler(ctx, contract.QueryStatus, func() (contract.Status, error) { return r.status(), nil }); err != nil {
+		return nil, err
+	}
+	r.durable = workflow.GetVersion(ctx, durableRetryChange, workflow.DefaultVersion, 1) >= 1
+	cfg := p.Config
+	if r.durable {
+		cfg = cfg.Overlay(workerConfig(ctx, r.log))
+	}
+	cfg = cfg.WithDefaults()
+	if r.durable {
+		cfg = durableConfig(cfg)
+		r.loadRetries(st, cfg)
+	}
+	r.cfg = cfg
 	hb := cfg.HeartbeatTimeout
 	if hb < 0 {
 		hb = 0
@@ -134,6 +167,7 @@ func newRunner(ctx workflow.Context, p contract.Params) (*runner, error) {
 		HeartbeatTimeout:    hb,
 		RetryPolicy:         retryPolicy(cfg.Retry, contract.ReplicateNonRetryableErrorTypes()),
 	})
+	r.replicateOnceCtx = onceActivity(r.replicateCtx)
 	// Histories recorded before LocalStatus existed schedule regular status activities:
 	// they replay (and their run goes on) with DefaultVersion, and so without it.
 	local := workflow.GetVersion(ctx, localStatusChange, workflow.DefaultVersion, 1) >= 1
@@ -147,11 +181,13 @@ func newRunner(ctx workflow.Context, p contract.Params) (*runner, error) {
 			ScheduleToCloseTimeout: localStatusScheduleToClose,
 			RetryPolicy:            retryPolicy(cfg.StatusRetry, contract.SetStatusNonRetryableErrorTypes()),
 		})
+		r.statusOnceCtx = onceLocalActivity(r.statusCtx)
 	} else {
 		r.statusCtx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 			StartToCloseTimeout: cfg.StatusTimeout,
 			RetryPolicy:         retryPolicy(cfg.StatusRetry, contract.SetStatusNonRetryableErrorTypes()),
 		})
+		r.statusOnceCtx = onceActivity(r.statusCtx)
 	}
 	r.journalDedupe = workflow.GetVersion(ctx, journalDedupeChange, workflow.DefaultVersion, 1) >= 1
 	if !cfg.DisableSearchAttributes {
@@ -164,11 +200,9 @@ func newRunner(ctx workflow.Context, p contract.Params) (*runner, error) {
 		r.sa.processed, _ = sa.GetInt64(processedKey)
 		r.sa.paused, _ = sa.GetBool(pausedKey)
 	}
-	if err := workflow.SetQueryHandler(ctx, contract.QueryStatus, func() (contract.Status, error) { return r.status(), nil }); err != nil {
-		return nil, err
-	}
 	r.log.Info("partition workflow run started", "topic", r.topic, "partition", r.partition,
-		"run", st.Runs, "backlog", len(st.Queue), "nextOffset", st.NextOffset, "paused", st.Paused)
+		"run", st.Runs, "backlog", len(st.Queue), "nextOffset", st.NextOffset, "paused", st.Paused,
+		"durableRetries", r.durable, "waiting", len(r.waiting))
 	return r, nil
 }
 
@@ -214,6 +248,11 @@ func (r *runner) run(ctx workflow.Context) error {
 		for _, in := range r.flying {
 			sel.AddFuture(in.fut, func(f workflow.Future) { r.onDone(ctx, in, f) })
 		}
+		if r.durable && !due {
+			if t := r.armTimer(ctx); t != nil {
+				sel.AddFuture(t, func(workflow.Future) { r.timer = nil })
+			}
+		}
 		sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
 		// Upsert only when the loop is about to wait: the completions and signals of one
 		// workflow task make one upsert, not one each.
@@ -227,8 +266,9 @@ func (r *runner) run(ctx workflow.Context) error {
 // has no earlier entry still queued or in flight. It reports whether an entry finished
 // at once (skipped), after which the caller looks again (a ContinueAsNew may be due).
 func (r *runner) startEntries(ctx workflow.Context) bool {
+	now := workflow.Now(ctx)
 	for !r.st.Paused && len(r.flying) < r.cfg.MaxConcurrent {
-		i := r.nextStartable()
+		i := r.nextStartable(now)
 		if i < 0 {
 			return false
 		}
@@ -242,7 +282,7 @@ func (r *runner) startEntries(ctx workflow.Context) bool {
 // nextStartable is the index in the queue of the next entry to start, -1 if none. The
 // queue is in arrival order (offset order but after an offset reset); the maps only
 // answer membership, so the choice does not depend on map iteration order.
-func (r *runner) nextStartable() int {
+func (r *runner) nextStartable(now time.Time) int {
 	earlier := make(map[string]bool, len(r.flying))
 	inFlight := make(map[entryID]bool, len(r.flying))
 	for _, in := range r.flying {
@@ -255,7 +295,7 @@ func (r *runner) nextStartable() int {
 			continue // an earlier version of this object is queued or in flight
 		}
 		earlier[k] = true
-		if !flying {
+		if !flying && (!r.durable || r.ready(e, now)) {
 			return i
 		}
 	}
@@ -316,10 +356,16 @@ func (r *runner) drainSignals() {
 func (r *runner) continueAsNew(ctx workflow.Context) error {
 	r.log.Info("continuing as new", "run", r.st.Runs, "processedThisRun", r.processedThisRun,
 		"signalsThisRun", r.signalsThisRun, "backlog", len(r.st.Queue), "backlogBytes", r.queueBytes)
+	cfg := r.cfg
+	if r.durable {
+		// The next run reads the worker's configuration again: carry only Params'.
+		cfg = r.carried
+		r.saveRetries()
+	}
 	return workflow.NewContinueAsNewError(ctx, contract.WorkflowName, contract.Params{
 		Topic:     r.topic,
 		Partition: r.partition,
-		Config:    r.cfg,
+		Config:    cfg,
 		State:     r.st,
 	})
 }
@@ -388,6 +434,21 @@ func (r *runner) start(ctx workflow.Context, i int) bool {
 	rec := &e.Record
 	r.boundary = true
 	in := &inflight{e: e, ref: contract.EntryRef{Offset: e.Offset, Op: rec.Op, Bucket: rec.Bucket, Key: rec.Key, VersionID: rec.VersionID}}
+	rs := r.waiting[idOf(e)]
+	if r.durable {
+		in.target = r.targetOf(e, rs)
+		if b := r.breakers[in.target]; b != nil && b.Open {
+			in.probe = true
+			r.probing[in.target] = true
+			r.log.Info("probing a target whose breaker is open", "target", in.target, "offset", e.Offset,
+				"failedProbes", b.Probes)
+		}
+	}
+	if rs != nil && rs.Phase == contract.PhaseSetStatus {
+		r.startStatus(ctx, in, rs.Status, rs.Reason)
+		r.track(in)
+		return false
+	}
 	if !rec.Pending() {
 		reason := notReplicable(rec)
 		if rec.Replication != nil && rec.Replication.Status == record.StatusPending && rec.VersionID != "" {
@@ -406,7 +467,11 @@ func (r *runner) start(ctx workflow.Context, i int) bool {
 	}
 	in.ref.Phase = contract.PhaseReplicate
 	in.ref.Since = workflow.Now(ctx)
-	actx := workflow.WithActivityOptions(r.replicateCtx, withSummary(workflow.GetActivityOptions(r.replicateCtx), in.ref))
+	base := r.replicateCtx
+	if rs != nil && rs.Bursts > 0 {
+		base = r.replicateOnceCtx // a later burst: a single attempt
+	}
+	actx := workflow.WithActivityOptions(base, withSummary(workflow.GetActivityOptions(base), in.ref))
 	in.fut = workflow.ExecuteActivity(actx, contract.ActivityReplicate, contract.ReplicateInput{Entry: e})
 	r.track(in)
 	return false
@@ -431,15 +496,25 @@ func (r *runner) startStatus(ctx workflow.Context, in *inflight, status, reason 
 	ref.Status = status
 	ref.Reason = reason
 	in.ref = ref
+	base := r.statusCtx
+	if r.durable {
+		if in.target != contract.TargetSource {
+			r.endProbe(in) // the replication phase is over
+			in.target = contract.TargetSource
+		}
+		if rs := r.waiting[idOf(in.e)]; rs != nil && rs.Phase == contract.PhaseSetStatus && rs.Bursts > 0 {
+			base = r.statusOnceCtx // a later burst: a single attempt
+		}
+	}
 	if r.localStatus {
 		// By name: the worker registers the activity under ActivitySetStatus, and the
 		// SDK runs the registered function.
-		o := workflow.GetLocalActivityOptions(r.statusCtx)
+		o := workflow.GetLocalActivityOptions(base)
 		o.Summary = summary(ref)
-		in.fut = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(r.statusCtx, o), contract.ActivitySetStatus, in.status)
+		in.fut = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(base, o), contract.ActivitySetStatus, in.status)
 		return
 	}
-	actx := workflow.WithActivityOptions(r.statusCtx, withSummary(workflow.GetActivityOptions(r.statusCtx), ref))
+	actx := workflow.WithActivityOptions(base, withSummary(workflow.GetActivityOptions(base), ref))
 	in.fut = workflow.ExecuteActivity(actx, contract.ActivitySetStatus, in.status)
 }
 
@@ -461,6 +536,10 @@ func (r *runner) onDone(ctx workflow.Context, in *inflight, f workflow.Future) {
 	e := in.e
 	if ctx.Err() != nil {
 		return // cancelled: run() returns
+	}
+	if r.durable {
+		r.onDoneDurable(ctx, in, f)
+		return
 	}
 	switch in.ref.Phase {
 	case contract.PhaseReplicate:
@@ -515,9 +594,8 @@ func (r *runner) finish(in *inflight, counter *int64) {
 	} else {
 		r.log.Error("finished entry not in the queue", "offset", off) // cannot happen
 	}
-	if i := slices.Index(r.flying, in); i >= 0 {
-		r.flying = slices.Delete(r.flying, i, i+1)
-	}
+	r.untrack(in)
+	delete(r.waiting, id)
 	*counter++
 	r.st.Processed++
 	r.processedThisRun++
@@ -572,6 +650,7 @@ func (r *runner) details() string {
 	if r.st.Paused {
 		b.WriteString(" · **paused**")
 	}
+	r.writeRetryDetails(&b)
 	switch n := len(r.flying); {
 	case n == 1:
 		b.WriteString(" · now: ")
@@ -623,6 +702,9 @@ func (r *runner) status() contract.Status {
 		cur := s.InFlight[0] // the oldest
 		s.Current = &cur
 	}
+	if r.durable {
+		r.retryStatus(&s)
+	}
 	return s
 }
 
@@ -653,8 +735,24 @@ func entryError(e contract.Entry, msg string) string {
 // set), so that is computed here rather than read from the error's retry state, which
 // the test environment does not fill.
 func reason(err error, rc contract.RetryConfig, nonRetryable []string) string {
-	var msg string
-	retryable := true
+	msg, retryable := errMessage(err, nonRetryable)
+	if msg == "cancelled" {
+		return msg
+	}
+	switch {
+	case !retryable:
+		msg += " (not retried)"
+	case rc.MaximumAttempts() > 0:
+		msg += fmt.Sprintf(" (gave up after %d attempts)", rc.MaximumAttempts())
+	}
+	return truncate(msg, maxReasonLen)
+}
+
+// errMessage is the message of an activity's final error (the application error's type,
+// when it is one of ours, and message) and whether the error is retryable: not listed in
+// nonRetryable, not flagged non-retryable, not a cancellation.
+func errMessage(err error, nonRetryable []string) (msg string, retryable bool) {
+	retryable = true
 	var appErr *temporal.ApplicationError
 	var toErr *temporal.TimeoutError
 	var canErr *temporal.CanceledError
@@ -668,20 +766,14 @@ func reason(err error, rc contract.RetryConfig, nonRetryable []string) string {
 	case errors.As(err, &toErr):
 		msg = "timed out (" + toErr.TimeoutType().String() + ")"
 	case errors.As(err, &canErr):
-		return "cancelled"
+		return "cancelled", false
 	default:
 		msg = err.Error()
 		if cause := errors.Unwrap(err); cause != nil {
 			msg = cause.Error() // without the ActivityError's event IDs
 		}
 	}
-	switch {
-	case !retryable:
-		msg += " (not retried)"
-	case rc.MaximumAttempts() > 0:
-		msg += fmt.Sprintf(" (gave up after %d attempts)", rc.MaximumAttempts())
-	}
-	return truncate(msg, maxReasonLen)
+	return msg, retryable
 }
 
 func truncate(s string, n int) string {

@@ -43,6 +43,15 @@ type fakes struct {
 	// replicate and setStatus decide an attempt's outcome; nil succeeds.
 	replicate func(in contract.ReplicateInput, attempt int32) (contract.ReplicateResult, error)
 	setStatus func(in contract.SetStatusInput, attempt int32) error
+	// worker is what the worker's configuration local activity answers (zero: the
+	// worker sets nothing, Params' configuration applies).
+	worker contract.Config
+}
+
+func (f *fakes) workerConfigActivity(context.Context) (contract.Config, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.worker, nil
 }
 
 func (f *fakes) replicateActivity(ctx context.Context, in contract.ReplicateInput) (contract.ReplicateResult, error) {
@@ -115,6 +124,7 @@ func newEnv(t *testing.T, f *fakes) *testsuite.TestWorkflowEnvironment {
 	env.RegisterWorkflowWithOptions(PartitionWorkflow, workflow.RegisterOptions{Name: contract.WorkflowName})
 	env.RegisterActivityWithOptions(f.replicateActivity, activity.RegisterOptions{Name: contract.ActivityReplicate})
 	env.RegisterActivityWithOptions(f.setStatusActivity, activity.RegisterOptions{Name: contract.ActivitySetStatus})
+	env.RegisterActivityWithOptions(f.workerConfigActivity, activity.RegisterOptions{Name: contract.ActivityWorkflowConfig})
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: contract.WorkflowID(testTopic, testPartition), TaskQueue: contract.TaskQueue})
 	return env
 }
@@ -269,6 +279,19 @@ func TestDedupeCounters(t *testing.T) {
 	assert.Equal(t, completedSequence(0, 1, 2, 3, 5), f.Events())
 }
 
+// beforeDurable makes the run one whose history began before durable retries
+// (durableRetryChange answers DefaultVersion): a version is FAILED after Config.Retry,
+// a status write is retried inside one activity.
+func beforeDurable(env *testsuite.TestWorkflowEnvironment) {
+	env.OnGetVersion(durableRetryChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+}
+
+// The defaults before durable retries, which the runs begun before them carry in Params.
+var (
+	oldRetry       = contract.RetryConfig{InitialInterval: time.Second, BackoffCoefficient: 1.5, MaximumInterval: 300 * time.Second, MaxRetries: 5}
+	oldStatusRetry = contract.RetryConfig{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 60 * time.Second, MaxRetries: contract.RetryForever}
+)
+
 func TestRetriesThenFailedThenNext(t *testing.T) {
 	f := &fakes{replicate: func(in contract.ReplicateInput, attempt int32) (contract.ReplicateResult, error) {
 		if in.Entry.Offset == 1 {
@@ -277,6 +300,7 @@ func TestRetriesThenFailedThenNext(t *testing.T) {
 		return contract.ReplicateResult{Bytes: 7}, nil
 	}}
 	env := newEnv(t, f)
+	beforeDurable(env)
 	signalAt(env, 0, entries(0, 1, 2))
 	// Backoff 1 s ×1.5: attempts of entry 1 start at 0, 1, 2.5, 4.75, 8.125, 13.19 s.
 	queryAt(t, env, 5*time.Second, func(s contract.Status) {
@@ -294,7 +318,7 @@ func TestRetriesThenFailedThenNext(t *testing.T) {
 		assert.Equal(t, int64(14), s.Bytes)
 		assert.Contains(t, s.LastError, "offset 1 source-bucket/key-1@v1: target unreachable (attempt 6) (gave up after 6 attempts)")
 	})
-	runUntil(t, env, params(contract.Config{MaxConcurrent: 1}), time.Minute)
+	runUntil(t, env, params(contract.Config{MaxConcurrent: 1, Retry: oldRetry}), time.Minute)
 
 	want := completedSequence(0)
 	for a := 1; a <= 6; a++ {
@@ -314,6 +338,7 @@ func TestConfiguredRetries(t *testing.T) {
 		return contract.ReplicateResult{}, errors.New("boom")
 	}}
 	env := newEnv(t, f)
+	beforeDurable(env)
 	signalAt(env, 0, entries(0))
 	runUntil(t, env, params(contract.Config{Retry: contract.RetryConfig{MaxRetries: 2}}), time.Minute)
 	assert.Equal(t, 3, f.count("R0#"), "MaxRetries 2 → 3 attempts")
@@ -322,6 +347,7 @@ func TestConfiguredRetries(t *testing.T) {
 
 	f = &fakes{replicate: f.replicate}
 	env = newEnv(t, f)
+	beforeDurable(env)
 	signalAt(env, 0, entries(0))
 	runUntil(t, env, params(contract.Config{Retry: contract.RetryConfig{MaxRetries: contract.NoRetries}}), time.Minute)
 	assert.Equal(t, 1, f.count("R0#"), "NoRetries → 1 attempt")
@@ -391,8 +417,9 @@ func TestSetStatusRetriedUntilWritten(t *testing.T) {
 		return nil
 	}}
 	env := newEnv(t, f)
+	beforeDurable(env)
 	signalAt(env, 0, entries(0, 1, 2))
-	// The default status policy retries forever (MaximumAttempts 0, see
+	// The old default status policy retries forever (MaximumAttempts 0, see
 	// TestConfigDefaults); the test environment turns "forever" into 10 attempts, so 8
 	// failures are used here: more than the replication policy's 6 attempts, with
 	// backoff 1 s ×2 capped at 60 s: 1+2+4+8+16+32+60+60 = 183 s.
@@ -409,7 +436,7 @@ func TestSetStatusRetriedUntilWritten(t *testing.T) {
 		assert.Equal(t, int64(1), s.StatusErrors)
 		assert.Contains(t, s.LastError, "could not set status COMPLETED: NoSuchVersion: version v1 is gone (not retried)")
 	})
-	runUntil(t, env, params(contract.Config{MaxConcurrent: 1}), time.Hour)
+	runUntil(t, env, params(contract.Config{MaxConcurrent: 1, StatusRetry: oldStatusRetry}), time.Hour)
 	assert.Equal(t, 9, f.count("Sv0=COMPLETED#"), "8 failures then the write")
 	assert.Equal(t, 1, f.count("Sv1=COMPLETED#"), "no version to mark: not retried")
 	assert.Equal(t, []string{"v0", "v2"}, []string{f.Statuses()[0].VersionID, f.Statuses()[1].VersionID})
@@ -497,7 +524,7 @@ func TestContinueAsNewCarriesQueueAndLateSignals(t *testing.T) {
 	assert.Equal(t, 1, p.State.Runs)
 	assert.Equal(t, testTopic, p.Topic)
 	assert.Equal(t, testPartition, p.Partition)
-	assert.Equal(t, cfg.WithDefaults(), p.Config)
+	assert.Equal(t, cfg, p.Config, "Params' configuration carried as received: the next run reads the worker's again")
 
 	// The next run picks up where this one stopped.
 	f2 := &fakes{}
@@ -731,9 +758,11 @@ func TestNames(t *testing.T) {
 
 func TestConfigDefaults(t *testing.T) {
 	d := contract.DefaultConfig()
-	assert.Equal(t, contract.RetryConfig{InitialInterval: time.Second, BackoffCoefficient: 1.5, MaximumInterval: 300 * time.Second, MaxRetries: 5}, d.Retry)
-	assert.Equal(t, int32(6), d.Retry.MaximumAttempts())
-	assert.Equal(t, int32(0), d.StatusRetry.MaximumAttempts(), "status writes retry forever")
+	assert.Equal(t, contract.RetryConfig{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute, MaxRetries: 3}, d.Retry)
+	assert.Equal(t, int32(4), d.Retry.MaximumAttempts())
+	assert.Equal(t, int32(5), d.StatusRetry.MaximumAttempts(), "a status write burst; the workflow retries it without end")
+	assert.Equal(t, 24*time.Hour, d.RetryBudget)
+	assert.Equal(t, 5, d.BreakerThreshold)
 	assert.Equal(t, 1000, d.ContinueAsNewAfter)
 	assert.Equal(t, 5000, d.MaxSignalsPerRun)
 	assert.Equal(t, time.Hour, d.ActivityTimeout)
@@ -746,10 +775,10 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Equal(t, int32(1), contract.RetryConfig{MaxRetries: contract.NoRetries}.MaximumAttempts())
 
 	c := contract.Config{Retry: contract.RetryConfig{InitialInterval: 10 * time.Second, MaximumInterval: time.Second, BackoffCoefficient: 0.5}}.WithDefaults()
-	assert.Equal(t, contract.RetryConfig{InitialInterval: 10 * time.Second, BackoffCoefficient: 1.5, MaximumInterval: 10 * time.Second, MaxRetries: 5}, c.Retry)
+	assert.Equal(t, contract.RetryConfig{InitialInterval: 10 * time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second, MaxRetries: 3}, c.Retry)
 	p := retryPolicy(contract.DefaultConfig().Retry, contract.ReplicateNonRetryableErrorTypes())
 	assert.Contains(t, p.NonRetryableErrorTypes, contract.KindAccessDenied.ErrorType())
-	assert.Equal(t, int32(6), p.MaximumAttempts)
+	assert.Equal(t, int32(4), p.MaximumAttempts)
 }
 
 // TestSignalPayloadBound checks the documented bound: a full signal of the largest
@@ -775,10 +804,10 @@ func TestSignalPayloadBound(t *testing.T) {
 func TestReason(t *testing.T) {
 	rc := contract.DefaultRetry()
 	nr := contract.ReplicateNonRetryableErrorTypes()
-	assert.Equal(t, "timed out (Heartbeat) (gave up after 6 attempts)",
+	assert.Equal(t, "timed out (Heartbeat) (gave up after 4 attempts)",
 		reason(temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil), rc, nr))
 	assert.Equal(t, "InvalidEntry: no key (not retried)", reason(temporal.NewApplicationError("no key", contract.KindInvalidEntry.ErrorType()), rc, nr))
-	assert.Equal(t, "slow down (gave up after 6 attempts)", reason(temporal.NewApplicationError("slow down", "SlowDown"), rc, nr))
+	assert.Equal(t, "slow down (gave up after 4 attempts)", reason(temporal.NewApplicationError("slow down", "SlowDown"), rc, nr))
 	assert.Equal(t, "cancelled", reason(temporal.NewCanceledError(), rc, nr))
 	assert.Equal(t, "boom", reason(errors.New("boom"), contract.RetryConfig{MaxRetries: contract.RetryForever}, nr))
 	long := reason(errors.New(strings.Repeat("é", 1000)), contract.RetryConfig{MaxRetries: contract.RetryForever}, nr)
@@ -1015,6 +1044,7 @@ func TestWindowFailingObjectBlocksOnlyItsLaterVersions(t *testing.T) {
 		return contract.ReplicateResult{}, nil
 	}}
 	env := newEnv(t, f)
+	beforeDurable(env)
 	slow(env, f, time.Second)
 	tl := newTimeline(env)
 	keys := map[int64]string{0: "A", 1: "B", 2: "A", 3: "B", 4: "B", 5: "A", 6: "C"}
@@ -1345,6 +1375,7 @@ func TestLocalStatusTransientFailuresRetried(t *testing.T) {
 		return nil
 	}}
 	env = newEnv(t, f)
+	beforeDurable(env)
 	calls := countStatusCalls(env)
 	signalAt(env, 0, windowEntries([]string{"a", "a", "b"}, 0, 1, 2))
 	// 7 failures: 1+2+4+8+16+32+60 = 123 s of backoff, well past StatusTimeout (30 s).
@@ -1358,7 +1389,7 @@ func TestLocalStatusTransientFailuresRetried(t *testing.T) {
 		assert.Equal(t, int64(3), s.Completed)
 		assert.Equal(t, int64(0), s.StatusErrors)
 	})
-	runUntil(t, env, params(contract.Config{StatusTimeout: 30 * time.Second}), time.Hour)
+	runUntil(t, env, params(contract.Config{StatusTimeout: 30 * time.Second, StatusRetry: oldStatusRetry}), time.Hour)
 	assert.Equal(t, 8, f.count("Sv0=COMPLETED#"), "7 failures then the write")
 	for a := 1; a <= 8; a++ {
 		assert.Contains(t, f.Events(), fmt.Sprintf("Sv0=COMPLETED#%d", a))

@@ -1,6 +1,7 @@
 // Command bridge consumes the Kafka topic backbeat-replication and signals one Temporal
-// workflow per partition. See package bridge; every flag has a BACKBEAT_<FLAG>
-// environment fallback.
+// workflow per partition. The workflows' retry policy and window are the worker's
+// (cmd/worker --retry-*, --max-concurrent), not the bridge's. See package bridge; every
+// flag has a BACKBEAT_<FLAG> environment fallback.
 package main
 
 import (
@@ -23,7 +24,6 @@ func main() {
 	var cfg bridge.Config
 	var brokers string
 	var logLevel slog.Level
-	def := contract.DefaultConfig()
 	fs := flag.NewFlagSet("bridge", flag.ExitOnError)
 	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
 	fs.StringVar(&cfg.Topic, "topic", contract.DefaultTopic, "Kafka topic")
@@ -36,19 +36,11 @@ func main() {
 	fs.DurationVar(&cfg.BatchLinger, "batch-linger", 100*time.Millisecond, "how long a partial batch waits for more entries")
 	fs.IntVar(&cfg.HighWater, "high-water", contract.DefaultHighWater, "pause a partition while its workflow backlog is at or above this")
 	fs.IntVar(&cfg.LowWater, "low-water", 0, "resume a paused partition at or below this backlog (0: high-water/2)")
-	fs.DurationVar(&cfg.Workflow.Retry.InitialInterval, "retry-initial", def.Retry.InitialInterval, "first retry delay of a replication")
-	fs.Float64Var(&cfg.Workflow.Retry.BackoffCoefficient, "retry-backoff", def.Retry.BackoffCoefficient, "retry delay multiplier")
-	fs.DurationVar(&cfg.Workflow.Retry.MaximumInterval, "retry-max-interval", def.Retry.MaximumInterval, "longest retry delay")
-	fs.IntVar(&cfg.Workflow.MaxConcurrent, "max-concurrent", def.MaxConcurrent, "entries of different objects a partition workflow replicates at once (1: one at a time; an object's versions are always in order)")
-	fs.IntVar(&cfg.Workflow.Retry.MaxRetries, "retries", def.Retry.MaxRetries, "retries of a replication before its version is marked FAILED")
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", "127.0.0.1:9102", "address of /metrics and /healthz (empty: off)")
 	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	if err := flagenv.Parse(fs, os.Args[1:], nil); err != nil {
 		fmt.Fprintln(os.Stderr, "bridge:", err)
 		os.Exit(2)
-	}
-	if cfg.Workflow.Retry.MaxRetries == 0 {
-		cfg.Workflow.Retry.MaxRetries = contract.NoRetries // --retries 0: one attempt only
 	}
 	cfg.Brokers = strings.Split(brokers, ",")
 	cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))

@@ -1,5 +1,8 @@
 // Command worker hosts the partition workflows and the replication activities on the
-// Temporal task queue backbeat-replication. See package worker; every flag has a
+// Temporal task queue backbeat-replication, and owns the partition workflows' retry
+// policy, retry budget, breaker threshold and window (--retry-*, --retries,
+// --breaker-threshold, --max-concurrent): every workflow run reads them when it starts,
+// running workflows included. See package worker; every flag has a
 // BACKBEAT_<FLAG> environment fallback.
 package main
 
@@ -32,12 +35,27 @@ func main() {
 	fs.StringVar(&cfg.SitesFile, "sites", "", "sites file naming the replication targets (default: the source endpoint)")
 	fs.IntVar(&cfg.MaxConcurrentActivities, "max-activities", 32, "activities run at once")
 	fs.IntVar(&cfg.MaxConcurrentWorkflowTasks, "max-workflow-tasks", 16, "workflow tasks run at once")
+	def := contract.DefaultConfig()
+	wf := &cfg.Workflow
+	fs.DurationVar(&wf.Retry.InitialInterval, "retry-initial", def.Retry.InitialInterval, "first retry delay of a replication or a status write (status writes: delays capped at 1m)")
+	fs.Float64Var(&wf.Retry.BackoffCoefficient, "retry-backoff", def.Retry.BackoffCoefficient, "retry delay multiplier")
+	fs.DurationVar(&wf.Retry.MaximumInterval, "retry-max-interval", def.Retry.MaximumInterval, "longest retry delay of a replication")
+	fs.IntVar(&wf.Retry.MaxRetries, "retries", def.Retry.MaxRetries, "retries of the first burst of a replication (Temporal's retry policy); later attempts are spaced by workflow timers until --retry-budget; 0: one attempt")
+	fs.DurationVar(&wf.RetryBudget, "retry-budget", def.RetryBudget, "how long a replication is retried after its first failure before its version is marked FAILED")
+	fs.IntVar(&wf.BreakerThreshold, "breaker-threshold", def.BreakerThreshold, "consecutive failed bursts to one site that open its circuit breaker (its entries then wait for one probe to succeed); negative: no breaker")
+	fs.IntVar(&wf.MaxConcurrent, "max-concurrent", def.MaxConcurrent, "entries of different objects a partition workflow replicates at once (1: one at a time; an object's versions are always in order)")
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", "127.0.0.1:9103", "address of /metrics and /healthz (empty: off)")
 	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	if err := flagenv.Parse(fs, os.Args[1:], nil); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(2)
 	}
+	if wf.Retry.MaxRetries == 0 {
+		wf.Retry.MaxRetries = contract.NoRetries // --retries 0: one attempt per burst
+	}
+	statusInitial := min(wf.Retry.InitialInterval, contract.DefaultStatusRetry().MaximumInterval)
+	wf.StatusRetry = contract.RetryConfig{InitialInterval: statusInitial, BackoffCoefficient: wf.Retry.BackoffCoefficient,
+		MaximumInterval: min(wf.Retry.MaximumInterval, contract.DefaultStatusRetry().MaximumInterval)}
 	cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -86,9 +86,9 @@ func Start(t testing.TB, o Options) *Engine {
 			"--partitions", fmt.Sprint(o.Partitions), "--poll-wait", "2s", "--metrics-listen", devstack.FreeAddr(t)}, creds, common)})
 	e.Bridge = devstack.StartProcess(t, devstack.Command{Name: "bridge", Path: devstack.Build(t, "cmd/bridge"),
 		Args: args([]string{"--kafka-brokers", e.Kafka.Addr(), "--temporal-address", e.Temporal.Addr(),
-			"--retry-initial", "200ms", "--retry-max-interval", "2s", "--metrics-listen", devstack.FreeAddr(t)}, common, o.BridgeArgs)})
+			"--metrics-listen", devstack.FreeAddr(t)}, common, o.BridgeArgs)})
 	e.Worker = devstack.StartProcess(t, devstack.Command{Name: "worker", Path: devstack.Build(t, "cmd/worker"),
 		Args: args([]string{"--temporal-address", e.Temporal.Addr(), "--s3-endpoint", e.Src.URL, "--sites", sites,
-			"--metrics-listen", devstack.FreeAddr(t)}, creds, common, o.WorkerArgs)})
+			"--retry-initial", "200ms", "--retry-max-interval", "2s", "--metrics-listen", devstack.FreeAddr(t)}, creds, common, o.WorkerArgs)})
 	return e
 }
