@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -376,17 +377,40 @@ func safeName(s string) string {
 	}, s)
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago (the kernel
-// picks it). Another process may take it before you bind it; the window is small.
-// It fails the test when no port can be had.
+// Ports that FreePort hands out: below the kernel's ephemeral range (32768-60999 on
+// Linux), where outgoing connections and listeners on port 0 take theirs, and below
+// 32768 for servers that keep ports in a signed 16-bit column (Temporal's membership in
+// PostgreSQL).
+const (
+	portBase  = 20000
+	portRange = 12768
+)
+
+// handedOut holds the ports FreePort returned in this test binary: a port is a
+// process-wide resource, so this is the package's one piece of shared state. Without
+// it, two calls may get the same port before either is bound (seen: a bridge and a
+// worker given one metrics port).
+var handedOut sync.Map
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago and that no other
+// FreePort call of this test binary returned. Another process may take it before you
+// bind it; the window is small. It fails the test when no port can be had.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("devstack: find a free port: %v", err)
+	for range 500 {
+		port := portBase + rand.IntN(portRange)
+		if _, taken := handedOut.LoadOrStore(port, true); taken {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue // in use: stays in handedOut, never tried again
+		}
+		l.Close()
+		return port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatalf("devstack: no free port in %d-%d after 500 tries", portBase, portBase+portRange-1)
+	return 0
 }
 
 // FreeAddr returns "127.0.0.1:PORT" for a FreePort.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -109,7 +108,7 @@ func startTemporalPostgres(t testing.TB, o temporalOptions) *Temporal {
 		"TEMPORAL_WORKER_PORT=" + strconv.Itoa(FreePort(t)),
 		"TEMPORAL_HTTP_PORT=" + strconv.Itoa(FreePort(t)),
 		"TEMPORAL_METRICS_PORT=" + strconv.Itoa(FreePort(t)),
-		fmt.Sprintf("TEMPORAL_MEMBERSHIP_PORTS=%d %d %d %d", freeSmallPort(t), freeSmallPort(t), freeSmallPort(t), freeSmallPort(t)),
+		fmt.Sprintf("TEMPORAL_MEMBERSHIP_PORTS=%d %d %d %d", FreePort(t), FreePort(t), FreePort(t), FreePort(t)),
 		"TEMPORAL_PG_WAIT=" + strconv.Itoa(int(o.readyTimeout/time.Second)),
 	}
 	pgAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(pgPort))
@@ -260,22 +259,4 @@ func httpOK(ctx context.Context, url string) error {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return nil
-}
-
-// freeSmallPort returns a free TCP port on 127.0.0.1 below 32768: the server stores its
-// membership ports in a PostgreSQL smallint, and FreePort's (the kernel's ephemeral
-// range, usually 32768-60999) do not fit. Below that range the kernel hands out no
-// port on its own, so the port stays free unless another test takes it.
-func freeSmallPort(t testing.TB) int {
-	t.Helper()
-	for range 200 {
-		port := 20000 + rand.IntN(12768)
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err == nil {
-			l.Close()
-			return port
-		}
-	}
-	t.Fatalf("devstack: no free port in 20000-32767 after 200 tries")
-	return 0
 }
