@@ -40,6 +40,9 @@ var (
 	errNoSuchUpload     = &apiError{Code: "NoSuchUpload", Status: http.StatusNotFound, Message: "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."}
 	errInternal         = &apiError{Code: "InternalError", Status: http.StatusInternalServerError, Message: "We encountered an internal error. Please try again."}
 	errKeyTooLong       = &apiError{Code: "KeyTooLongError", Status: http.StatusBadRequest, Message: "Your key is too long"}
+	// errInvalidURI answers a key (in the path, a copy source or a DeleteObjects body)
+	// that is not valid UTF-8, as S3.
+	errInvalidURI = &apiError{Code: "InvalidURI", Status: http.StatusBadRequest, Message: "Couldn't parse the specified URI."}
 )
 
 // toAPIError maps any error to the S3 error to answer.
@@ -71,6 +74,8 @@ func toAPIError(err error) *apiError {
 		return errNoSuchVersion
 	case errors.Is(err, store.ErrNoSuchUpload):
 		return errNoSuchUpload
+	case errors.Is(err, store.ErrKeyNotUTF8):
+		return errInvalidURI
 	case errors.Is(err, store.ErrInvalidKey):
 		if strings.Contains(err.Error(), "longer than") { // see store.checkKey
 			return errKeyTooLong

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/backbeat-temporal/backbeat/s3server/sigv4"
 )
@@ -160,6 +161,9 @@ func (s *Server) serve(rq *request) error {
 		return s.serveBackbeat(rq, strings.TrimPrefix(path, backbeatPrefix))
 	}
 	rq.bucket, rq.key = splitPath(path)
+	if !utf8.ValidString(rq.key) {
+		return errInvalidURI
+	}
 	h, needsBucket := route(rq.r.Method, rq.bucket, rq.key, rq.q)
 	if h == nil {
 		if rq.bucket != "" && !s.knownMethod(rq.r.Method) {

@@ -8,13 +8,19 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 )
 
 // ErrInvalidKey is returned for an object key the store cannot hold: empty, containing
-// a NUL byte, or longer than MaxKeyLength. Also for a version id containing a NUL byte.
+// a NUL byte, not valid UTF-8 (then it also wraps ErrKeyNotUTF8), or longer than
+// MaxKeyLength. Also for a version id containing a NUL byte.
 var ErrInvalidKey = errors.New("store: invalid object key")
+
+// ErrKeyNotUTF8 is wrapped with ErrInvalidKey for a key that is not valid UTF-8: S3 keys
+// are UTF-8, and listings could not name such a key.
+var ErrKeyNotUTF8 = errors.New("key is not valid UTF-8")
 
 // MaxKeyLength is the longest object key the store accepts, in bytes (S3 itself limits
 // keys to 1024 bytes; handlers may enforce that).
@@ -113,6 +119,8 @@ func checkKey(key string) error {
 		return fmt.Errorf("%w: longer than %d bytes", ErrInvalidKey, MaxKeyLength)
 	case strings.IndexByte(key, 0) >= 0:
 		return fmt.Errorf("%w: contains a NUL byte", ErrInvalidKey)
+	case !utf8.ValidString(key):
+		return fmt.Errorf("%w: %w", ErrInvalidKey, ErrKeyNotUTF8)
 	}
 	return nil
 }
