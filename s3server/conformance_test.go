@@ -1,10 +1,16 @@
 package s3server
 
 import (
+	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -37,4 +43,38 @@ func TestKeyNotUTF8(t *testing.T) {
 	r := objDo(t, h, testUser, http.MethodGet, "/utf?list-type=2", nil, nil)
 	require.Equal(t, http.StatusOK, r.Status, r.Body)
 	assert.Equal(t, 1, strings.Count(r.Body, "<Key>"), "only the valid key is listed: %s", r.Body)
+}
+
+// TestRegionEnforced checks that a request signed for another region than the server's
+// is refused as S3 does: 400 AuthorizationHeaderMalformed (header auth) or
+// AuthorizationQueryParametersError (presigned URL), naming the expected region.
+func TestRegionEnforced(t *testing.T) {
+	h := newHarness(t)
+	h.mkBucket("reg", false)
+	ctx := context.Background()
+	eu := s3.New(s3.Options{
+		BaseEndpoint: aws.String(h.URL), Region: "eu-west-1", UsePathStyle: true, RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(testUser.AccessKey, testUser.SecretKey, ""),
+	})
+	_, err := eu.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("reg")})
+	var re *smithyhttp.ResponseError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, http.StatusBadRequest, re.HTTPStatusCode())
+	assert.Equal(t, "AuthorizationHeaderMalformed", apiCode(err))
+	assert.Contains(t, err.Error(), "the region 'eu-west-1' is wrong; expecting 'us-east-1'")
+
+	req, err := s3.NewPresignClient(eu).PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("reg"), Key: aws.String("k")})
+	require.NoError(t, err)
+	resp, err := http.Get(req.URL)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Contains(t, string(body), "<Code>AuthorizationQueryParametersError</Code>")
+	assert.Contains(t, string(body), "<Region>us-east-1</Region>")
+
+	// The server's own region is accepted.
+	_, err = h.client(testUser).ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("reg")})
+	require.NoError(t, err)
 }

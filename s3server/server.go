@@ -30,8 +30,10 @@ type Config struct {
 	DataDir string
 	// AccountsFile is the JSON accounts file (see Accounts). Required.
 	AccountsFile string
-	// Region is the region accepted in signatures and returned by GetBucketLocation.
-	// Default "us-east-1".
+	// Region is the only region accepted in signatures (a request signed for another is
+	// refused: 400 AuthorizationHeaderMalformed, or AuthorizationQueryParametersError for
+	// a presigned URL, naming the expected region) and the one GetBucketLocation
+	// returns. Default "us-east-1".
 	Region string
 	// JournalRetention is how many journal records are kept. Default 0: all.
 	JournalRetention uint64
@@ -134,7 +136,7 @@ func New(cfg Config) (*Server, error) {
 	for _, a := range accts {
 		s.accounts[a.AccessKey] = a
 	}
-	s.verifier = &sigv4.Verifier{Creds: accountCreds(s.accounts)}
+	s.verifier = &sigv4.Verifier{Creds: accountCreds(s.accounts), Region: cfg.Region}
 	st, err := store.Open(cfg.DataDir, store.Options{
 		Policy:           s.replicationPolicy,
 		JournalRetention: cfg.JournalRetention,
