@@ -1,11 +1,15 @@
 package s3server
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -77,4 +81,86 @@ func TestRegionEnforced(t *testing.T) {
 	// The server's own region is accepted.
 	_, err = h.client(testUser).ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("reg")})
 	require.NoError(t, err)
+}
+
+// stalledReader returns its data, then blocks until stop is closed.
+type stalledReader struct {
+	data []byte
+	stop chan struct{}
+}
+
+func (r *stalledReader) Read(p []byte) (int, error) {
+	if len(r.data) > 0 {
+		n := copy(p, r.data)
+		r.data = r.data[n:]
+		return n, nil
+	}
+	<-r.stop
+	return 0, io.EOF
+}
+
+// TestStalledBodyTimesOut sends a signed PUT whose headers promise 200 bytes, sends
+// 100, then goes silent: the server answers 400 RequestTimeout after the idle timeout
+// and closes the connection; nothing is stored.
+func TestStalledBodyTimesOut(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.IdleTimeout = 300 * time.Millisecond })
+	h.mkBucket("stall", false)
+	for _, tc := range []struct{ name, path string }{
+		{"signed put", "/stall/obj"},
+		{"refused before the body is read", "/no-such-bucket/obj"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stop := make(chan struct{})
+			defer close(stop)
+			req, err := http.NewRequest(http.MethodPut, h.URL+tc.path, &stalledReader{data: bytes.Repeat([]byte("a"), 100), stop: stop})
+			require.NoError(t, err)
+			req.ContentLength = 200
+			require.NoError(t, sign(req, testUser, unsignedPayload))
+			conn, err := net.Dial("tcp", strings.TrimPrefix(h.URL, "http://"))
+			require.NoError(t, err)
+			defer conn.Close()
+			go req.Write(conn) // blocks in the stalled body until stop
+			require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+			resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+			require.NoError(t, err, "the server answers within the deadline")
+			body, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			if tc.path == "/stall/obj" {
+				assert.Equal(t, http.StatusBadRequest, resp.StatusCode, string(body))
+				assert.Contains(t, string(body), "<Code>RequestTimeout</Code>")
+			}
+			assert.True(t, resp.Close, "the connection is closed after the answer")
+			_, err = conn.Read(make([]byte, 1))
+			assert.ErrorIs(t, err, io.EOF, "the server closed the connection")
+		})
+	}
+	_, err := h.client(testUser).HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("stall"), Key: aws.String("obj")})
+	assert.Equal(t, "NotFound", apiCode(err), "nothing was stored")
+}
+
+// tricklingReader returns one byte per read, pausing before each.
+type tricklingReader struct {
+	n     int
+	pause time.Duration
+}
+
+func (r *tricklingReader) Read(p []byte) (int, error) {
+	if r.n == 0 {
+		return 0, io.EOF
+	}
+	time.Sleep(r.pause) // the slow client under test, not a synchronisation
+	r.n--
+	p[0] = 'a'
+	return 1, nil
+}
+
+// TestSlowBodyWithinIdleTimeout checks that the timeout is on silence, not on the whole
+// body: a body that keeps arriving, more slowly in total than the timeout, is stored.
+func TestSlowBodyWithinIdleTimeout(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.IdleTimeout = time.Second })
+	h.mkBucket("slow", false)
+	r := unsignedDo(t, h, http.MethodPut, "/slow/obj", &tricklingReader{n: 8, pause: 250 * time.Millisecond}, 8, nil)
+	require.Equal(t, http.StatusOK, r.Status, r.Body)
+	body, _ := getString(t, h.client(testUser), "slow", "obj", "")
+	assert.Equal(t, "aaaaaaaa", body)
 }

@@ -43,6 +43,11 @@ var (
 	errNoSuchUpload     = &apiError{Code: "NoSuchUpload", Status: http.StatusNotFound, Message: "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."}
 	errInternal         = &apiError{Code: "InternalError", Status: http.StatusInternalServerError, Message: "We encountered an internal error. Please try again."}
 	errKeyTooLong       = &apiError{Code: "KeyTooLongError", Status: http.StatusBadRequest, Message: "Your key is too long"}
+	// errRequestTimeout answers a request whose body stalled for longer than the idle
+	// timeout; the connection is closed after it, as S3.
+	errRequestTimeout = &apiError{Code: "RequestTimeout", Status: http.StatusBadRequest,
+		Message: "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.",
+		Headers: map[string]string{"Connection": "close"}}
 	// errInvalidURI answers a key (in the path, a copy source or a DeleteObjects body)
 	// that is not valid UTF-8, as S3.
 	errInvalidURI = &apiError{Code: "InvalidURI", Status: http.StatusBadRequest, Message: "Couldn't parse the specified URI."}

@@ -59,7 +59,7 @@ func newHarness(t *testing.T, tweak ...func(*Config)) *harness {
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	hs := &http.Server{Handler: srv.Handler()}
+	hs := srv.httpServer(context.Background())
 	go hs.Serve(ln)
 	h := &harness{t: t, srv: srv, URL: "http://" + ln.Addr().String(), DataDir: cfg.DataDir, http: hs}
 	t.Cleanup(func() {

@@ -128,6 +128,13 @@ var uploadRoutes = map[string]handlerFunc{
 
 // serveHTTP authenticates, routes and answers errors.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if orig := r.Body; orig != nil && orig != http.NoBody {
+		r.Body = newIdleBody(w, orig, s.cfg.IdleTimeout)
+		// net/http decides whether the connection can serve another request from the
+		// state of its own body type (an unread or timed-out body closes it): give it
+		// back before returning.
+		defer func() { r.Body = orig }()
+	}
 	rq := &request{w: w, r: r, id: newRequestID(), q: r.URL.Query()}
 	w.Header().Set("x-amz-request-id", rq.id)
 	w.Header().Set("Server", "backbeat-s3server")

@@ -27,6 +27,8 @@ func main() {
 	fs.Uint64Var(&cfg.JournalRetention, "journal-retention", 0, "journal records to keep (0 keeps all)")
 	fs.DurationVar(&cfg.JournalMaxAge, "journal-max-age", 0, "remove journal records older than this (0: no age limit)")
 	fs.DurationVar(&cfg.MaxJournalWait, "max-journal-wait", 60*time.Second, "longest long-poll of the journal route")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 20*time.Second, "longest silence while reading a request's headers or body (a stalled body: 400 RequestTimeout, connection closed)")
+	fs.DurationVar(&cfg.KeepAliveTimeout, "keep-alive-timeout", 2*time.Minute, "close keep-alive connections idle between requests for longer")
 	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	if err := flagenv.Parse(fs, os.Args[1:], nil); err != nil {
 		fmt.Fprintln(os.Stderr, "s3server:", err)
