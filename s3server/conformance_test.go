@@ -164,3 +164,27 @@ func TestSlowBodyWithinIdleTimeout(t *testing.T) {
 	body, _ := getString(t, h.client(testUser), "slow", "obj", "")
 	assert.Equal(t, "aaaaaaaa", body)
 }
+
+// TestDeleteBucketWithUploadsOnly checks that incomplete multipart uploads do not keep a
+// bucket alive (S3 requires only versions and delete markers to be gone): the bucket is
+// deleted and the uploads with it.
+func TestDeleteBucketWithUploadsOnly(t *testing.T) {
+	h := newHarness(t)
+	c := h.client(testUser)
+	ctx := context.Background()
+	h.mkBucket("mpu", true)
+	up, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("mpu"), Key: aws.String("k")})
+	require.NoError(t, err)
+	_, err = c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("mpu"), Key: aws.String("k"), UploadId: up.UploadId,
+		PartNumber: aws.Int32(1), Body: strings.NewReader("part one")})
+	require.NoError(t, err)
+
+	_, err = c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String("mpu")})
+	require.NoError(t, err)
+	h.mkBucket("mpu", false)
+	ups, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String("mpu")})
+	require.NoError(t, err)
+	assert.Empty(t, ups.Uploads, "the uploads went with the deleted bucket")
+	_, err = c.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String("mpu"), Key: aws.String("k"), UploadId: up.UploadId})
+	assert.Equal(t, "NoSuchUpload", apiCode(err))
+}
