@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -165,6 +166,19 @@ func TestSlowBodyWithinIdleTimeout(t *testing.T) {
 	assert.Equal(t, "aaaaaaaa", body)
 }
 
+// startUpload creates a multipart upload of key with one part holding body and returns
+// the upload id and the part's ETag.
+func startUpload(t *testing.T, c *s3.Client, bucket, key, body string) (uploadID, etag string) {
+	t.Helper()
+	ctx := context.Background()
+	up, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	require.NoError(t, err)
+	part, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String(bucket), Key: aws.String(key), UploadId: up.UploadId,
+		PartNumber: aws.Int32(1), Body: strings.NewReader(body)})
+	require.NoError(t, err)
+	return aws.ToString(up.UploadId), aws.ToString(part.ETag)
+}
+
 // TestDeleteBucketWithUploadsOnly checks that incomplete multipart uploads do not keep a
 // bucket alive (S3 requires only versions and delete markers to be gone): the bucket is
 // deleted and the uploads with it.
@@ -173,18 +187,62 @@ func TestDeleteBucketWithUploadsOnly(t *testing.T) {
 	c := h.client(testUser)
 	ctx := context.Background()
 	h.mkBucket("mpu", true)
-	up, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("mpu"), Key: aws.String("k")})
-	require.NoError(t, err)
-	_, err = c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("mpu"), Key: aws.String("k"), UploadId: up.UploadId,
-		PartNumber: aws.Int32(1), Body: strings.NewReader("part one")})
-	require.NoError(t, err)
+	uploadID, _ := startUpload(t, c, "mpu", "k", "part one")
 
-	_, err = c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String("mpu")})
+	_, err := c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String("mpu")})
 	require.NoError(t, err)
 	h.mkBucket("mpu", false)
 	ups, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String("mpu")})
 	require.NoError(t, err)
 	assert.Empty(t, ups.Uploads, "the uploads went with the deleted bucket")
-	_, err = c.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String("mpu"), Key: aws.String("k"), UploadId: up.UploadId})
+	_, err = c.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String("mpu"), Key: aws.String("k"), UploadId: aws.String(uploadID)})
 	assert.Equal(t, "NoSuchUpload", apiCode(err))
+}
+
+// TestCreateOwnedBucketOutsideUSEast1 checks that re-creating an owned bucket is
+// 409 BucketAlreadyOwnedByYou in a region other than us-east-1 (there it is 200, see
+// TestBucketCreateListHeadDelete), and that the bucket is left as it was.
+func TestCreateOwnedBucketOutsideUSEast1(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Region = "eu-west-1" })
+	c := h.client(testUser)
+	ctx := context.Background()
+	cfg := &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraintEuWest1}
+	_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("mine"), CreateBucketConfiguration: cfg})
+	require.NoError(t, err)
+	putString(t, c, "mine", "k", "kept")
+	_, err = c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("mine"), CreateBucketConfiguration: cfg})
+	assert.Equal(t, "BucketAlreadyOwnedByYou", apiCode(err))
+	body, _ := getString(t, c, "mine", "k", "")
+	assert.Equal(t, "kept", body)
+}
+
+// TestCompleteMultipartUploadRepeated checks that a retried CompleteMultipartUpload of an
+// upload that just completed answers 200 with the same object (ETag, version id), as S3,
+// while an upload that never existed, or whose version was deleted, stays NoSuchUpload.
+func TestCompleteMultipartUploadRepeated(t *testing.T) {
+	h := newHarness(t)
+	c := h.client(testUser)
+	ctx := context.Background()
+	h.mkBucket("again", true)
+	uploadID, etag := startUpload(t, c, "again", "k", "only part")
+	in := &s3.CompleteMultipartUploadInput{Bucket: aws.String("again"), Key: aws.String("k"), UploadId: aws.String(uploadID),
+		MultipartUpload: &s3types.CompletedMultipartUpload{Parts: []s3types.CompletedPart{{PartNumber: aws.Int32(1), ETag: aws.String(etag)}}}}
+	first, err := c.CompleteMultipartUpload(ctx, in)
+	require.NoError(t, err)
+	putString(t, c, "again", "k", "a newer version") // the retry still finds the completed one
+
+	again, err := c.CompleteMultipartUpload(ctx, in)
+	require.NoError(t, err)
+	assert.Equal(t, aws.ToString(first.ETag), aws.ToString(again.ETag))
+	assert.Equal(t, aws.ToString(first.VersionId), aws.ToString(again.VersionId))
+	assert.NotEmpty(t, aws.ToString(again.VersionId))
+
+	other := *in
+	other.UploadId = aws.String("never-created")
+	_, err = c.CompleteMultipartUpload(ctx, &other)
+	assert.Equal(t, "NoSuchUpload", apiCode(err))
+	_, err = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("again"), Key: aws.String("k"), VersionId: first.VersionId})
+	require.NoError(t, err)
+	_, err = c.CompleteMultipartUpload(ctx, in)
+	assert.Equal(t, "NoSuchUpload", apiCode(err), "the completed version is gone")
 }
