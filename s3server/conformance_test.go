@@ -246,3 +246,38 @@ func TestCompleteMultipartUploadRepeated(t *testing.T) {
 	_, err = c.CompleteMultipartUpload(ctx, in)
 	assert.Equal(t, "NoSuchUpload", apiCode(err), "the completed version is gone")
 }
+
+// TestInvalidVersionID checks that a version id no store issued and naming no version is
+// 400 InvalidArgument on GET, HEAD, DELETE and in DeleteObjects, as S3, while a
+// well-formed id of a missing version stays 404 NoSuchVersion (204 for a DELETE).
+func TestInvalidVersionID(t *testing.T) {
+	h := newHarness(t)
+	c := h.client(testUser)
+	ctx := context.Background()
+	h.mkBucket("vid", true)
+	putString(t, c, "vid", "k", "x")
+	const missing = "00000000000000000000000000000000" // issued shape, no such version
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodDelete} {
+		r := objDo(t, h, testUser, m, "/vid/k?versionId=not-a-version", nil, nil)
+		assert.Equal(t, http.StatusBadRequest, r.Status, m)
+		if m != http.MethodHead {
+			assert.Contains(t, r.Body, "<Code>InvalidArgument</Code>", m)
+		}
+	}
+	r := objDo(t, h, testUser, http.MethodGet, "/vid/k?versionId="+missing, nil, nil)
+	assert.Equal(t, http.StatusNotFound, r.Status)
+	assert.Contains(t, r.Body, "<Code>NoSuchVersion</Code>")
+	r = objDo(t, h, testUser, http.MethodDelete, "/vid/k?versionId="+missing, nil, nil)
+	assert.Equal(t, http.StatusNoContent, r.Status)
+
+	out, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String("vid"), Delete: &s3types.Delete{Objects: []s3types.ObjectIdentifier{
+		{Key: aws.String("k"), VersionId: aws.String("not-a-version")},
+		{Key: aws.String("k"), VersionId: aws.String(missing)},
+	}}})
+	require.NoError(t, err)
+	require.Len(t, out.Errors, 1)
+	assert.Equal(t, "InvalidArgument", aws.ToString(out.Errors[0].Code))
+	assert.Equal(t, "not-a-version", aws.ToString(out.Errors[0].VersionId))
+	require.Len(t, out.Deleted, 1)
+	assert.Equal(t, missing, aws.ToString(out.Deleted[0].VersionId))
+}

@@ -91,6 +91,14 @@ func (s *Server) deleteObjectOfMany(rq *request, key, versionID string) (store.D
 	case !utf8.ValidString(key):
 		return store.DeleteResult{}, errInvalidURI
 	}
+	if versionID != "" {
+		if _, err := checkVersionID(versionID); err != nil {
+			return store.DeleteResult{}, err
+		}
+		if err := s.checkVersionKnown(rq, key, versionID); err != nil {
+			return store.DeleteResult{}, err
+		}
+	}
 	res, err := s.store.DeleteObject(rq.r.Context(), rq.bucket, key, versionID)
 	if errors.Is(err, store.ErrInvalidKey) {
 		return res, errf("InvalidArgument", http.StatusBadRequest, "Invalid key: %v", err)

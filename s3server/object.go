@@ -67,6 +67,20 @@ func checkVersionID(id string) (string, error) {
 	return id, nil
 }
 
+// checkVersionKnown refuses, with InvalidArgument as S3 answers a malformed version id,
+// a version id of key that no store issues and that names no stored version (replicas
+// keep foreign ids: those that exist are valid). Other lookup errors are left to the
+// handler's own lookup.
+func (s *Server) checkVersionKnown(rq *request, key, id string) error {
+	if id == "" || store.IsIssuedVersionID(id) {
+		return nil
+	}
+	if _, err := s.store.GetVersion(rq.r.Context(), rq.bucket, key, id); errors.Is(err, store.ErrNoSuchVersion) {
+		return errInvalidVersionID
+	}
+	return nil
+}
+
 // checkNewKey validates the key of a version about to be written.
 func checkNewKey(key string) error {
 	if len(key) > maxKeyLength {

@@ -183,6 +183,11 @@ func (s *Server) serve(rq *request) error {
 			return err
 		}
 	}
+	if rq.key != "" {
+		if err := s.checkVersionKnown(rq, rq.key, rq.q.Get("versionId")); err != nil {
+			return err
+		}
+	}
 	return h(s, rq)
 }
 

@@ -54,6 +54,10 @@ func isGenID(id string) bool {
 	return true
 }
 
+// IsIssuedVersionID tells whether id has the shape of a version id a store issues: the
+// null version's, or a generated one. Replicas may carry other (foreign) ids.
+func IsIssuedVersionID(id string) bool { return id == NullVersionID || isGenID(id) }
+
 // formatOrder formats a generated order key.
 func formatOrder(nanos, seq uint64) string {
 	var b [genIDLen]byte
