@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"io"
 	"net"
 	"net/http"
@@ -280,4 +281,37 @@ func TestInvalidVersionID(t *testing.T) {
 	assert.Equal(t, "not-a-version", aws.ToString(out.Errors[0].VersionId))
 	require.Len(t, out.Deleted, 1)
 	assert.Equal(t, missing, aws.ToString(out.Deleted[0].VersionId))
+}
+
+// TestForgedContinuationToken checks that a continuation token the server did not issue
+// (or issued for another bucket) is 400 InvalidArgument, while its own tokens resume.
+func TestForgedContinuationToken(t *testing.T) {
+	h := newHarness(t)
+	c := h.client(testUser)
+	ctx := context.Background()
+	h.mkBucket("tok", false)
+	h.mkBucket("tok2", false)
+	for _, k := range []string{"a", "b", "c"} {
+		putString(t, c, "tok", k, k)
+		putString(t, c, "tok2", k, k)
+	}
+	page, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("tok"), MaxKeys: aws.Int32(1)})
+	require.NoError(t, err)
+	next, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("tok"), ContinuationToken: page.NextContinuationToken})
+	require.NoError(t, err)
+	require.Len(t, next.Contents, 2)
+	assert.Equal(t, "b", aws.ToString(next.Contents[0].Key))
+
+	for name, tok := range map[string]string{
+		"forged":       base64.RawURLEncoding.EncodeToString([]byte("a")),
+		"garbage":      "not base64!",
+		"other bucket": aws.ToString(page.NextContinuationToken),
+	} {
+		bucket := "tok"
+		if name == "other bucket" {
+			bucket = "tok2"
+		}
+		_, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), ContinuationToken: aws.String(tok)})
+		assert.Equal(t, "InvalidArgument", apiCode(err), name)
+	}
 }
