@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -314,4 +315,42 @@ func TestForgedContinuationToken(t *testing.T) {
 		_, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), ContinuationToken: aws.String(tok)})
 		assert.Equal(t, "InvalidArgument", apiCode(err), name)
 	}
+}
+
+// TestPutWithoutContentLength checks that a PUT of data framed neither by Content-Length
+// nor chunked transfer encoding is 411 MissingContentLength (object and part), as S3,
+// while an explicit Content-Length: 0 stores an empty object.
+func TestPutWithoutContentLength(t *testing.T) {
+	h := newHarness(t)
+	h.mkBucket("len", false)
+	uploadID, _ := startUpload(t, h.client(testUser), "len", "mpu", "part")
+	send := func(path string, header string) string {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(h.URL, "http://"))
+		require.NoError(t, err)
+		defer conn.Close()
+		req, err := http.NewRequest(http.MethodPut, h.URL+path, nil)
+		require.NoError(t, err)
+		require.NoError(t, sign(req, testUser, payloadHash(nil)))
+		var b strings.Builder
+		b.WriteString("PUT " + req.URL.RequestURI() + " HTTP/1.1\r\nHost: " + req.Host + "\r\n")
+		for k, vs := range req.Header {
+			b.WriteString(k + ": " + vs[0] + "\r\n")
+		}
+		b.WriteString(header + "\r\n")
+		_, err = io.WriteString(conn, b.String())
+		require.NoError(t, err)
+		require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return fmt.Sprint(resp.StatusCode, " ", string(body))
+	}
+	assert.Contains(t, send("/len/obj", ""), "411 ")
+	assert.Contains(t, send("/len/obj", ""), "<Code>MissingContentLength</Code>")
+	assert.Contains(t, send("/len/mpu?partNumber=2&uploadId="+uploadID, ""), "<Code>MissingContentLength</Code>")
+	assert.Contains(t, send("/len/obj", "Content-Length: 0\r\n"), "200 ")
+	body, _ := getString(t, h.client(testUser), "len", "obj", "")
+	assert.Empty(t, body)
 }

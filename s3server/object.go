@@ -35,6 +35,10 @@ const (
 	maxVersionIDLength = 1024
 )
 
+// errMissingContentLength answers a PUT of data without a Content-Length (nor chunked
+// transfer encoding), as S3.
+var errMissingContentLength = errf("MissingContentLength", http.StatusLengthRequired, "You must provide the Content-Length HTTP header.")
+
 // errInvalidVersionID answers a versionId S3 would not accept.
 var errInvalidVersionID = errf("InvalidArgument", http.StatusBadRequest, "Invalid version id specified")
 
@@ -255,6 +259,11 @@ func (c *bodyChecksums) verify() error {
 // receiveBody stores rq's body as a committed blob of at most maxSize bytes, checking
 // Content-MD5 and the x-amz-checksum-* headers; the blob is removed on any error.
 func (s *Server) receiveBody(rq *request, maxSize int64) (store.Part, error) {
+	// A body is framed by Content-Length or chunked transfer encoding; with neither (an
+	// empty body a client may not have meant) S3 answers 411.
+	if rq.r.ContentLength == 0 && len(rq.r.TransferEncoding) == 0 && rq.r.Header.Get("Content-Length") == "" {
+		return store.Part{}, errMissingContentLength
+	}
 	md5sum, err := contentMD5(rq.r.Header)
 	if err != nil {
 		return store.Part{}, err
