@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"strings"
@@ -353,4 +354,35 @@ func TestPutWithoutContentLength(t *testing.T) {
 	assert.Contains(t, send("/len/obj", "Content-Length: 0\r\n"), "200 ")
 	body, _ := getString(t, h.client(testUser), "len", "obj", "")
 	assert.Empty(t, body)
+}
+
+// TestUserMetadataNonASCII checks that non-ASCII user metadata round-trips as S3 does
+// it: sent raw or RFC 2047 encoded, stored decoded, returned RFC 2047 encoded; ASCII
+// values are returned as sent.
+func TestUserMetadataNonASCII(t *testing.T) {
+	h := newHarness(t)
+	h.mkBucket("meta", false)
+	const value = "café ☕ 東京"
+	r := objDo(t, h, testUser, http.MethodPut, "/meta/k", []byte("x"), map[string]string{
+		"x-amz-meta-raw":     value,
+		"x-amz-meta-encoded": mime.BEncoding.Encode("UTF-8", value),
+		"x-amz-meta-ascii":   "plain =?not encoded?= value",
+	})
+	require.Equal(t, http.StatusOK, r.Status, r.Body)
+	dec := new(mime.WordDecoder)
+	for _, m := range []string{http.MethodHead, http.MethodGet} {
+		r = objDo(t, h, testUser, m, "/meta/k", nil, nil)
+		require.Equal(t, http.StatusOK, r.Status)
+		for _, name := range []string{"x-amz-meta-raw", "x-amz-meta-encoded"} {
+			got := r.Header.Get(name)
+			assert.True(t, strings.HasPrefix(got, "=?UTF-8?B?"), "%s %s: %q", m, name, got)
+			decoded, err := dec.DecodeHeader(got)
+			require.NoError(t, err)
+			assert.Equal(t, value, decoded, "%s %s", m, name)
+		}
+		assert.Equal(t, "plain =?not encoded?= value", r.Header.Get("x-amz-meta-ascii"))
+	}
+	v, err := h.srv.store.GetVersion(context.Background(), "meta", "k", "")
+	require.NoError(t, err)
+	assert.Equal(t, value, v.Meta.UserMetadata["encoded"], "stored decoded")
 }

@@ -475,7 +475,7 @@ func (s *Server) serveObject(rq *request, withBody bool) error {
 func lowerMetaHeaders(h http.Header, meta map[string]string) {
 	for k, val := range meta {
 		h.Del(userMetaPrefix + k)
-		h[userMetaPrefix+k] = []string{val}
+		h[userMetaPrefix+k] = []string{encodeMetaValue(val)}
 	}
 }
 
