@@ -386,3 +386,62 @@ func TestUserMetadataNonASCII(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, value, v.Meta.UserMetadata["encoded"], "stored decoded")
 }
+
+// TestGetObjectAttributes checks GetObjectAttributes through the SDK: the asked-for
+// attributes of the latest or a given version, parts of a multipart object (paged),
+// a delete marker answered as GET does, and a missing or unknown attribute refused.
+func TestGetObjectAttributes(t *testing.T) {
+	h := newHarness(t)
+	c := h.client(testUser)
+	ctx := context.Background()
+	h.mkBucket("attrs", true)
+	all := []s3types.ObjectAttributes{s3types.ObjectAttributesEtag, s3types.ObjectAttributesChecksum,
+		s3types.ObjectAttributesObjectParts, s3types.ObjectAttributesStorageClass, s3types.ObjectAttributesObjectSize}
+
+	first, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("attrs"), Key: aws.String("k"),
+		Body: strings.NewReader("hello"), ChecksumAlgorithm: s3types.ChecksumAlgorithmCrc32})
+	require.NoError(t, err)
+	data, etag := uploadParts(t, c, "attrs", "k", 5<<20, 7)
+
+	out, err := c.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: aws.String("attrs"), Key: aws.String("k"),
+		ObjectAttributes: all, MaxParts: aws.Int32(1)})
+	require.NoError(t, err)
+	assert.Equal(t, strings.Trim(etag, `"`), aws.ToString(out.ETag))
+	assert.Equal(t, int64(len(data)), aws.ToInt64(out.ObjectSize))
+	assert.Equal(t, s3types.StorageClassStandard, out.StorageClass)
+	require.NotNil(t, out.ObjectParts)
+	assert.Equal(t, int32(2), aws.ToInt32(out.ObjectParts.TotalPartsCount))
+	assert.True(t, aws.ToBool(out.ObjectParts.IsTruncated))
+	require.Len(t, out.ObjectParts.Parts, 1)
+	assert.Equal(t, int64(5<<20), aws.ToInt64(out.ObjectParts.Parts[0].Size))
+	out2, err := c.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: aws.String("attrs"), Key: aws.String("k"),
+		ObjectAttributes: all, PartNumberMarker: out.ObjectParts.NextPartNumberMarker})
+	require.NoError(t, err)
+	require.Len(t, out2.ObjectParts.Parts, 1)
+	assert.Equal(t, int32(2), aws.ToInt32(out2.ObjectParts.Parts[0].PartNumber))
+	assert.Equal(t, int64(7), aws.ToInt64(out2.ObjectParts.Parts[0].Size))
+
+	old, err := c.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: aws.String("attrs"), Key: aws.String("k"),
+		VersionId: first.VersionId, ObjectAttributes: []s3types.ObjectAttributes{s3types.ObjectAttributesObjectSize, s3types.ObjectAttributesChecksum, s3types.ObjectAttributesObjectParts}})
+	require.NoError(t, err)
+	assert.Equal(t, int64(5), aws.ToInt64(old.ObjectSize))
+	assert.Equal(t, aws.ToString(first.VersionId), aws.ToString(old.VersionId))
+	require.NotNil(t, old.Checksum)
+	assert.Equal(t, aws.ToString(first.ChecksumCRC32), aws.ToString(old.Checksum.ChecksumCRC32))
+	assert.Nil(t, old.ObjectParts, "a single PUT has no parts")
+	assert.Empty(t, aws.ToString(old.ETag), "not asked for")
+
+	r := objDo(t, h, testUser, http.MethodGet, "/attrs/k?attributes", nil, nil)
+	assert.Equal(t, http.StatusBadRequest, r.Status)
+	assert.Contains(t, r.Body, "<Code>InvalidArgument</Code>")
+	r = objDo(t, h, testUser, http.MethodGet, "/attrs/k?attributes", nil, map[string]string{"x-amz-object-attributes": "ETag,Color"})
+	assert.Equal(t, http.StatusBadRequest, r.Status)
+
+	_, err = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("attrs"), Key: aws.String("k")})
+	require.NoError(t, err)
+	_, err = c.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: aws.String("attrs"), Key: aws.String("k"), ObjectAttributes: all})
+	assert.Equal(t, "NoSuchKey", apiCode(err))
+	_, err = h.client(testOther).GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: aws.String("attrs"), Key: aws.String("k"),
+		VersionId: first.VersionId, ObjectAttributes: all})
+	assert.Equal(t, "AccessDenied", apiCode(err))
+}

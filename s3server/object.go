@@ -482,8 +482,7 @@ func lowerMetaHeaders(h http.Header, meta map[string]string) {
 // partRange returns the byte range of part n of v and the parts count to show (0 for an
 // object that was not uploaded in parts, of which only part 1 exists: the whole object).
 func partRange(v *store.Version, n int) (*byteRange, int, error) {
-	multipart := strings.Contains(v.ETag, "-") && len(v.Parts) > 0
-	if !multipart {
+	if !isMultipart(v) {
 		if n != 1 {
 			return nil, 0, errInvalidPartNumber
 		}

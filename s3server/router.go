@@ -113,6 +113,7 @@ var objectRoutes = map[string]handlerFunc{
 	"HEAD ":          (*Server).headObject,
 	"DELETE ":        (*Server).deleteObject,
 	"GET tagging":    (*Server).getObjectTagging,
+	"GET attributes": (*Server).getObjectAttributes,
 	"PUT tagging":    (*Server).putObjectTagging,
 	"DELETE tagging": (*Server).deleteObjectTagging,
 	"POST uploads":   (*Server).createMultipartUpload,
