@@ -73,17 +73,9 @@ func (s *Server) getObjectAttributes(rq *request) error {
 			return errf("InvalidArgument", http.StatusBadRequest, "Argument part-number-marker must be an integer between 0 and 2147483647")
 		}
 	}
-	vid, err := versionParam(rq.q)
+	v, versioning, err := s.requestedVersion(rq)
 	if err != nil {
 		return err
-	}
-	versioning, err := s.bucketVersioning(rq, rq.bucket)
-	if err != nil {
-		return err
-	}
-	v, err := s.store.GetVersion(rq.r.Context(), rq.bucket, rq.key, vid)
-	if err != nil {
-		return versionError(err, vid != "", versioning)
 	}
 	res := getObjectAttributesResponse{Xmlns: s3Namespace}
 	if want["ETag"] {
