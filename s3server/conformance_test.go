@@ -445,3 +445,67 @@ func TestGetObjectAttributes(t *testing.T) {
 		VersionId: first.VersionId, ObjectAttributes: all})
 	assert.Equal(t, "AccessDenied", apiCode(err))
 }
+
+// TestUnconfiguredFeatures checks that features this server does not offer answer as S3
+// does for a bucket with ACLs disabled and nothing else configured.
+func TestUnconfiguredFeatures(t *testing.T) {
+	h := newHarness(t)
+	c := h.client(testUser)
+	ctx := context.Background()
+	h.mkBucket("plain", true)
+	put := putString(t, c, "plain", "k", "x")
+
+	acl, err := c.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: aws.String("plain")})
+	require.NoError(t, err)
+	assert.Equal(t, testUser.Name, aws.ToString(acl.Owner.ID))
+	require.Len(t, acl.Grants, 1)
+	assert.Equal(t, s3types.PermissionFullControl, acl.Grants[0].Permission)
+	assert.Equal(t, s3types.TypeCanonicalUser, acl.Grants[0].Grantee.Type)
+	assert.Equal(t, testUser.Name, aws.ToString(acl.Grants[0].Grantee.ID))
+	oacl, err := c.GetObjectAcl(ctx, &s3.GetObjectAclInput{Bucket: aws.String("plain"), Key: aws.String("k"), VersionId: put.VersionId})
+	require.NoError(t, err)
+	require.Len(t, oacl.Grants, 1)
+	_, err = c.GetObjectAcl(ctx, &s3.GetObjectAclInput{Bucket: aws.String("plain"), Key: aws.String("nope")})
+	assert.Equal(t, "NoSuchKey", apiCode(err))
+	_, err = h.client(testOther).GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: aws.String("plain")})
+	assert.Equal(t, "AccessDenied", apiCode(err))
+
+	// Setting an ACL: only the owner's full control.
+	_, err = c.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: aws.String("plain"), ACL: s3types.BucketCannedACLPrivate})
+	assert.NoError(t, err)
+	_, err = c.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: aws.String("plain"), ACL: s3types.BucketCannedACLPublicRead})
+	assert.Equal(t, "AccessControlListNotSupported", apiCode(err))
+	_, err = c.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: aws.String("plain"), AccessControlPolicy: &s3types.AccessControlPolicy{
+		Owner: acl.Owner, Grants: acl.Grants}})
+	assert.NoError(t, err, "the owner's full control, as a document")
+	_, err = c.PutObjectAcl(ctx, &s3.PutObjectAclInput{Bucket: aws.String("plain"), Key: aws.String("k"), AccessControlPolicy: &s3types.AccessControlPolicy{
+		Owner: acl.Owner, Grants: append(acl.Grants, s3types.Grant{Permission: s3types.PermissionRead,
+			Grantee: &s3types.Grantee{Type: s3types.TypeGroup, URI: aws.String("http://acs.amazonaws.com/groups/global/AllUsers")}})}})
+	assert.Equal(t, "AccessControlListNotSupported", apiCode(err))
+	_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("plain"), Key: aws.String("pub"), Body: strings.NewReader("x"), ACL: s3types.ObjectCannedACLPublicRead})
+	assert.Equal(t, "AccessControlListNotSupported", apiCode(err))
+	_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("plain"), Key: aws.String("mine"), Body: strings.NewReader("x"), ACL: s3types.ObjectCannedACLBucketOwnerFullControl})
+	assert.NoError(t, err)
+
+	own, err := c.GetBucketOwnershipControls(ctx, &s3.GetBucketOwnershipControlsInput{Bucket: aws.String("plain")})
+	require.NoError(t, err)
+	require.Len(t, own.OwnershipControls.Rules, 1)
+	assert.Equal(t, s3types.ObjectOwnershipBucketOwnerEnforced, own.OwnershipControls.Rules[0].ObjectOwnership)
+
+	_, err = c.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: aws.String("plain")})
+	assert.Equal(t, "ObjectLockConfigurationNotFoundError", apiCode(err))
+	_, err = c.GetObjectRetention(ctx, &s3.GetObjectRetentionInput{Bucket: aws.String("plain"), Key: aws.String("k")})
+	assert.Equal(t, "InvalidRequest", apiCode(err))
+	_, err = c.GetObjectLegalHold(ctx, &s3.GetObjectLegalHoldInput{Bucket: aws.String("plain"), Key: aws.String("k")})
+	assert.Equal(t, "InvalidRequest", apiCode(err))
+	_, err = c.GetBucketCors(ctx, &s3.GetBucketCorsInput{Bucket: aws.String("plain")})
+	assert.Equal(t, "NoSuchCORSConfiguration", apiCode(err))
+	_, err = c.GetBucketLifecycleConfiguration(ctx, &s3.GetBucketLifecycleConfigurationInput{Bucket: aws.String("plain")})
+	assert.Equal(t, "NoSuchLifecycleConfiguration", apiCode(err))
+	_, err = c.GetBucketWebsite(ctx, &s3.GetBucketWebsiteInput{Bucket: aws.String("plain")})
+	assert.Equal(t, "NoSuchWebsiteConfiguration", apiCode(err))
+	_, err = c.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: aws.String("plain")})
+	assert.Equal(t, "NoSuchPublicAccessBlockConfiguration", apiCode(err))
+	_, err = c.GetBucketCors(ctx, &s3.GetBucketCorsInput{Bucket: aws.String("no-such-bucket")})
+	assert.Equal(t, "NoSuchBucket", apiCode(err))
+}

@@ -151,7 +151,8 @@ func versionError(err error, byID bool, versioning string) error {
 
 // checkUnsupportedHeaders refuses write options this server does not implement rather
 // than ignoring them: SSE-KMS and SSE-C (SSE-S3 "AES256" is accepted: data is not
-// encrypted at rest by this server), and Object Lock (no bucket has it).
+// encrypted at rest by this server), Object Lock (no bucket has it), and ACLs other
+// than the bucket owner's full control (ACLs are disabled).
 func checkUnsupportedHeaders(h http.Header) error {
 	switch sse := h.Get("x-amz-server-side-encryption"); sse {
 	case "", "AES256":
@@ -165,10 +166,10 @@ func checkUnsupportedHeaders(h http.Header) error {
 	}
 	for _, n := range []string{"x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date", "x-amz-object-lock-legal-hold"} {
 		if h.Get(n) != "" {
-			return errf("InvalidRequest", http.StatusBadRequest, "Bucket is missing Object Lock Configuration")
+			return errNoObjectLock
 		}
 	}
-	return nil
+	return checkACLHeaders(h)
 }
 
 // contentMD5 decodes a Content-MD5 header (nil when absent; InvalidDigest when it is not

@@ -104,6 +104,15 @@ var bucketRoutes = map[string]handlerFunc{
 	"DELETE tagging":     (*Server).deleteBucketTagging,
 	"GET location":       (*Server).getBucketLocation,
 	"POST delete":        (*Server).deleteObjects,
+	// Features disabled or unconfigured on every bucket (unconfigured.go).
+	"GET acl":               (*Server).getBucketACL,
+	"PUT acl":               (*Server).putBucketACL,
+	"GET ownershipControls": (*Server).getBucketOwnershipControls,
+	"GET object-lock":       notConfigured(errNoObjectLockConfig),
+	"GET cors":              notConfigured(errNoCORS),
+	"GET lifecycle":         notConfigured(errNoLifecycle),
+	"GET website":           notConfigured(errNoWebsite),
+	"GET publicAccessBlock": notConfigured(errNoPublicAccess),
 }
 
 // objectRoutes maps "METHOD subresource" on an object to its handler.
@@ -117,6 +126,13 @@ var objectRoutes = map[string]handlerFunc{
 	"PUT tagging":    (*Server).putObjectTagging,
 	"DELETE tagging": (*Server).deleteObjectTagging,
 	"POST uploads":   (*Server).createMultipartUpload,
+	// Features disabled or unconfigured on every bucket (unconfigured.go).
+	"GET acl":        (*Server).getObjectACL,
+	"PUT acl":        (*Server).putObjectACL,
+	"GET retention":  notConfigured(errNoObjectLock),
+	"PUT retention":  notConfigured(errNoObjectLock),
+	"GET legal-hold": notConfigured(errNoObjectLock),
+	"PUT legal-hold": notConfigured(errNoObjectLock),
 }
 
 // uploadRoutes maps methods on an object with ?uploadId= to multipart handlers.
