@@ -105,7 +105,8 @@ func (r *stalledReader) Read(p []byte) (int, error) {
 
 // TestStalledBodyTimesOut sends a signed PUT whose headers promise 200 bytes, sends
 // 100, then goes silent: the server answers 400 RequestTimeout after the idle timeout
-// and closes the connection; nothing is stored.
+// and closes the connection; nothing is stored. Headers that stall get the connection
+// closed too.
 func TestStalledBodyTimesOut(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.IdleTimeout = 300 * time.Millisecond })
 	h.mkBucket("stall", false)
@@ -140,6 +141,17 @@ func TestStalledBodyTimesOut(t *testing.T) {
 	}
 	_, err := h.client(testUser).HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("stall"), Key: aws.String("obj")})
 	assert.Equal(t, "NotFound", apiCode(err), "nothing was stored")
+
+	t.Run("stalled headers", func(t *testing.T) {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(h.URL, "http://"))
+		require.NoError(t, err)
+		defer conn.Close()
+		_, err = io.WriteString(conn, "PUT /stall/obj HTTP/1.1\r\nHost: x\r\n")
+		require.NoError(t, err)
+		require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+		_, err = io.ReadAll(conn)
+		assert.NoError(t, err, "the server closed the connection before the test's deadline")
+	})
 }
 
 // tricklingReader returns one byte per read, pausing before each.
