@@ -521,3 +521,23 @@ func TestUnconfiguredFeatures(t *testing.T) {
 	_, err = c.GetBucketCors(ctx, &s3.GetBucketCorsInput{Bucket: aws.String("no-such-bucket")})
 	assert.Equal(t, "NoSuchBucket", apiCode(err))
 }
+
+// TestPartNumberPastLastPart checks GET and HEAD ?partNumber=N past the object's last
+// part: 416 InvalidPartNumber, as S3.
+func TestPartNumberPastLastPart(t *testing.T) {
+	h := newHarness(t)
+	c := h.client(testUser)
+	h.mkBucket("parts", false)
+	uploadParts(t, c, "parts", "mpu", 5<<20, 3)
+	putString(t, c, "parts", "single", "x")
+	for _, path := range []string{"/parts/mpu?partNumber=3", "/parts/single?partNumber=2"} {
+		r := objDo(t, h, testUser, http.MethodGet, path, nil, nil)
+		assert.Equal(t, http.StatusRequestedRangeNotSatisfiable, r.Status, path)
+		assert.Contains(t, r.Body, "<Code>InvalidPartNumber</Code>", path)
+		r = objDo(t, h, testUser, http.MethodHead, path, nil, nil)
+		assert.Equal(t, http.StatusRequestedRangeNotSatisfiable, r.Status, path)
+	}
+	r := objDo(t, h, testUser, http.MethodGet, "/parts/mpu?partNumber=2", nil, nil)
+	assert.Equal(t, http.StatusPartialContent, r.Status)
+	assert.Equal(t, "3", r.Header.Get("Content-Length"))
+}
