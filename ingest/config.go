@@ -57,6 +57,9 @@ type Config struct {
 	S3Endpoint string
 	// AccessKey and SecretKey of s3server's replication identity. Required.
 	AccessKey, SecretKey string
+	// Region signs the journal requests: s3server's --region, which it enforces.
+	// Default "us-east-1".
+	Region string
 	// Brokers are the Kafka bootstrap brokers. Default ["127.0.0.1:9092"].
 	Brokers []string
 	// Topic is the Kafka topic. Default contract.DefaultTopic ("backbeat-replication").

@@ -23,7 +23,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	in := &ingester{cfg: cfg, log: cfg.Logger, m: newMetrics(),
-		journal: &journal.Client{Endpoint: cfg.S3Endpoint, AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey}}
+		journal: &journal.Client{Endpoint: cfg.S3Endpoint, AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey, Region: cfg.Region}}
 	_, closeMetrics, err := metricsserver.Start(cfg.MetricsListen, in.m.handler(), in.log)
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)

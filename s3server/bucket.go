@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -22,6 +23,10 @@ const (
 	maxReplicationBody  = 2 << 20  // up to 1000 replication rules
 	maxDeleteBody       = 4 << 20  // up to 1000 keys of up to 1024 bytes, escaped
 )
+
+// usEast1 is the region whose name GetBucketLocation leaves empty and where re-creating
+// an owned bucket succeeds.
+const usEast1 = "us-east-1"
 
 // xmlTimestamp renders a time as S3 does in XML documents: RFC 3339, UTC, milliseconds.
 func xmlTimestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
@@ -202,7 +207,10 @@ func (s *Server) createBucket(rq *request) error {
 	if strings.EqualFold(rq.r.Header.Get("x-amz-bucket-object-lock-enabled"), "true") {
 		return errf("NotImplemented", http.StatusNotImplemented, "Object Lock is not supported by this server.")
 	}
-	if _, err := s.store.CreateBucket(rq.r.Context(), rq.bucket, rq.account.Name); err != nil {
+	_, err = s.store.CreateBucket(rq.r.Context(), rq.bucket, rq.account.Name)
+	// Re-creating a bucket one owns is 200 in us-east-1 (S3's legacy behaviour),
+	// BucketAlreadyOwnedByYou in every other region.
+	if err != nil && !(errors.Is(err, store.ErrBucketAlreadyOwnedByYou) && s.cfg.Region == usEast1) {
 		return err
 	}
 	rq.w.Header().Set("Location", "/"+rq.bucket)
@@ -232,7 +240,7 @@ type locationConstraint struct {
 
 func (s *Server) getBucketLocation(rq *request) error {
 	region := s.cfg.Region
-	if region == "us-east-1" {
+	if region == usEast1 {
 		region = ""
 	}
 	return writeXML(rq, locationConstraint{Xmlns: s3Namespace, Region: region})

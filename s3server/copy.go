@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/backbeat-temporal/backbeat/s3server/store"
 )
@@ -32,6 +33,9 @@ func parseCopySource(v string) (copySource, error) {
 	bucket, key, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
 	if bucket == "" || key == "" {
 		return copySource{}, bad
+	}
+	if !utf8.ValidString(key) {
+		return copySource{}, errInvalidURI
 	}
 	cs := copySource{bucket: bucket, key: key}
 	if hasQuery {

@@ -20,6 +20,9 @@ type apiError struct {
 	Message string
 	// Headers are extra response headers (x-amz-delete-marker, x-amz-version-id...).
 	Headers map[string]string
+	// Region is the expected region of a request signed for another (the body's
+	// <Region>); "" otherwise.
+	Region string
 }
 
 func (e *apiError) Error() string { return fmt.Sprintf("%s (%d): %s", e.Code, e.Status, e.Message) }
@@ -41,6 +44,14 @@ var (
 	errNoSuchUpload     = &apiError{Code: "NoSuchUpload", Status: http.StatusNotFound, Message: "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."}
 	errInternal         = &apiError{Code: "InternalError", Status: http.StatusInternalServerError, Message: "We encountered an internal error. Please try again."}
 	errKeyTooLong       = &apiError{Code: "KeyTooLongError", Status: http.StatusBadRequest, Message: "Your key is too long"}
+	// errRequestTimeout answers a request whose body stalled for longer than the idle
+	// timeout; the connection is closed after it, as S3.
+	errRequestTimeout = &apiError{Code: "RequestTimeout", Status: http.StatusBadRequest,
+		Message: "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.",
+		Headers: map[string]string{"Connection": "close"}}
+	// errInvalidURI answers a key (in the path, a copy source or a DeleteObjects body)
+	// that is not valid UTF-8, as S3.
+	errInvalidURI = &apiError{Code: "InvalidURI", Status: http.StatusBadRequest, Message: "Couldn't parse the specified URI."}
 )
 
 // toAPIError maps any error to the S3 error to answer.
@@ -51,7 +62,7 @@ func toAPIError(err error) *apiError {
 	}
 	var se *sigv4.Error
 	if errors.As(err, &se) {
-		return &apiError{Code: se.Code, Status: se.Status, Message: se.Message}
+		return &apiError{Code: se.Code, Status: se.Status, Message: se.Message, Region: se.Region}
 	}
 	var pe *bucketpolicy.Error
 	if errors.As(err, &pe) {
@@ -84,6 +95,8 @@ func toAPIError(err error) *apiError {
 		return errNoSuchVersion
 	case errors.Is(err, store.ErrNoSuchUpload):
 		return errNoSuchUpload
+	case errors.Is(err, store.ErrKeyNotUTF8):
+		return errInvalidURI
 	case errors.Is(err, store.ErrInvalidKey):
 		if strings.Contains(err.Error(), "longer than") { // see store.checkKey
 			return errKeyTooLong
@@ -115,6 +128,7 @@ type errorBody struct {
 	Code      string   `xml:"Code"`
 	Message   string   `xml:"Message"`
 	Resource  string   `xml:"Resource,omitempty"`
+	Region    string   `xml:"Region,omitempty"`
 	RequestID string   `xml:"RequestId"`
 }
 

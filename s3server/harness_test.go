@@ -59,7 +59,7 @@ func newHarness(t *testing.T, tweak ...func(*Config)) *harness {
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	hs := &http.Server{Handler: srv.Handler()}
+	hs := srv.httpServer(context.Background())
 	go hs.Serve(ln)
 	h := &harness{t: t, srv: srv, URL: "http://" + ln.Addr().String(), DataDir: cfg.DataDir, http: hs}
 	t.Cleanup(func() {
@@ -69,11 +69,12 @@ func newHarness(t *testing.T, tweak ...func(*Config)) *harness {
 	return h
 }
 
-// client returns an aws-sdk-go-v2 S3 client (path-style) signed as acct.
+// client returns an aws-sdk-go-v2 S3 client (path-style) signed as acct for the
+// server's region.
 func (h *harness) client(acct Account) *s3.Client {
 	return s3.New(s3.Options{
 		BaseEndpoint:     aws.String(h.URL),
-		Region:           "us-east-1",
+		Region:           h.srv.cfg.Region,
 		UsePathStyle:     true,
 		Credentials:      credentials.NewStaticCredentialsProvider(acct.AccessKey, acct.SecretKey, ""),
 		RetryMaxAttempts: 1,

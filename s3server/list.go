@@ -2,6 +2,8 @@ package s3server
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/xml"
 	"net/http"
@@ -200,11 +202,10 @@ func (s *Server) listObjects(rq *request) error {
 			// An empty token is echoed and lists from the start (or start-after).
 			res.ContinuationToken = &tok[0]
 			if tok[0] != "" {
-				raw, err := base64.RawURLEncoding.DecodeString(tok[0])
-				if err != nil {
+				var ok bool
+				if after, ok = s.parseListToken(rq.bucket, tok[0]); !ok {
 					return errf("InvalidArgument", http.StatusBadRequest, "The continuation token provided is incorrect")
 				}
-				after = string(raw)
 			}
 		}
 	} else {
@@ -240,7 +241,7 @@ func (s *Server) listObjects(rq *request) error {
 			lastName = last.v.Key
 		}
 		if v2 {
-			res.NextContinuationToken = base64.RawURLEncoding.EncodeToString([]byte(lastName))
+			res.NextContinuationToken = s.listToken(rq.bucket, lastName)
 		} else if o.delimiter != "" {
 			res.NextMarker = o.enc(lastName)
 		}
@@ -424,4 +425,33 @@ func (s *Server) listMultipartUploads(rq *request) error {
 		res.NextKeyMarker, res.NextUploadIDMarker = o.enc(lastKey), lastID
 	}
 	return writeXML(rq, res)
+}
+
+// listTokenMACSize is the length of the MAC that prefixes a continuation token.
+const listTokenMACSize = 12
+
+// listTokenMAC authenticates a continuation token of bucket resuming after key, keyed by
+// the journal ID (fixed for a data directory, so tokens survive restarts).
+func (s *Server) listTokenMAC(bucket, after string) []byte {
+	m := hmac.New(sha256.New, []byte("s3server list token "+s.store.JournalID()))
+	m.Write([]byte(bucket))
+	m.Write([]byte{0})
+	m.Write([]byte(after))
+	return m.Sum(nil)[:listTokenMACSize]
+}
+
+// listToken is the ListObjectsV2 continuation token resuming bucket's listing after key.
+func (s *Server) listToken(bucket, after string) string {
+	return base64.RawURLEncoding.EncodeToString(append(s.listTokenMAC(bucket, after), after...))
+}
+
+// parseListToken returns the key a continuation token resumes after; ok is false for a
+// token this server did not issue for bucket (S3 answers InvalidArgument).
+func (s *Server) parseListToken(bucket, token string) (after string, ok bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || len(raw) < listTokenMACSize {
+		return "", false
+	}
+	after = string(raw[listTokenMACSize:])
+	return after, hmac.Equal(raw[:listTokenMACSize], s.listTokenMAC(bucket, after))
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/backbeat-temporal/backbeat/s3server/store"
 )
@@ -87,6 +88,16 @@ func (s *Server) deleteObjectOfMany(rq *request, key, versionID string) (store.D
 		return store.DeleteResult{}, errf("UserKeyMustBeSpecified", http.StatusBadRequest, "The request was missing a required key.")
 	case len(key) > store.MaxKeyLength:
 		return store.DeleteResult{}, errf("KeyTooLongError", http.StatusBadRequest, "Your key is too long")
+	case !utf8.ValidString(key):
+		return store.DeleteResult{}, errInvalidURI
+	}
+	if versionID != "" {
+		if _, err := checkVersionID(versionID); err != nil {
+			return store.DeleteResult{}, err
+		}
+		if err := s.checkVersionKnown(rq, key, versionID); err != nil {
+			return store.DeleteResult{}, err
+		}
 	}
 	res, err := s.store.DeleteObject(rq.r.Context(), rq.bucket, key, versionID)
 	if errors.Is(err, store.ErrInvalidKey) {

@@ -295,7 +295,15 @@ type completeMultipartUploadResult struct {
 func (s *Server) completeMultipartUpload(rq *request) error {
 	uploadID := rq.q.Get("uploadId")
 	if _, err := s.store.GetUpload(rq.r.Context(), rq.bucket, rq.key, uploadID); err != nil {
-		return err
+		if !errors.Is(err, store.ErrNoSuchUpload) {
+			return err
+		}
+		// A retry of a completion that succeeded gets the same answer, as S3.
+		v, cerr := s.store.CompletedUpload(rq.r.Context(), rq.bucket, rq.key, uploadID)
+		if cerr != nil {
+			return err
+		}
+		return s.writeCompleted(rq, v)
 	}
 	data, err := readBucketBody(rq, maxCompleteBody)
 	if err != nil {
@@ -316,6 +324,11 @@ func (s *Server) completeMultipartUpload(rq *request) error {
 	if err != nil {
 		return err
 	}
+	return s.writeCompleted(rq, v)
+}
+
+// writeCompleted answers a CompleteMultipartUpload that wrote version v.
+func (s *Server) writeCompleted(rq *request, v *store.Version) error {
 	versioning, err := s.bucketVersioning(rq, rq.bucket)
 	if err != nil {
 		return err

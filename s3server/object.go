@@ -17,7 +17,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/backbeat-temporal/backbeat/s3server/store"
 )
@@ -35,6 +34,10 @@ const (
 	// replicas keep the source's, which are short too).
 	maxVersionIDLength = 1024
 )
+
+// errMissingContentLength answers a PUT of data without a Content-Length (nor chunked
+// transfer encoding), as S3.
+var errMissingContentLength = errf("MissingContentLength", http.StatusLengthRequired, "You must provide the Content-Length HTTP header.")
 
 // errInvalidVersionID answers a versionId S3 would not accept.
 var errInvalidVersionID = errf("InvalidArgument", http.StatusBadRequest, "Invalid version id specified")
@@ -68,15 +71,24 @@ func checkVersionID(id string) (string, error) {
 	return id, nil
 }
 
-// checkNewKey validates the key of a version about to be written. A key must be valid
-// UTF-8, as in S3: the journal is JSON, which cannot carry other bytes, so the engine
-// could never address such a version (it would stay PENDING).
+// checkVersionKnown refuses, with InvalidArgument as S3 answers a malformed version id,
+// a version id of key that no store issues and that names no stored version (replicas
+// keep foreign ids: those that exist are valid). Other lookup errors are left to the
+// handler's own lookup.
+func (s *Server) checkVersionKnown(rq *request, key, id string) error {
+	if id == "" || store.IsIssuedVersionID(id) {
+		return nil
+	}
+	if _, err := s.store.GetVersion(rq.r.Context(), rq.bucket, key, id); errors.Is(err, store.ErrNoSuchVersion) {
+		return errInvalidVersionID
+	}
+	return nil
+}
+
+// checkNewKey validates the key of a version about to be written.
 func checkNewKey(key string) error {
-	switch {
-	case len(key) > maxKeyLength:
+	if len(key) > maxKeyLength {
 		return errKeyTooLong
-	case !utf8.ValidString(key):
-		return errf("InvalidArgument", http.StatusBadRequest, "The object key is not valid UTF-8.")
 	}
 	return nil
 }
@@ -139,7 +151,8 @@ func versionError(err error, byID bool, versioning string) error {
 
 // checkUnsupportedHeaders refuses write options this server does not implement rather
 // than ignoring them: SSE-KMS and SSE-C (SSE-S3 "AES256" is accepted: data is not
-// encrypted at rest by this server), and Object Lock (no bucket has it).
+// encrypted at rest by this server), Object Lock (no bucket has it), and ACLs other
+// than the bucket owner's full control (ACLs are disabled).
 func checkUnsupportedHeaders(h http.Header) error {
 	switch sse := h.Get("x-amz-server-side-encryption"); sse {
 	case "", "AES256":
@@ -153,10 +166,10 @@ func checkUnsupportedHeaders(h http.Header) error {
 	}
 	for _, n := range []string{"x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date", "x-amz-object-lock-legal-hold"} {
 		if h.Get(n) != "" {
-			return errf("InvalidRequest", http.StatusBadRequest, "Bucket is missing Object Lock Configuration")
+			return errNoObjectLock
 		}
 	}
-	return nil
+	return checkACLHeaders(h)
 }
 
 // contentMD5 decodes a Content-MD5 header (nil when absent; InvalidDigest when it is not
@@ -247,6 +260,11 @@ func (c *bodyChecksums) verify() error {
 // receiveBody stores rq's body as a committed blob of at most maxSize bytes, checking
 // Content-MD5 and the x-amz-checksum-* headers; the blob is removed on any error.
 func (s *Server) receiveBody(rq *request, maxSize int64) (store.Part, error) {
+	// A body is framed by Content-Length or chunked transfer encoding; with neither (an
+	// empty body a client may not have meant) S3 answers 411.
+	if rq.r.ContentLength == 0 && len(rq.r.TransferEncoding) == 0 && rq.r.Header.Get("Content-Length") == "" {
+		return store.Part{}, errMissingContentLength
+	}
 	md5sum, err := contentMD5(rq.r.Header)
 	if err != nil {
 		return store.Part{}, err
@@ -458,15 +476,14 @@ func (s *Server) serveObject(rq *request, withBody bool) error {
 func lowerMetaHeaders(h http.Header, meta map[string]string) {
 	for k, val := range meta {
 		h.Del(userMetaPrefix + k)
-		h[userMetaPrefix+k] = []string{val}
+		h[userMetaPrefix+k] = []string{encodeMetaValue(val)}
 	}
 }
 
 // partRange returns the byte range of part n of v and the parts count to show (0 for an
 // object that was not uploaded in parts, of which only part 1 exists: the whole object).
 func partRange(v *store.Version, n int) (*byteRange, int, error) {
-	multipart := strings.Contains(v.ETag, "-") && len(v.Parts) > 0
-	if !multipart {
+	if !isMultipart(v) {
 		if n != 1 {
 			return nil, 0, errInvalidPartNumber
 		}

@@ -161,9 +161,9 @@ func TestObjectKeys(t *testing.T) {
 	assert.Equal(t, "KeyTooLongError", apiCode(err))
 	cut := "cut-" + "é"[:1]
 	_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("keys"), Key: aws.String(cut), Body: strings.NewReader("x")})
-	assert.Equal(t, "InvalidArgument", apiCode(err), "a key that is not UTF-8")
+	assert.Equal(t, "InvalidURI", apiCode(err), "a key that is not UTF-8")
 	_, err = c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("keys"), Key: aws.String(cut)})
-	assert.Equal(t, "InvalidArgument", apiCode(err), "a key that is not UTF-8")
+	assert.Equal(t, "InvalidURI", apiCode(err), "a key that is not UTF-8")
 	// "%41" is the key "%41", not "A".
 	_, err = c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("keys"), Key: aws.String("A")})
 	assert.Equal(t, "NotFound", apiCode(err))

@@ -2,10 +2,12 @@ package s3server
 
 import (
 	"crypto/md5"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -53,7 +55,7 @@ func readObjectMeta(h http.Header, trailer http.Header) (store.ObjectMeta, error
 			continue
 		}
 		k := strings.TrimPrefix(lname, userMetaPrefix)
-		v := strings.Join(vals, ",")
+		v := decodeMetaValue(strings.Join(vals, ","))
 		if m.UserMetadata == nil {
 			m.UserMetadata = map[string]string{}
 		}
@@ -131,7 +133,7 @@ func writeVersionHeaders(h http.Header, v *store.Version, withChecksums bool) {
 	setIf("Cache-Control", v.Meta.CacheControl)
 	setIf("Expires", v.Meta.Expires)
 	for k, val := range v.Meta.UserMetadata {
-		h[http.CanonicalHeaderKey(userMetaPrefix+k)] = []string{val}
+		h[http.CanonicalHeaderKey(userMetaPrefix+k)] = []string{encodeMetaValue(val)}
 	}
 	setIf("x-amz-version-id", v.VersionID)
 	if v.Replication != nil && v.Replication.Status != "" {
@@ -198,4 +200,30 @@ func (s *Server) storeBody(body io.Reader, want, maxSize int64) (store.Part, err
 		return store.Part{}, err
 	}
 	return store.Part{Blob: id, Size: size, ETag: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// decodeMetaValue returns a user metadata value as stored: RFC 2047 encoded-words
+// (=?UTF-8?B?...?=, as clients send non-ASCII values) are decoded, as S3 does; a value
+// that does not decode is kept as sent.
+func decodeMetaValue(v string) string {
+	if !strings.Contains(v, "=?") {
+		return v
+	}
+	d, err := new(mime.WordDecoder).DecodeHeader(v)
+	if err != nil {
+		return v
+	}
+	return d
+}
+
+// encodeMetaValue renders a stored user metadata value as a header: as is when it is
+// printable US-ASCII, else as one RFC 2047 encoded-word (=?UTF-8?B?...?=), as S3
+// returns it.
+func encodeMetaValue(v string) string {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 && c != '\t' || c > 0x7e {
+			return "=?UTF-8?B?" + base64.StdEncoding.EncodeToString([]byte(v)) + "?="
+		}
+	}
+	return v
 }

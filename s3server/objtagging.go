@@ -3,6 +3,8 @@ package s3server
 import (
 	"net/http"
 	"strings"
+
+	"github.com/backbeat-temporal/backbeat/s3server/store"
 )
 
 // Object tagging: Get/Put/DeleteObjectTagging, per version.
@@ -14,20 +16,30 @@ const maxObjectTaggingBody = 64 << 10
 // getObjectTagging serves GetObjectTagging: the tags of the version (versionId, or the
 // latest), with x-amz-version-id.
 func (s *Server) getObjectTagging(rq *request) error {
-	vid, err := versionParam(rq.q)
+	v, versioning, err := s.requestedVersion(rq)
 	if err != nil {
 		return err
-	}
-	versioning, err := s.bucketVersioning(rq, rq.bucket)
-	if err != nil {
-		return err
-	}
-	v, err := s.store.GetVersion(rq.r.Context(), rq.bucket, rq.key, vid)
-	if err != nil {
-		return versionError(err, vid != "", versioning)
 	}
 	setVersionID(rq.w.Header(), versioning, v.VersionID)
 	return writeXML(rq, newTagging(v.Meta.Tags))
+}
+
+// requestedVersion returns the version rq names (versionId, or the latest) and the
+// bucket's versioning; a delete marker is answered as GET answers it (versionError).
+func (s *Server) requestedVersion(rq *request) (*store.Version, string, error) {
+	vid, err := versionParam(rq.q)
+	if err != nil {
+		return nil, "", err
+	}
+	versioning, err := s.bucketVersioning(rq, rq.bucket)
+	if err != nil {
+		return nil, "", err
+	}
+	v, err := s.store.GetVersion(rq.r.Context(), rq.bucket, rq.key, vid)
+	if err != nil {
+		return nil, "", versionError(err, vid != "", versioning)
+	}
+	return v, versioning, nil
 }
 
 // putObjectTagging serves PutObjectTagging: replaces the version's tags (at most 10,

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/backbeat-temporal/backbeat/s3server/sigv4"
 )
@@ -106,6 +107,15 @@ var bucketRoutes = map[string]handlerFunc{
 	"PUT policy":         (*Server).putBucketPolicy,
 	"DELETE policy":      (*Server).deleteBucketPolicy,
 	"POST delete":        (*Server).deleteObjects,
+	// Features disabled or unconfigured on every bucket (unconfigured.go).
+	"GET acl":               (*Server).getBucketACL,
+	"PUT acl":               (*Server).putBucketACL,
+	"GET ownershipControls": (*Server).getBucketOwnershipControls,
+	"GET object-lock":       notConfigured(errNoObjectLockConfig),
+	"GET cors":              notConfigured(errNoCORS),
+	"GET lifecycle":         notConfigured(errNoLifecycle),
+	"GET website":           notConfigured(errNoWebsite),
+	"GET publicAccessBlock": notConfigured(errNoPublicAccess),
 }
 
 // objectRoutes maps "METHOD subresource" on an object to its handler.
@@ -115,9 +125,17 @@ var objectRoutes = map[string]handlerFunc{
 	"HEAD ":          (*Server).headObject,
 	"DELETE ":        (*Server).deleteObject,
 	"GET tagging":    (*Server).getObjectTagging,
+	"GET attributes": (*Server).getObjectAttributes,
 	"PUT tagging":    (*Server).putObjectTagging,
 	"DELETE tagging": (*Server).deleteObjectTagging,
 	"POST uploads":   (*Server).createMultipartUpload,
+	// Features disabled or unconfigured on every bucket (unconfigured.go).
+	"GET acl":        (*Server).getObjectACL,
+	"PUT acl":        (*Server).putObjectACL,
+	"GET retention":  notConfigured(errNoObjectLock),
+	"PUT retention":  notConfigured(errNoObjectLock),
+	"GET legal-hold": notConfigured(errNoObjectLock),
+	"PUT legal-hold": notConfigured(errNoObjectLock),
 }
 
 // uploadRoutes maps methods on an object with ?uploadId= to multipart handlers.
@@ -130,6 +148,13 @@ var uploadRoutes = map[string]handlerFunc{
 
 // serveHTTP authenticates, routes and answers errors.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if orig := r.Body; orig != nil && orig != http.NoBody {
+		r.Body = newIdleBody(w, orig, s.cfg.IdleTimeout)
+		// net/http decides whether the connection can serve another request from the
+		// state of its own body type (an unread or timed-out body closes it): give it
+		// back before returning.
+		defer func() { r.Body = orig }()
+	}
 	rq := &request{w: w, r: r, id: newRequestID(), q: r.URL.Query()}
 	w.Header().Set("x-amz-request-id", rq.id)
 	w.Header().Set("Server", "backbeat-s3server")
@@ -163,6 +188,9 @@ func (s *Server) serve(rq *request) error {
 		return s.serveBackbeat(rq, strings.TrimPrefix(path, backbeatPrefix))
 	}
 	rq.bucket, rq.key = splitPath(path)
+	if !utf8.ValidString(rq.key) {
+		return errInvalidURI
+	}
 	h, needsBucket := route(rq.r.Method, rq.bucket, rq.key, rq.q)
 	if h == nil {
 		if rq.bucket != "" && !s.knownMethod(rq.r.Method) {
@@ -176,6 +204,11 @@ func (s *Server) serve(rq *request) error {
 		}
 	} else if rq.bucket != "" && rq.account.Replication {
 		return errAccessDenied // the replication identity creates no bucket
+	}
+	if rq.key != "" {
+		if err := s.checkVersionKnown(rq, rq.key, rq.q.Get("versionId")); err != nil {
+			return err
+		}
 	}
 	return h(s, rq)
 }
@@ -231,7 +264,7 @@ func (s *Server) writeError(rq *request, err error) {
 	h.Set("Content-Type", "application/xml")
 	rq.w.WriteHeader(ae.Status)
 	io.WriteString(rq.w, xml.Header)
-	xml.NewEncoder(rq.w).Encode(errorBody{Code: ae.Code, Message: ae.Message, Resource: rq.r.URL.Path, RequestID: rq.id})
+	xml.NewEncoder(rq.w).Encode(errorBody{Code: ae.Code, Message: ae.Message, Resource: rq.r.URL.Path, Region: ae.Region, RequestID: rq.id})
 }
 
 // writeXML answers 200 with an XML document.

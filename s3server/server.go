@@ -30,8 +30,10 @@ type Config struct {
 	DataDir string
 	// AccountsFile is the JSON accounts file (see Accounts). Required.
 	AccountsFile string
-	// Region is the region accepted in signatures and returned by GetBucketLocation.
-	// Default "us-east-1".
+	// Region is the only region accepted in signatures (a request signed for another is
+	// refused: 400 AuthorizationHeaderMalformed, or AuthorizationQueryParametersError for
+	// a presigned URL, naming the expected region) and the one GetBucketLocation
+	// returns. Default "us-east-1".
 	Region string
 	// JournalRetention is how many journal records are kept. Default 0: all.
 	JournalRetention uint64
@@ -39,6 +41,14 @@ type Config struct {
 	JournalMaxAge time.Duration
 	// MaxJournalWait caps the wait= of a journal long-poll. Default 60s.
 	MaxJournalWait time.Duration
+	// IdleTimeout is the longest silence allowed while a request's headers or body are
+	// read: a body that stalls longer is answered 400 RequestTimeout and its connection
+	// closed, as S3 does. A handler that writes nothing (a journal long-poll) is not
+	// limited by it. Default 20s.
+	IdleTimeout time.Duration
+	// KeepAliveTimeout closes a keep-alive connection idle between two requests for
+	// longer. Default 2m.
+	KeepAliveTimeout time.Duration
 	// Logger receives structured logs. Default slog.Default().
 	Logger *slog.Logger
 	// NoSync disables fsync (benchmarks only). Default false.
@@ -144,6 +154,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxJournalWait == 0 {
 		cfg.MaxJournalWait = 60 * time.Second
 	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 20 * time.Second
+	}
+	if cfg.KeepAliveTimeout <= 0 {
+		cfg.KeepAliveTimeout = 2 * time.Minute
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -161,7 +177,7 @@ func New(cfg Config) (*Server, error) {
 	for _, a := range accts {
 		s.accounts[a.AccessKey] = a
 	}
-	s.verifier = &sigv4.Verifier{Creds: accountCreds(s.accounts)}
+	s.verifier = &sigv4.Verifier{Creds: accountCreds(s.accounts), Region: cfg.Region}
 	st, err := store.Open(cfg.DataDir, store.Options{
 		Policy:           s.replicationPolicy,
 		JournalRetention: cfg.JournalRetention,
@@ -221,6 +237,20 @@ func (s *Server) replicationPolicy(b *store.Bucket, key string, tags map[string]
 	}
 }
 
+// httpServer returns the http.Server of s: headers must arrive within IdleTimeout,
+// keep-alive connections close after KeepAliveTimeout, and requests see base as their
+// parent context. Bodies are timed by serveHTTP (idleBody), not by a ReadTimeout,
+// which would also cut off handlers that legitimately write nothing for long.
+func (s *Server) httpServer(base context.Context) *http.Server {
+	return &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: s.cfg.IdleTimeout,
+		IdleTimeout:       s.cfg.KeepAliveTimeout,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return base },
+	}
+}
+
 // Run serves cfg until ctx is done, then shuts down gracefully (in-flight requests get
 // up to 10 s) and closes the store.
 func Run(ctx context.Context, cfg Config) error {
@@ -237,12 +267,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// at once instead of holding the shutdown.
 	baseCtx, stopRequests := context.WithCancel(context.Background())
 	defer stopRequests()
-	srv := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 30 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return baseCtx },
-	}
+	srv := s.httpServer(baseCtx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("s3server listening", "addr", ln.Addr().String(), "dataDir", s.cfg.DataDir, "journalId", s.store.JournalID())

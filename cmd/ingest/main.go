@@ -31,6 +31,7 @@ func main() {
 	fs.StringVar(&cfg.S3Endpoint, "s3-endpoint", "http://127.0.0.1:8000", "s3server base URL")
 	fs.StringVar(&cfg.AccessKey, "access-key", "", "access key of s3server's replication identity (required)")
 	fs.StringVar(&cfg.SecretKey, "secret-key", "", "secret key of s3server's replication identity (required)")
+	fs.StringVar(&cfg.Region, "region", "us-east-1", "signing region of the journal requests (s3server's --region)")
 	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
 	fs.StringVar(&cfg.Topic, "topic", contract.DefaultTopic, "Kafka topic")
 	fs.IntVar(&cfg.Partitions, "partitions", 8, "partitions of the topic when ingest creates it")

@@ -265,7 +265,9 @@ func (v *Verifier) headerAuth(r *http.Request, h string) (*authInfo, error) {
 		return nil, headerMalformed("%s", fault)
 	}
 	if v.Region != "" && c.region != v.Region {
-		return nil, headerMalformed("the region '%s' is wrong; expecting '%s'", c.region, v.Region)
+		e := headerMalformed("the region '%s' is wrong; expecting '%s'", c.region, v.Region)
+		e.Region = v.Region
+		return nil, e
 	}
 	names, ok := parseSignedHeaders(signed)
 	if !ok {
@@ -326,7 +328,9 @@ func (v *Verifier) queryAuth(r *http.Request, q []queryPair) (*authInfo, error) 
 		return nil, queryError("Error parsing the X-Amz-Credential parameter; %s", fault)
 	}
 	if v.Region != "" && c.region != v.Region {
-		return nil, queryError("Error parsing the X-Amz-Credential parameter; the region '%s' is wrong; expecting '%s'", c.region, v.Region)
+		e := queryError("Error parsing the X-Amz-Credential parameter; the region '%s' is wrong; expecting '%s'", c.region, v.Region)
+		e.Region = v.Region
+		return nil, e
 	}
 	t, ok := parseAmzDate(date)
 	if !ok {

@@ -206,6 +206,9 @@ type Version struct {
 	Meta           ObjectMeta   `json:"meta"`
 	Parts          []Part       `json:"parts,omitempty"`
 	Replication    *Replication `json:"replication,omitempty"`
+	// UploadID is the multipart upload a client completed into this version ("" for
+	// others): a repeated CompleteMultipartUpload finds its result by it.
+	UploadID string `json:"uploadId,omitempty"`
 	// IsLatest is set by reads (GetVersion, WalkVersions); not stored.
 	IsLatest bool `json:"-"`
 }

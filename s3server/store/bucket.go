@@ -151,10 +151,13 @@ func (s *Store) ListBuckets(ctx context.Context) ([]*Bucket, error) {
 	return out, nil
 }
 
-// DeleteBucket deletes an empty bucket (no versions, no delete markers, no uploads in
-// progress): ErrBucketNotEmpty otherwise. Journaled (OpBucket).
+// DeleteBucket deletes an empty bucket (no versions, no delete markers):
+// ErrBucketNotEmpty otherwise. Its incomplete multipart uploads are removed with it, part
+// blobs included, as S3 does. Journaled (OpBucket).
 func (s *Store) DeleteBucket(ctx context.Context, name string) error {
-	return s.update(ctx, func(w *wtx) error {
+	var removed []string
+	err := s.update(ctx, func(w *wtx) error {
+		removed = nil
 		_, d, err := w.bucket(name)
 		if err != nil {
 			return err
@@ -162,8 +165,17 @@ func (s *Store) DeleteBucket(ctx context.Context, name string) error {
 		if k, _ := d.versions.Cursor().First(); k != nil {
 			return fmt.Errorf("%w: %s has object versions or delete markers", ErrBucketNotEmpty, name)
 		}
-		if k, _ := d.uploads.Cursor().First(); k != nil {
-			return fmt.Errorf("%w: %s has multipart uploads in progress", ErrBucketNotEmpty, name)
+		// Incomplete multipart uploads do not keep a bucket alive (as S3): they go with it.
+		err = d.parts.ForEach(func(_, v []byte) error {
+			var p UploadPart
+			if err := json.Unmarshal(v, &p); err != nil {
+				return fmt.Errorf("store: decode a part of bucket %s: %w", name, err)
+			}
+			removed = append(removed, p.Blob)
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		if err := w.del(w.buckets, []byte(name)); err != nil {
 			return err
@@ -173,6 +185,11 @@ func (s *Store) DeleteBucket(ctx context.Context, name string) error {
 		}
 		return w.appendRecord(&Record{Op: OpBucket, Bucket: name})
 	})
+	if err != nil {
+		return err
+	}
+	s.removeBlobs(removed)
+	return nil
 }
 
 // UpdateBucket applies fn to the stored bucket in one transaction and stores the result

@@ -282,6 +282,7 @@ func (s *Store) CompleteUpload(ctx context.Context, bucket, key, uploadID string
 			replaced, err = w.writeReplica(b, d, v, replica)
 		} else {
 			v.LastModified = w.now()
+			v.UploadID = uploadID
 			replaced, err = w.writeNew(b, d, v, OpPut)
 		}
 		if err != nil {
@@ -307,6 +308,33 @@ func (s *Store) CompleteUpload(ctx context.Context, bucket, key, uploadID string
 	s.removeBlobs(removed)
 	if replica == nil {
 		out.IsLatest = true
+	}
+	return out, nil
+}
+
+// CompletedUpload returns the version of key that a client's CompleteUpload of uploadID
+// wrote, while it exists: ErrNoSuchUpload otherwise (never completed, aborted, or the
+// version was deleted since).
+func (s *Store) CompletedUpload(ctx context.Context, bucket, key, uploadID string) (*Version, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	var out *Version
+	err := s.WalkVersions(ctx, bucket, WalkOptions{Prefix: key}, func(v *Version) bool {
+		if v.Key != key {
+			return false
+		}
+		if uploadID != "" && v.UploadID == uploadID {
+			out = v
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNoSuchUpload, uploadID)
 	}
 	return out, nil
 }

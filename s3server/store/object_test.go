@@ -282,7 +282,7 @@ func TestBuckets(t *testing.T) {
 	_, err = s.UpdateBucket(ctx, "nope", func(b *Bucket) error { return nil })
 	assert.ErrorIs(t, err, ErrNoSuchBucket)
 
-	// Not empty while a version, a delete marker or an upload exists.
+	// Not empty while a version or a delete marker exists; an upload goes with the bucket.
 	v := put(t, s, "b2", "k", "x")
 	assert.ErrorIs(t, s.DeleteBucket(ctx, "b2"), ErrBucketNotEmpty)
 	_, err = s.DeleteObject(ctx, "b2", "k", v.VersionID)
@@ -294,9 +294,11 @@ func TestBuckets(t *testing.T) {
 	require.NoError(t, err)
 	u, err := s.CreateUpload(ctx, "b2", "k", "alice", ObjectMeta{})
 	require.NoError(t, err)
-	assert.ErrorIs(t, s.DeleteBucket(ctx, "b2"), ErrBucketNotEmpty)
-	require.NoError(t, s.AbortUpload(ctx, "b2", "k", u.ID))
+	part := writeBlob(t, s, []byte("part"))
+	require.NoError(t, s.PutPart(ctx, "b2", "k", u.ID, UploadPart{Number: 1, Blob: part.Blob, Size: part.Size, ETag: part.ETag}))
+	require.True(t, blobExists(s, part.Blob))
 	require.NoError(t, s.DeleteBucket(ctx, "b2"))
+	assert.False(t, blobExists(s, part.Blob), "the part's blob went with the bucket")
 	_, err = s.GetBucket(ctx, "b2")
 	assert.ErrorIs(t, err, ErrNoSuchBucket)
 	assert.ErrorIs(t, s.DeleteBucket(ctx, "b2"), ErrNoSuchBucket)

@@ -8,13 +8,19 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 )
 
 // ErrInvalidKey is returned for an object key the store cannot hold: empty, containing
-// a NUL byte, or longer than MaxKeyLength. Also for a version id containing a NUL byte.
+// a NUL byte, not valid UTF-8 (then it also wraps ErrKeyNotUTF8), or longer than
+// MaxKeyLength. Also for a version id containing a NUL byte.
 var ErrInvalidKey = errors.New("store: invalid object key")
+
+// ErrKeyNotUTF8 is wrapped with ErrInvalidKey for a key that is not valid UTF-8: S3 keys
+// are UTF-8, and listings could not name such a key.
+var ErrKeyNotUTF8 = errors.New("key is not valid UTF-8")
 
 // MaxKeyLength is the longest object key the store accepts, in bytes (S3 itself limits
 // keys to 1024 bytes; handlers may enforce that).
@@ -47,6 +53,10 @@ func isGenID(id string) bool {
 	}
 	return true
 }
+
+// IsIssuedVersionID tells whether id has the shape of a version id a store issues: the
+// null version's, or a generated one. Replicas may carry other (foreign) ids.
+func IsIssuedVersionID(id string) bool { return id == NullVersionID || isGenID(id) }
 
 // formatOrder formats a generated order key.
 func formatOrder(nanos, seq uint64) string {
@@ -113,6 +123,8 @@ func checkKey(key string) error {
 		return fmt.Errorf("%w: longer than %d bytes", ErrInvalidKey, MaxKeyLength)
 	case strings.IndexByte(key, 0) >= 0:
 		return fmt.Errorf("%w: contains a NUL byte", ErrInvalidKey)
+	case !utf8.ValidString(key):
+		return fmt.Errorf("%w: %w", ErrInvalidKey, ErrKeyNotUTF8)
 	}
 	return nil
 }
