@@ -20,9 +20,6 @@ type apiError struct {
 	Message string
 	// Headers are extra response headers (x-amz-delete-marker, x-amz-version-id...).
 	Headers map[string]string
-	// Region is the expected region of a request signed for another (the body's
-	// <Region>); "" otherwise.
-	Region string
 }
 
 func (e *apiError) Error() string { return fmt.Sprintf("%s (%d): %s", e.Code, e.Status, e.Message) }
@@ -62,7 +59,7 @@ func toAPIError(err error) *apiError {
 	}
 	var se *sigv4.Error
 	if errors.As(err, &se) {
-		return &apiError{Code: se.Code, Status: se.Status, Message: se.Message, Region: se.Region}
+		return &apiError{Code: se.Code, Status: se.Status, Message: se.Message}
 	}
 	var pe *bucketpolicy.Error
 	if errors.As(err, &pe) {
@@ -128,7 +125,6 @@ type errorBody struct {
 	Code      string   `xml:"Code"`
 	Message   string   `xml:"Message"`
 	Resource  string   `xml:"Resource,omitempty"`
-	Region    string   `xml:"Region,omitempty"`
 	RequestID string   `xml:"RequestId"`
 }
 

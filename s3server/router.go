@@ -264,7 +264,7 @@ func (s *Server) writeError(rq *request, err error) {
 	h.Set("Content-Type", "application/xml")
 	rq.w.WriteHeader(ae.Status)
 	io.WriteString(rq.w, xml.Header)
-	xml.NewEncoder(rq.w).Encode(errorBody{Code: ae.Code, Message: ae.Message, Resource: rq.r.URL.Path, Region: ae.Region, RequestID: rq.id})
+	xml.NewEncoder(rq.w).Encode(errorBody{Code: ae.Code, Message: ae.Message, Resource: rq.r.URL.Path, RequestID: rq.id})
 }
 
 // writeXML answers 200 with an XML document.

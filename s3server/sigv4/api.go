@@ -35,9 +35,6 @@ type Error struct {
 	Code    string
 	Status  int
 	Message string
-	// Region is the region the server expects, set when the request was signed for
-	// another one (S3 names it in the error body's <Region>); "" otherwise.
-	Region string
 }
 
 // Error formats the code and message.

@@ -265,9 +265,7 @@ func (v *Verifier) headerAuth(r *http.Request, h string) (*authInfo, error) {
 		return nil, headerMalformed("%s", fault)
 	}
 	if v.Region != "" && c.region != v.Region {
-		e := headerMalformed("the region '%s' is wrong; expecting '%s'", c.region, v.Region)
-		e.Region = v.Region
-		return nil, e
+		return nil, headerMalformed("the region '%s' is wrong; expecting '%s'", c.region, v.Region)
 	}
 	names, ok := parseSignedHeaders(signed)
 	if !ok {
@@ -328,9 +326,7 @@ func (v *Verifier) queryAuth(r *http.Request, q []queryPair) (*authInfo, error) 
 		return nil, queryError("Error parsing the X-Amz-Credential parameter; %s", fault)
 	}
 	if v.Region != "" && c.region != v.Region {
-		e := queryError("Error parsing the X-Amz-Credential parameter; the region '%s' is wrong; expecting '%s'", c.region, v.Region)
-		e.Region = v.Region
-		return nil, e
+		return nil, queryError("Error parsing the X-Amz-Credential parameter; the region '%s' is wrong; expecting '%s'", c.region, v.Region)
 	}
 	t, ok := parseAmzDate(date)
 	if !ok {
