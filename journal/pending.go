@@ -73,6 +73,22 @@ type RedriveResult struct {
 	Outcome   string `json:"outcome"`
 }
 
+// CountOutcomes adds the outcomes of results to the counts of re-driven, changed and
+// gone versions, and returns them.
+func CountOutcomes(results []RedriveResult, redriven, changed, gone int) (int, int, int) {
+	for _, r := range results {
+		switch r.Outcome {
+		case RedriveDone:
+			redriven++
+		case RedriveChanged:
+			changed++
+		default:
+			gone++
+		}
+	}
+	return redriven, changed, gone
+}
+
 // Pending lists one page of the versions whose replication waits (GET
 // /_/backbeat/pending).
 func (c *Client) Pending(ctx context.Context, q PendingQuery) (*PendingPage, error) {

@@ -226,16 +226,7 @@ func (s *Sweeper) round(ctx context.Context) (Report, error) {
 		if err != nil {
 			return rep, fmt.Errorf("sweeper: re-drive %d versions: %w", n, err)
 		}
-		for _, r := range res {
-			switch r.Outcome {
-			case journal.RedriveDone:
-				rep.Redriven++
-			case journal.RedriveChanged:
-				rep.Changed++
-			default:
-				rep.Gone++
-			}
-		}
+		rep.Redriven, rep.Changed, rep.Gone = journal.CountOutcomes(res, rep.Redriven, rep.Changed, rep.Gone)
 		stale = stale[n:]
 	}
 	if s.m != nil {
