@@ -52,7 +52,7 @@ A version whose status changed since it was listed (COMPLETED meanwhile) is left
 The engine's sweeper (ingest --sweep-threshold, default 15m) does the same on its own
 for every bucket; redrive is for now.
 
-Needs the replication identity (--replication-profile, or ` + EnvReplicationAccessKey + `/` + EnvReplicationSecretKey + `).
+Needs the replication identity only (--replication-profile, or ` + EnvReplicationAccessKey + `/` + EnvReplicationSecretKey + `).
 Exit code 0 when every selected version was re-driven or left alone, 1 otherwise.`,
 		Args: cobra.NoArgs,
 		RunE: wrapRun(func(cmd *cobra.Command, _ []string) error {
@@ -78,11 +78,11 @@ Exit code 0 when every selected version was re-driven or left alone, 1 otherwise
 }
 
 func (a *app) redrive(ctx context.Context, w io.Writer, bucket, prefix string, olderThan time.Duration, dryRun bool, output string) error {
-	src, err := a.source(ctx)
+	rid, err := a.replicationIdentity(ctx, true)
 	if err != nil {
 		return err
 	}
-	rid, err := a.replicationIdentity(ctx, true)
+	src, err := a.s3Client(a.sourceEndpoint, rid) // only the replication identity is used
 	if err != nil {
 		return err
 	}
