@@ -48,6 +48,7 @@ type stack struct {
 type stackOptions struct {
 	partitions int      // of the topic (default 4)
 	logLevel   string   // of ingest, bridge and worker (default debug)
+	ingestArgs []string // extra flags of ingest
 	bridgeArgs []string // extra flags of the bridge
 	workerArgs []string // extra flags of the worker
 
@@ -59,6 +60,7 @@ type stackOption func(*stackOptions)
 
 func withPartitions(n int) stackOption       { return func(o *stackOptions) { o.partitions = n } }
 func withLogLevel(l string) stackOption      { return func(o *stackOptions) { o.logLevel = l } }
+func withIngestArgs(a ...string) stackOption { return func(o *stackOptions) { o.ingestArgs = a } }
 func withBridgeArgs(a ...string) stackOption { return func(o *stackOptions) { o.bridgeArgs = a } }
 func withWorkerArgs(a ...string) stackOption { return func(o *stackOptions) { o.workerArgs = a } }
 
@@ -79,7 +81,7 @@ func startStack(t testing.TB, opts ...stackOption) *stack {
 	}
 	s := &stack{t: t, ctx: context.Background()}
 	e := enginetest.Start(t, enginetest.Options{Partitions: o.partitions, LogLevel: o.logLevel,
-		BridgeArgs: o.bridgeArgs, WorkerArgs: o.workerArgs, Temporal: o.temporal})
+		IngestArgs: o.ingestArgs, BridgeArgs: o.bridgeArgs, WorkerArgs: o.workerArgs, Temporal: o.temporal})
 	s.src, s.dst, s.zk, s.kafka, s.temporal = e.Src, e.Dst, e.ZK, e.Kafka, e.Temporal
 	s.ingest, s.bridge, s.worker = e.Ingest, e.Bridge, e.Worker
 	s.srcC, s.dstC = s.src.Client(s3test.User), s.dst.Client(s3test.User)

@@ -87,6 +87,14 @@ type Config struct {
 	MetricsListen string
 	// MinBackoff and MaxBackoff bound the retry delay after an error. Defaults 500ms, 30s.
 	MinBackoff, MaxBackoff time.Duration
+	// SweepInterval is how often the leader re-drives versions left waiting (package
+	// sweeper); negative disables the sweeper. Default 1m.
+	SweepInterval time.Duration
+	// SweepThreshold is how long a version's status must have been left PENDING or
+	// PROCESSING before the sweeper re-drives it. Default 15m.
+	SweepThreshold time.Duration
+	// SweepMaxPerRound bounds the versions re-driven per sweeper round. Default 10000.
+	SweepMaxPerRound int
 	// Logger receives structured logs. Default slog.Default().
 	Logger *slog.Logger
 }

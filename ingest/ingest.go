@@ -9,6 +9,7 @@ import (
 
 	"github.com/backbeat-temporal/backbeat/internal/metricsserver"
 	"github.com/backbeat-temporal/backbeat/journal"
+	"github.com/backbeat-temporal/backbeat/sweeper"
 )
 
 // Run runs ingest until ctx ends. It returns nil on a clean stop, or an error that needs
@@ -24,6 +25,13 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	in := &ingester{cfg: cfg, log: cfg.Logger, m: newMetrics(),
 		journal: &journal.Client{Endpoint: cfg.S3Endpoint, AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey, Region: cfg.Region}}
+	if cfg.SweepInterval >= 0 {
+		in.sweeper, err = sweeper.New(sweeper.Config{Interval: cfg.SweepInterval, Threshold: cfg.SweepThreshold,
+			MaxPerRound: cfg.SweepMaxPerRound, Logger: in.log.With("component", "sweeper")}, in.journal, sweeper.NewMetrics(in.m.reg))
+		if err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+	}
 	_, closeMetrics, err := metricsserver.Start(cfg.MetricsListen, in.m.handler(), in.log)
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
@@ -51,6 +59,7 @@ type ingester struct {
 	log     *slog.Logger
 	m       *metrics
 	journal *journal.Client
+	sweeper *sweeper.Sweeper // nil: off; runs while this process is the leader
 }
 
 func (in *ingester) run(ctx context.Context) error {
@@ -127,6 +136,11 @@ func (in *ingester) term(ctx context.Context) (progressed bool, err error) {
 		case <-tctx.Done():
 		}
 	}()
+	if in.sweeper != nil { // one sweeper per journal: the leader's
+		swept := make(chan struct{})
+		go func() { in.sweeper.Run(tctx); close(swept) }()
+		defer func() { cancel(); <-swept }()
+	}
 	for {
 		rctx, rcancel := context.WithTimeout(tctx, in.cfg.PollWait+readSlack)
 		batch, rerr := in.journal.Read(rctx, offset, in.cfg.BatchSize, in.cfg.PollWait)

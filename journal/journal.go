@@ -79,18 +79,24 @@ func (e *MalformedError) Error() string {
 
 func (e *MalformedError) Unwrap() error { return e.Err }
 
-// StatusError is an unexpected HTTP answer from the journal route.
+// StatusError is an unexpected HTTP answer from a privileged route.
 type StatusError struct {
 	Status int
 	Body   string
+	// Route is the route's name; "" means "journal".
+	Route string
 }
 
 func (e *StatusError) Error() string {
+	route := e.Route
+	if route == "" {
+		route = "journal"
+	}
 	switch e.Status {
 	case http.StatusForbidden:
-		return fmt.Sprintf("journal route refused the credentials (403): use the account marked \"replication\" in s3server's accounts file: %s", e.Body)
+		return fmt.Sprintf("%s route refused the credentials (403): use the account marked \"replication\" in s3server's accounts file: %s", route, e.Body)
 	}
-	return fmt.Sprintf("journal route answered %d: %s", e.Status, e.Body)
+	return fmt.Sprintf("%s route answered %d: %s", route, e.Status, e.Body)
 }
 
 // Client reads a journal.

@@ -214,6 +214,16 @@ func (s *Server) routeBackbeat(rq *request, path string) error {
 			return err
 		}
 		return s.bbGetVersion(rq, bucket, key)
+	case name == "pending" && !hasRest: // pending.go
+		if err := allow(http.MethodGet); err != nil {
+			return err
+		}
+		return s.bbPending(rq)
+	case name == "redrive" && !hasRest:
+		if err := allow(http.MethodPost); err != nil {
+			return err
+		}
+		return s.bbRedrive(rq)
 	case name == "replica" && hasRest:
 		bucket, key, err := bbObjectPath(name, rest)
 		if err != nil {

@@ -79,7 +79,7 @@ func TestBinaryExitCodesAndHelp(t *testing.T) {
 
 	r = b.run(t, "--help")
 	assert.Equal(t, ExitOK, r.code, r)
-	for _, cmd := range []string{"setup", "validate", "status", "partitions", "failed", "pause", "resume", "backfill"} {
+	for _, cmd := range []string{"setup", "validate", "status", "partitions", "failed", "pause", "resume", "backfill", "redrive"} {
 		assert.Regexp(t, `(?m)^  `+cmd+`\s`, r.stdout)
 	}
 	assert.Contains(t, r.stdout, "Exit codes: 0 success, 1 a check or the operation failed")
@@ -87,7 +87,7 @@ func TestBinaryExitCodesAndHelp(t *testing.T) {
 
 func TestHelpDocumentsEveryFlagAndItsEnvironment(t *testing.T) {
 	for _, cmd := range [][]string{{"setup"}, {"validate"}, {"status"}, {"partitions"}, {"failed"}, {"failed", "list"},
-		{"failed", "retry"}, {"pause"}, {"resume"}, {"backfill"}} {
+		{"failed", "retry"}, {"pause"}, {"resume"}, {"backfill"}, {"redrive"}} {
 		r := run(t, append(cmd, "--help")...)
 		require.Equal(t, ExitOK, r.code, "%v: %s", cmd, r)
 		for _, want := range []string{

@@ -42,6 +42,9 @@ func main() {
 	fs.DurationVar(&cfg.PollWait, "poll-wait", 20*time.Second, "longest journal long-poll")
 	fs.DurationVar(&cfg.MinBackoff, "min-backoff", 500*time.Millisecond, "first retry delay after an error")
 	fs.DurationVar(&cfg.MaxBackoff, "max-backoff", 30*time.Second, "longest retry delay after repeated errors")
+	fs.DurationVar(&cfg.SweepInterval, "sweep-interval", time.Minute, "how often the leader re-drives versions left PENDING (negative: never)")
+	fs.DurationVar(&cfg.SweepThreshold, "sweep-threshold", 15*time.Minute, "re-drive versions whose status was left PENDING or PROCESSING for longer than this")
+	fs.IntVar(&cfg.SweepMaxPerRound, "sweep-max-per-round", 10000, "versions re-driven per sweeper round at most")
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", "127.0.0.1:9101", "address of /metrics and /healthz (empty: off)")
 	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	if err := flagenv.Parse(fs, os.Args[1:], nil); err != nil {

@@ -27,8 +27,9 @@ type Options struct {
 	Partitions int
 	// LogLevel of ingest, bridge and worker. Default: the commands' default (info).
 	LogLevel string
-	// BridgeArgs and WorkerArgs are extra flags of the bridge and the worker. Default none.
-	BridgeArgs, WorkerArgs []string
+	// IngestArgs, BridgeArgs and WorkerArgs are extra flags of ingest, the bridge and the
+	// worker (a flag given twice: the last wins). Default none.
+	IngestArgs, BridgeArgs, WorkerArgs []string
 	// Temporal are extra options of devstack.StartTemporal, e.g.
 	// devstack.TemporalPostgres() for the production-shaped server on PostgreSQL.
 	// Default none: the dev server, headless, with the search attributes.
@@ -83,7 +84,7 @@ func Start(t testing.TB, o Options) *Engine {
 	}
 	e.Ingest = devstack.StartProcess(t, devstack.Command{Name: "ingest", Path: devstack.Build(t, "cmd/ingest"),
 		Args: args([]string{"--s3-endpoint", e.Src.URL, "--kafka-brokers", e.Kafka.Addr(), "--zookeeper", e.ZK.Addr(),
-			"--partitions", fmt.Sprint(o.Partitions), "--poll-wait", "2s", "--metrics-listen", devstack.FreeAddr(t)}, creds, common)})
+			"--partitions", fmt.Sprint(o.Partitions), "--poll-wait", "2s", "--metrics-listen", devstack.FreeAddr(t)}, creds, common, o.IngestArgs)})
 	e.Bridge = devstack.StartProcess(t, devstack.Command{Name: "bridge", Path: devstack.Build(t, "cmd/bridge"),
 		Args: args([]string{"--kafka-brokers", e.Kafka.Addr(), "--temporal-address", e.Temporal.Addr(),
 			"--metrics-listen", devstack.FreeAddr(t)}, common, o.BridgeArgs)})

@@ -55,6 +55,8 @@ func TestImportRules(t *testing.T) {
 			[]string{"go.temporal.io", "github.com/IBM/sarama", "github.com/aws/", mod + "workflows", mod + "activities",
 				mod + "bridge", mod + "ingest", mod + "worker", mod + "starter", mod + "s3server"}},
 		{"journal/record", "the record format does no I/O", []string{"net/http", "github.com/aws/"}},
+		{"sweeper", "the sweeper runs in ingest: it speaks to s3server only, through package journal",
+			[]string{"go.temporal.io", "github.com/IBM/sarama", mod + "workflows", mod + "s3server"}},
 	}
 	for _, r := range rules {
 		t.Run(r.pkg, func(t *testing.T) {

@@ -167,6 +167,13 @@ type Replication struct {
 	// recorded.
 	SourceBucket  string `json:"sourceBucket,omitempty"`
 	SourceAccount string `json:"sourceAccount,omitempty"`
+	// StatusTime is when Status was last written (the sweeper's threshold counts from
+	// it; a re-drive resets it). Zero on versions written before it was recorded.
+	StatusTime time.Time `json:"statusTime,omitzero"`
+	// PendingSince is when the version last became PENDING coming from no status,
+	// COMPLETED or FAILED: kept while it stays PENDING or PROCESSING (a re-drive keeps
+	// it), zero otherwise and on versions written before it was recorded.
+	PendingSince time.Time `json:"pendingSince,omitzero"`
 }
 
 // Part is one data segment of a version: a blob file and its size. A single-PUT object

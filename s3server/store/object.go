@@ -138,6 +138,7 @@ func (w *wtx) writeNew(b *Bucket, d *bucketData, v *Version, op string) ([]strin
 	}
 	if p := w.s.opts.Policy; p != nil {
 		v.Replication = p(b, v.Key, v.Meta.Tags, v.IsDeleteMarker)
+		v.Replication.stamp(w.now())
 	}
 	order := w.newOrder(d.versions, v.Key)
 	if b.Versioning == VersioningEnabled {
@@ -341,6 +342,8 @@ func (s *Store) PutTags(ctx context.Context, bucket, key, versionID string, tags
 				r.Status = StatusPending
 				r.Content = []string{ContentMetadata}
 				r.Reason = ""
+				r.PendingSince = v.Replication.pendingSince()
+				r.setStatus(StatusPending, w.now())
 				v.Replication = r
 			}
 		}
@@ -450,7 +453,7 @@ func (s *Store) SetReplicationStatus(ctx context.Context, bucket, key, versionID
 		if v.Replication == nil {
 			v.Replication = &Replication{}
 		}
-		v.Replication.Status = status
+		v.Replication.setStatus(status, w.now())
 		v.Replication.Reason = ""
 		if status == StatusFailed {
 			v.Replication.Reason = reason

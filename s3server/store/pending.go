@@ -1,0 +1,310 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// waiting tells whether a replication status still waits for the engine (PENDING or
+// PROCESSING).
+func waiting(status string) bool { return status == StatusPending || status == StatusProcessing }
+
+// stamp records now as the time the status of a new replication info was set (nil: no-op).
+func (r *Replication) stamp(now time.Time) {
+	if r == nil {
+		return
+	}
+	r.StatusTime = now
+	r.PendingSince = time.Time{}
+	if waiting(r.Status) {
+		r.PendingSince = now
+	}
+}
+
+// setStatus writes status at now: StatusTime is now; PendingSince is kept while the
+// version stays PENDING or PROCESSING, set to now when it starts waiting, cleared when it
+// stops.
+func (r *Replication) setStatus(status string, now time.Time) {
+	switch {
+	case !waiting(status):
+		r.PendingSince = time.Time{}
+	case !waiting(r.Status) || r.PendingSince.IsZero():
+		r.PendingSince = now
+	}
+	r.Status, r.StatusTime = status, now
+}
+
+// pendingSince is PendingSince while r waits, else zero (nil-safe).
+func (r *Replication) pendingSince() time.Time {
+	if r == nil || !waiting(r.Status) {
+		return time.Time{}
+	}
+	return r.PendingSince
+}
+
+// Limits of ListPending.
+const (
+	// DefaultPendingLimit is ListPending's default PendingOptions.Limit.
+	DefaultPendingLimit = 1000
+	// MaxPendingLimit caps PendingOptions.Limit.
+	MaxPendingLimit = 10000
+	// DefaultPendingScan is ListPending's default PendingOptions.MaxScan.
+	DefaultPendingScan = 100000
+)
+
+// PendingOptions select the versions ListPending returns.
+type PendingOptions struct {
+	// Bucket to scan; "" scans every bucket, in name order.
+	Bucket string
+	// Prefix of the keys to scan (with Bucket only). Default "": every key.
+	Prefix string
+	// OlderThan keeps the versions whose status was written at least that long ago (by
+	// the store's clock). Default 0: every PENDING or PROCESSING version.
+	OlderThan time.Duration
+	// After is the Next of the previous page. Default "": from the start.
+	After string
+	// Limit bounds the versions returned (1 to MaxPendingLimit). Default
+	// DefaultPendingLimit.
+	Limit int
+	// MaxScan bounds the versions examined by one call (a page may end early, with
+	// Next set, when it is reached). Default DefaultPendingScan.
+	MaxScan int
+}
+
+// PendingVersion is a version whose replication waits (PENDING or PROCESSING).
+type PendingVersion struct {
+	Bucket         string    `json:"bucket"`
+	Key            string    `json:"key"`
+	VersionID      string    `json:"versionId"`
+	IsDeleteMarker bool      `json:"isDeleteMarker,omitempty"`
+	LastModified   time.Time `json:"lastModified"`
+	Status         string    `json:"status"`
+	// StatusTime is the stored Replication.StatusTime (zero when not recorded): pass it
+	// back to Redrive so that a version changed since is left alone.
+	StatusTime time.Time `json:"statusTime,omitzero"`
+	// Since is when the version started waiting: Replication.PendingSince, else
+	// StatusTime, else LastModified (versions written before those were recorded).
+	Since time.Time `json:"since"`
+}
+
+// PendingPage is one page of ListPending.
+type PendingPage struct {
+	// Versions waiting for longer than OlderThan, in bucket, key, newest-version order.
+	Versions []PendingVersion `json:"versions"`
+	// Oldest is, per bucket, the Since of the longest-waiting PENDING or PROCESSING
+	// version examined by this page (whatever OlderThan), and Waiting their count.
+	Oldest  map[string]time.Time `json:"oldest"`
+	Waiting map[string]int       `json:"waiting"`
+	// Scanned counts the versions examined.
+	Scanned int `json:"scanned"`
+	// Next continues the listing (the After of the next call); "" when done.
+	Next string `json:"next,omitempty"`
+}
+
+// ErrInvalidCursor is returned by ListPending for an After it did not make.
+var ErrInvalidCursor = errors.New("store: invalid pending-listing cursor")
+
+// pendingMarkers pre-filter the stored versions: only those holding one can wait.
+var pendingMarkers = [][]byte{[]byte(`"status":"` + StatusPending + `"`), []byte(`"status":"` + StatusProcessing + `"`)}
+
+// ListPending lists the versions whose replication status is PENDING or PROCESSING and
+// was written at least OlderThan ago: what the engine has not finished, to re-drive
+// (Redrive) or to measure. One call examines at most MaxScan versions in one read
+// transaction; continue with Next. The scan reads every version of the buckets (there is
+// no index of waiting versions): its cost is that of a ListObjectVersions of everything.
+func (s *Store) ListPending(ctx context.Context, o PendingOptions) (*PendingPage, error) {
+	if o.Limit == 0 {
+		o.Limit = DefaultPendingLimit
+	}
+	if o.MaxScan <= 0 {
+		o.MaxScan = DefaultPendingScan
+	}
+	if o.Limit < 1 || o.Limit > MaxPendingLimit {
+		return nil, fmt.Errorf("store: pending limit %d is not within 1-%d", o.Limit, MaxPendingLimit)
+	}
+	if o.Bucket == "" && o.Prefix != "" {
+		return nil, errors.New("store: a pending listing by prefix needs a bucket")
+	}
+	afterBucket, afterKey, err := decodePendingCursor(o.After)
+	if err != nil {
+		return nil, err
+	}
+	cutoff := s.now().Add(-o.OlderThan)
+	page := &PendingPage{Versions: []PendingVersion{}, Oldest: map[string]time.Time{}, Waiting: map[string]int{}}
+	err = s.view(ctx, func(tx *bolt.Tx) error {
+		buckets := []string{o.Bucket}
+		if o.Bucket == "" {
+			buckets = nil
+			c := tx.Bucket(bktData).Cursor()
+			for k, _ := c.Seek([]byte(afterBucket)); k != nil; k, _ = c.Next() {
+				buckets = append(buckets, string(k))
+			}
+		} else if afterBucket != "" && afterBucket != o.Bucket {
+			return fmt.Errorf("%w: it belongs to another bucket", ErrInvalidCursor)
+		}
+		for _, bucket := range buckets {
+			d, err := openBucketData(tx.Bucket(bktData), bucket)
+			if err != nil {
+				return err
+			}
+			c := d.versions.Cursor()
+			prefix := []byte(o.Prefix)
+			k, raw := c.Seek(prefix)
+			if bucket == afterBucket && bytes.Compare(afterKey, prefix) > 0 {
+				k, raw = c.Seek(afterKey)
+			}
+			for ; k != nil && bytes.HasPrefix(k, prefix); k, raw = c.Next() {
+				if page.Scanned >= o.MaxScan || len(page.Versions) >= o.Limit {
+					page.Next = encodePendingCursor(bucket, k)
+					return nil
+				}
+				page.Scanned++
+				if !slices.ContainsFunc(pendingMarkers, func(m []byte) bool { return bytes.Contains(raw, m) }) {
+					continue
+				}
+				v, err := decodeVersion(raw)
+				if err != nil {
+					key, _ := splitVersionKey(k)
+					return fmt.Errorf("store: %s/%s: %w", bucket, key, err)
+				}
+				r := v.Replication
+				if r == nil || !waiting(r.Status) {
+					continue // a user metadata value looked like a status
+				}
+				pv := PendingVersion{Bucket: bucket, Key: v.Key, VersionID: v.VersionID, IsDeleteMarker: v.IsDeleteMarker,
+					LastModified: v.LastModified, Status: r.Status, StatusTime: r.StatusTime, Since: r.PendingSince}
+				if pv.Since.IsZero() {
+					pv.Since = r.StatusTime
+				}
+				if pv.Since.IsZero() {
+					pv.Since = v.LastModified
+				}
+				page.Waiting[bucket]++
+				if old, ok := page.Oldest[bucket]; !ok || pv.Since.Before(old) {
+					page.Oldest[bucket] = pv.Since
+				}
+				set := r.StatusTime
+				if set.IsZero() {
+					set = pv.Since
+				}
+				if !set.After(cutoff) {
+					page.Versions = append(page.Versions, pv)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return page, nil
+}
+
+// encodePendingCursor makes a ListPending cursor: the listing goes on at db key k of
+// bucket (k included).
+func encodePendingCursor(bucket string, k []byte) string {
+	return base64.RawURLEncoding.EncodeToString(append(append([]byte(bucket), 0), k...))
+}
+
+// decodePendingCursor reads a cursor: the bucket and the db key to start at (included).
+func decodePendingCursor(c string) (bucket string, key []byte, err error) {
+	if c == "" {
+		return "", nil, nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: %w", ErrInvalidCursor, err)
+	}
+	i := bytes.IndexByte(raw, 0)
+	if i < 1 {
+		return "", nil, ErrInvalidCursor
+	}
+	return string(raw[:i]), raw[i+1:], nil
+}
+
+// MaxRedrive bounds the versions of one Redrive call (one transaction).
+const MaxRedrive = 1000
+
+// Outcomes of a re-drive (RedriveResult.Outcome).
+const (
+	RedriveDone    = "redriven" // journaled PENDING again
+	RedriveChanged = "changed"  // no longer waiting, or its status was written since
+	RedriveGone    = "gone"     // the bucket, key or version is gone
+)
+
+// RedriveRef names a waiting version to re-drive, as ListPending returned it.
+type RedriveRef struct {
+	Bucket    string `json:"bucket"`
+	Key       string `json:"key"`
+	VersionID string `json:"versionId"`
+	// StatusTime is PendingVersion.StatusTime: the version is re-driven only if its
+	// status time is still that (zero matches a version without one).
+	StatusTime time.Time `json:"statusTime,omitzero"`
+}
+
+// RedriveResult is what Redrive did to one version.
+type RedriveResult struct {
+	Bucket    string `json:"bucket"`
+	Key       string `json:"key"`
+	VersionID string `json:"versionId"`
+	Outcome   string `json:"outcome"`
+}
+
+// Redrive writes PENDING again, in ONE transaction, on each named version that still
+// waits (PENDING or PROCESSING) with the status time given: the change is journaled (op
+// "status", status PENDING, a new seq), so the journal's readers carry the version
+// through the engine again. Its PendingSince is kept. A version that changed since it
+// was listed (COMPLETED meanwhile, or re-driven by another caller) or is gone is left
+// alone and said so. At most MaxRedrive refs.
+func (s *Store) Redrive(ctx context.Context, refs []RedriveRef) ([]RedriveResult, error) {
+	if len(refs) > MaxRedrive {
+		return nil, fmt.Errorf("store: %d versions to re-drive, at most %d per call", len(refs), MaxRedrive)
+	}
+	out := make([]RedriveResult, len(refs))
+	err := s.update(ctx, func(w *wtx) error {
+		for i, ref := range refs {
+			out[i] = RedriveResult{Bucket: ref.Bucket, Key: ref.Key, VersionID: ref.VersionID, Outcome: RedriveGone}
+			if ref.VersionID == "" || checkKey(ref.Key) != nil {
+				continue
+			}
+			_, d, err := w.bucket(ref.Bucket)
+			if errors.Is(err, ErrNoSuchBucket) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			v, order, err := d.find(ref.Bucket, ref.Key, ref.VersionID)
+			if errors.Is(err, ErrNoSuchKey) || errors.Is(err, ErrNoSuchVersion) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if v.Replication == nil || !waiting(v.Replication.Status) || !v.Replication.StatusTime.Equal(ref.StatusTime) {
+				out[i].Outcome = RedriveChanged
+				continue
+			}
+			v.Replication.setStatus(StatusPending, w.now())
+			if err := w.putJSON(d.versions, versionKey(ref.Key, order), v); err != nil {
+				return err
+			}
+			if err := w.appendRecord(recordOf(OpStatus, v)); err != nil {
+				return err
+			}
+			out[i].Outcome = RedriveDone
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
