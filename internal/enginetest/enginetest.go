@@ -34,10 +34,10 @@ type Options struct {
 
 // Engine is every process of a started engine.
 type Engine struct {
-	Src, Dst               *s3test.Process
-	ZK                     *devstack.ZooKeeper
-	Kafka                  *devstack.Broker
-	Temporal               *devstack.Temporal
+	Src, Dst *s3test.Process
+	ZK       *devstack.ZooKeeper
+	Kafka    *devstack.Broker
+	Temporal *devstack.Temporal
 	// Ingest, Bridge and Worker are the first process of each command (Ingests[0],
 	// Bridges[0], Workers[0]).
 	Ingest, Bridge, Worker *devstack.Process
