@@ -21,6 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"go.temporal.io/api/workflowservice/v1"
+
 	"github.com/backbeat-temporal/backbeat/internal/devstack"
 	"github.com/backbeat-temporal/backbeat/internal/enginetest"
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
@@ -55,6 +57,13 @@ type Config struct {
 	Quiescence time.Duration
 	// Partitions of the topic. Default 4.
 	Partitions int
+	// ContinueAsNewAfter is the bridges' --continue-as-new-after: a partition workflow
+	// run continues as new after that many entries, so the storm crosses many
+	// continuations with signals arriving and entries in flight. Default 5.
+	ContinueAsNewAfter int
+	// HeartbeatTimeout is the bridges' --heartbeat-timeout: how long an entry in flight
+	// on a killed worker waits before it is retried. Default 10 s (the engine's is 60 s).
+	HeartbeatTimeout time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -72,6 +81,10 @@ func (c Config) withDefaults() Config {
 	def(&c.MultipartEvery, 150)
 	def(&c.MinKills, 6)
 	def(&c.Partitions, 4)
+	def(&c.ContinueAsNewAfter, 5)
+	if c.HeartbeatTimeout == 0 {
+		c.HeartbeatTimeout = 10 * time.Second
+	}
 	if c.FaultGap <= 0 {
 		c.FaultGap = 3 * time.Second
 	}
@@ -93,6 +106,7 @@ type Report struct {
 	Outages              map[string]int // per ZooKeeper, broker, Temporal
 	MaxLag               time.Duration  // oldest version seen not yet COMPLETED (sampled every second)
 	StormTime, Quiescent time.Duration  // writer+faults; then until every version settled
+	Continuations        int64          // partition workflow runs that continued as new
 	Result               Result
 }
 
@@ -115,6 +129,7 @@ func (r Report) Table() string {
 	row("source versions", r.Versions)
 	row("kills (kill -9)", counts(r.Kills))
 	row("outages (stop/start)", counts(r.Outages))
+	row("workflow runs continued as new", r.Continuations)
 	row("max lag", r.MaxLag.Round(100*time.Millisecond))
 	row("storm time", r.StormTime.Round(100*time.Millisecond))
 	row("time to quiescence", r.Quiescent.Round(100*time.Millisecond))
@@ -176,7 +191,8 @@ func Run(t testing.TB, c Config) Report {
 	t.Helper()
 	c = c.withDefaults()
 	e := enginetest.Start(t, enginetest.Options{Partitions: c.Partitions, LogLevel: "info",
-		Ingests: 2, Bridges: 2, Workers: 2})
+		Ingests: 2, Bridges: 2, Workers: 2, BridgeArgs: []string{"--continue-as-new-after", fmt.Sprint(c.ContinueAsNewAfter),
+			"--heartbeat-timeout", c.HeartbeatTimeout.String()}})
 	s := &storm{t: t, ctx: context.Background(), cfg: c, e: e,
 		src: e.Src.Client(s3test.User), dst: e.Dst.Client(s3test.User), byKey: map[string][]string{},
 		report: Report{Seed: c.Seed, Ops: map[OpKind]int{}, Kills: map[string]int{}, Outages: map[string]int{}}}
@@ -211,6 +227,7 @@ func Run(t testing.TB, c Config) Report {
 	snap := s.snapshot()
 	s.report.Versions = len(snap.Source)
 	s.report.Result = Check(snap)
+	s.report.Continuations = s.continuations()
 	return s.report
 }
 
@@ -590,4 +607,18 @@ func (s *storm) version(p *s3test.Process, bucket, key, id string) (Version, err
 		out.Status, out.Reason = v.Replication.Status, v.Replication.Reason
 	}
 	return out, nil
+}
+
+// continuations counts the partition workflow runs closed as ContinuedAsNew (-1 when
+// Temporal's visibility cannot say).
+func (s *storm) continuations() int64 {
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	res, err := s.e.Temporal.Client().CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+		Namespace: "default", Query: "ExecutionStatus = 'ContinuedAsNew'"})
+	if err != nil {
+		s.t.Logf("storm: count the runs continued as new: %v", err)
+		return -1
+	}
+	return res.GetCount()
 }

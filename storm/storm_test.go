@@ -40,6 +40,7 @@ func TestStorm(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, total, stormConfig(t).withDefaults().MinKills, "the storm killed as many processes as planned")
 	assert.Positive(t, r.Versions)
+	assert.GreaterOrEqual(t, r.Continuations, int64(10), "the partition workflows went through many continuations (ContinueAsNew on the real server)")
 }
 
 func TestPlanAndFaultsAreSeeded(t *testing.T) {

@@ -40,6 +40,8 @@ func main() {
 	fs.Float64Var(&cfg.Workflow.Retry.BackoffCoefficient, "retry-backoff", def.Retry.BackoffCoefficient, "retry delay multiplier")
 	fs.DurationVar(&cfg.Workflow.Retry.MaximumInterval, "retry-max-interval", def.Retry.MaximumInterval, "longest retry delay")
 	fs.IntVar(&cfg.Workflow.MaxConcurrent, "max-concurrent", def.MaxConcurrent, "entries of different objects a partition workflow replicates at once (1: one at a time; an object's versions are always in order)")
+	fs.IntVar(&cfg.Workflow.ContinueAsNewAfter, "continue-as-new-after", def.ContinueAsNewAfter, "entries one run of a partition workflow processes before it continues as new")
+	fs.DurationVar(&cfg.Workflow.HeartbeatTimeout, "heartbeat-timeout", def.HeartbeatTimeout, "a replication attempt silent that long (a killed worker) is retried (negative: no heartbeat timeout)")
 	fs.IntVar(&cfg.Workflow.Retry.MaxRetries, "retries", def.Retry.MaxRetries, "retries of a replication before its version is marked FAILED")
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", "127.0.0.1:9102", "address of /metrics and /healthz (empty: off)")
 	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
