@@ -11,7 +11,9 @@ import (
 )
 
 // stormConfig is the short form (CI) unless STORM_LONG=1 (make storm SEED=N): at least
-// 5000 operations and 20 kills. STORM_SEED sets the seed (default 1).
+// 5000 operations and 20 kills. STORM_SEED sets the seed (default 1), STORM_OPS the
+// number of operations and STORM_OUTAGE how long ZooKeeper, the broker and Temporal stay
+// down (a Go duration) - to try longer outages by hand.
 func stormConfig(t *testing.T) Config {
 	c := Config{Seed: 1}
 	if v := os.Getenv("STORM_SEED"); v != "" {
@@ -21,6 +23,16 @@ func stormConfig(t *testing.T) Config {
 	}
 	if os.Getenv("STORM_LONG") == "1" {
 		c.Ops, c.Keys, c.MinKills, c.FaultGap, c.Quiescence = 5000, 100, 20, 4*time.Second, 30*time.Minute
+	}
+	if v := os.Getenv("STORM_OPS"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(t, err, "STORM_OPS must be an integer")
+		c.Ops = n
+	}
+	if v := os.Getenv("STORM_OUTAGE"); v != "" {
+		d, err := time.ParseDuration(v)
+		require.NoError(t, err, "STORM_OUTAGE must be a Go duration (30s, 2m)")
+		c.Outage = d
 	}
 	return c
 }
