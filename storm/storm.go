@@ -34,6 +34,10 @@ type Config struct {
 	Seed int64
 	// Ops is the number of writer operations. Default 300.
 	Ops int
+	// Rate is the writer's pace in operations per second, so that the faults fall
+	// while the engine replicates rather than on a backlog. Default 0: as fast as the
+	// source s3server answers.
+	Rate float64
 	// Buckets is the number of source buckets (each replicated to its own target
 	// bucket). Default 3.
 	Buckets int
@@ -262,7 +266,16 @@ func must(t testing.TB, err error, format string, args ...any) {
 // write runs the plan against the source; it stops at the first error.
 func (s *storm) write(ops []Op) error {
 	data := rand.New(rand.NewPCG(uint64(s.cfg.Seed), 0xda7a))
+	var pace <-chan time.Time
+	if s.cfg.Rate > 0 {
+		tick := time.NewTicker(time.Duration(float64(time.Second) / s.cfg.Rate))
+		defer tick.Stop()
+		pace = tick.C
+	}
 	for i, op := range ops {
+		if pace != nil {
+			<-pace // the writer's pace, not a synchronisation
+		}
 		if err := s.do(i, op, data); err != nil {
 			return fmt.Errorf("writer op %d (%s %s/%s): %w", i, op.Kind, srcBucket(op.Bucket), op.Key, err)
 		}

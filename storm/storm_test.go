@@ -13,7 +13,9 @@ import (
 // stormConfig is the short form (CI) unless STORM_LONG=1 (make storm SEED=N): at least
 // 5000 operations and 20 kills. STORM_SEED sets the seed (default 1), STORM_OPS the
 // number of operations and STORM_OUTAGE how long ZooKeeper, the broker and Temporal stay
-// down (a Go duration) - to try longer outages by hand.
+// down (a Go duration) - to try longer outages by hand - and STORM_RATE the writer's
+// pace in operations per second (long form default 8: about what the engine replicates
+// on a 2-core machine, so the faults fall while it replicates).
 func stormConfig(t *testing.T) Config {
 	c := Config{Seed: 1}
 	if v := os.Getenv("STORM_SEED"); v != "" {
@@ -22,7 +24,12 @@ func stormConfig(t *testing.T) Config {
 		c.Seed = seed
 	}
 	if os.Getenv("STORM_LONG") == "1" {
-		c.Ops, c.Keys, c.MinKills, c.FaultGap, c.Quiescence = 5000, 100, 20, 4*time.Second, 30*time.Minute
+		c.Ops, c.Keys, c.MinKills, c.FaultGap, c.Quiescence, c.Rate = 5000, 100, 20, 4*time.Second, 30*time.Minute, 8
+	}
+	if v := os.Getenv("STORM_RATE"); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		require.NoError(t, err, "STORM_RATE must be a number of operations per second")
+		c.Rate = r
 	}
 	if v := os.Getenv("STORM_OPS"); v != "" {
 		n, err := strconv.Atoi(v)
