@@ -13,7 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/backbeat-temporal/backbeat/workflows"
+	"github.com/backbeat-temporal/backbeat/contract"
 )
 
 // Metrics receives the activities' measurements; the worker implements it (Prometheus).
@@ -23,17 +23,14 @@ type Metrics interface {
 	// the data bytes written.
 	Replicated(site, action string, bytes int64)
 	// ReplicationFailed counts a failed ReplicateVersion attempt: the site ("" when the
-	// entry could not be resolved to one), the kind (KindRetryable is "") and the data
+	// entry could not be resolved to one), the kind (contract.KindRetryable is "") and the data
 	// bytes the attempt streamed before it failed.
-	ReplicationFailed(site string, kind ErrorKind, bytes int64)
+	ReplicationFailed(site string, kind contract.ErrorKind, bytes int64)
 	// StatusSet counts a status written on a source version (COMPLETED, FAILED...).
 	// latency is the time from the journaled change (the put, or the metadata change) to
 	// now; it is the put→COMPLETED latency when status is COMPLETED.
 	StatusSet(status string, latency time.Duration)
 }
-
-// ErrTypeRetryable is the application error type of retryable failures.
-const ErrTypeRetryable = "Retryable"
 
 // MaxHeartbeatParts is the most finished parts listed in a heartbeat's Checkpoint
 // (about 70 bytes each; Temporal warns about payloads above 512 KB).
@@ -43,7 +40,8 @@ const MaxHeartbeatParts = 2000
 // SetReplicationStatus (for the latency metric).
 const maxRemembered = 10000
 
-// Activities are the Temporal activities of package workflows, around a Replicator.
+// Activities are the Temporal activities of the partition workflow (names and payloads
+// in package contract), around a Replicator.
 // Register them with Register.
 type Activities struct {
 	r       *Replicator
@@ -65,20 +63,20 @@ func NewActivities(r *Replicator, metrics Metrics, log *slog.Logger) *Activities
 	return &Activities{r: r, metrics: metrics, log: log, changed: map[string]time.Time{}}
 }
 
-// Register registers the activities under workflows.ActivityReplicate and
-// workflows.ActivitySetStatus.
+// Register registers the activities under contract.ActivityReplicate and
+// contract.ActivitySetStatus.
 func (a *Activities) Register(reg worker.ActivityRegistry) {
-	reg.RegisterActivityWithOptions(a.ReplicateVersion, activity.RegisterOptions{Name: workflows.ActivityReplicate})
-	reg.RegisterActivityWithOptions(a.SetReplicationStatus, activity.RegisterOptions{Name: workflows.ActivitySetStatus})
+	reg.RegisterActivityWithOptions(a.ReplicateVersion, activity.RegisterOptions{Name: contract.ActivityReplicate})
+	reg.RegisterActivityWithOptions(a.SetReplicationStatus, activity.RegisterOptions{Name: contract.ActivitySetStatus})
 }
 
-// ReplicateVersion is the activity workflows.ActivityReplicate: it replicates the
+// ReplicateVersion is the activity contract.ActivityReplicate: it replicates the
 // entry's version, heartbeating a Checkpoint after each finished part and while data
 // streams (so that the workflow's HeartbeatTimeout catches a stuck copy), and resumes
 // the multipart upload of the previous attempt's last heartbeat. Errors are
 // temporal.ApplicationErrors whose types are those of workflows (fail-fast ones are
-// non-retryable), or ErrTypeRetryable.
-func (a *Activities) ReplicateVersion(ctx context.Context, in workflows.ReplicateInput) (workflows.ReplicateResult, error) {
+// non-retryable), or contract.ErrTypeRetryable.
+func (a *Activities) ReplicateVersion(ctx context.Context, in contract.ReplicateInput) (contract.ReplicateResult, error) {
 	rec := in.Entry.Record
 	stall := activity.GetInfo(ctx).HeartbeatTimeout
 	if a.stallTimeout > 0 {
@@ -98,12 +96,12 @@ func (a *Activities) ReplicateVersion(ctx context.Context, in workflows.Replicat
 	res, err := a.r.Replicate(ctx, rec, p)
 	if err != nil {
 		if cause := context.Cause(ctx); errors.Is(cause, errStalled) {
-			err = newError(KindRetryable, cause.Error(), err)
+			err = newError(contract.KindRetryable, cause.Error(), err)
 		}
 		if a.metrics != nil {
 			a.metrics.ReplicationFailed(res.Site, KindOf(err), res.Bytes)
 		}
-		return workflows.ReplicateResult{}, toApplicationError(err, true)
+		return contract.ReplicateResult{}, toApplicationError(err, true)
 	}
 	t := rec.Time
 	if t.IsZero() {
@@ -113,18 +111,18 @@ func (a *Activities) ReplicateVersion(ctx context.Context, in workflows.Replicat
 	if a.metrics != nil {
 		a.metrics.Replicated(res.Site, res.Action, res.Bytes)
 	}
-	return workflows.ReplicateResult{
+	return contract.ReplicateResult{
 		Bytes:          res.Bytes,
 		AlreadyPresent: res.Action == ActionAlreadyPresent,
 		MetadataOnly:   res.Action == ActionMetadata,
 	}, nil
 }
 
-// SetReplicationStatus is the activity workflows.ActivitySetStatus: it writes the
+// SetReplicationStatus is the activity contract.ActivitySetStatus: it writes the
 // status (and the reason of a FAILED one) on the source version. Its errors are
 // retryable application errors typed as in workflows: the workflow's retry policy
 // decides (access denied is retried, a missing version is not).
-func (a *Activities) SetReplicationStatus(ctx context.Context, in workflows.SetStatusInput) error {
+func (a *Activities) SetReplicationStatus(ctx context.Context, in contract.SetStatusInput) error {
 	lm, err := a.r.SetStatus(ctx, in.Bucket, in.Key, in.VersionID, in.Status, in.Reason)
 	if err != nil {
 		return toApplicationError(err, false)
@@ -159,34 +157,15 @@ func (a *Activities) forget(k string) (time.Time, bool) {
 	return t, ok
 }
 
-// errorType maps an ErrorKind to the application error type of workflows.
-func errorType(k ErrorKind) string {
-	switch k {
-	case KindAccessDenied:
-		return workflows.ErrTypeAccessDenied
-	case KindInvalidConfig:
-		return workflows.ErrTypeInvalidConfig
-	case KindNoSuchBucket:
-		return workflows.ErrTypeNoSuchBucket
-	case KindSourceGone:
-		return workflows.ErrTypeNoSuchVersion
-	case KindInvalidEntry:
-		return workflows.ErrTypeInvalidEntry
-	case KindNonRetryable:
-		return workflows.ErrTypeNonRetryable
-	}
-	return ErrTypeRetryable
-}
-
 // toApplicationError makes err a Temporal application error carrying its reason.
 // failFast marks the non-retryable kinds non-retryable on the error itself; otherwise
 // only the type tells, and the caller's retry policy decides.
 func toApplicationError(err error, failFast bool) error {
 	var e *Error
 	if !errors.As(err, &e) {
-		return temporal.NewApplicationError(err.Error(), ErrTypeRetryable)
+		return temporal.NewApplicationError(err.Error(), contract.ErrTypeRetryable)
 	}
-	typ := errorType(e.Kind)
+	typ := e.Kind.ErrorType()
 	if failFast && !e.Retryable() {
 		return temporal.NewNonRetryableApplicationError(e.Error(), typ, nil)
 	}

@@ -20,9 +20,9 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/journal"
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
-	"github.com/backbeat-temporal/backbeat/workflows"
 )
 
 // fakeMetrics records the calls of Metrics.
@@ -30,7 +30,7 @@ type fakeMetrics struct {
 	mu        sync.Mutex
 	done      []string // site/action
 	bytes     int64
-	failed    []ErrorKind
+	failed    []contract.ErrorKind
 	statuses  []string
 	latencies []time.Duration
 }
@@ -42,7 +42,7 @@ func (m *fakeMetrics) Replicated(site, action string, bytes int64) {
 	m.bytes += bytes
 }
 
-func (m *fakeMetrics) ReplicationFailed(site string, kind ErrorKind, bytes int64) {
+func (m *fakeMetrics) ReplicationFailed(site string, kind contract.ErrorKind, bytes int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.failed = append(m.failed, kind)
@@ -56,8 +56,8 @@ func (m *fakeMetrics) StatusSet(status string, latency time.Duration) {
 	m.latencies = append(m.latencies, latency)
 }
 
-func entry(rec journal.Record) workflows.ReplicateInput {
-	return workflows.ReplicateInput{Entry: workflows.Entry{Topic: "backbeat-replication", Partition: 0, Offset: int64(rec.Seq), Record: rec}}
+func entry(rec journal.Record) contract.ReplicateInput {
+	return contract.ReplicateInput{Entry: contract.Entry{Topic: "backbeat-replication", Partition: 0, Offset: int64(rec.Seq), Record: rec}}
 }
 
 // TestActivityResumesFromHeartbeatDetails runs ReplicateVersion in Temporal's activity
@@ -88,11 +88,11 @@ func TestActivityResumesFromHeartbeatDetails(t *testing.T) {
 	})
 	e.transport.take()
 	e.transport.failAt(3)
-	_, err := env.ExecuteActivity(workflows.ActivityReplicate, entry(rec))
+	_, err := env.ExecuteActivity(contract.ActivityReplicate, entry(rec))
 	require.Error(t, err)
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr), "%v", err)
-	assert.Equal(t, ErrTypeRetryable, appErr.Type())
+	assert.Equal(t, contract.ErrTypeRetryable, appErr.Type())
 	assert.False(t, appErr.NonRetryable())
 	mu.Lock()
 	assert.GreaterOrEqual(t, beats, 2, "the first heartbeat, and the last one sent with the failure")
@@ -108,21 +108,21 @@ func TestActivityResumesFromHeartbeatDetails(t *testing.T) {
 	env2 := suite.NewTestActivityEnvironment()
 	a.Register(env2)
 	env2.SetHeartbeatDetails(cp)
-	val, err := env2.ExecuteActivity(workflows.ActivityReplicate, entry(rec))
+	val, err := env2.ExecuteActivity(contract.ActivityReplicate, entry(rec))
 	require.NoError(t, err)
-	var res workflows.ReplicateResult
+	var res contract.ReplicateResult
 	require.NoError(t, val.Get(&res))
-	assert.Equal(t, workflows.ReplicateResult{Bytes: 10 << 20}, res, "two parts of 5 MiB were left")
+	assert.Equal(t, contract.ReplicateResult{Bytes: 10 << 20}, res, "two parts of 5 MiB were left")
 	assert.Equal(t, 2, e.transport.take()["PUT part"])
 	assert.Equal(t, md5hex(data), e.md5Of(e.dstC, dstBucket, "big", vid))
 
 	// Again: already present.
-	val, err = env2.ExecuteActivity(workflows.ActivityReplicate, entry(rec))
+	val, err = env2.ExecuteActivity(contract.ActivityReplicate, entry(rec))
 	require.NoError(t, err)
 	require.NoError(t, val.Get(&res))
-	assert.Equal(t, workflows.ReplicateResult{AlreadyPresent: true}, res)
+	assert.Equal(t, contract.ReplicateResult{AlreadyPresent: true}, res)
 
-	_, err = env2.ExecuteActivity(workflows.ActivitySetStatus, workflows.SetStatusInput{Bucket: srcBucket, Key: "big", VersionID: vid, Status: journal.StatusCompleted})
+	_, err = env2.ExecuteActivity(contract.ActivitySetStatus, contract.SetStatusInput{Bucket: srcBucket, Key: "big", VersionID: vid, Status: journal.StatusCompleted})
 	require.NoError(t, err)
 	head, err := e.srcC.HeadObject(e.ctx, &s3.HeadObjectInput{Bucket: aws.String(srcBucket), Key: aws.String("big"), VersionId: aws.String(vid)})
 	require.NoError(t, err)
@@ -130,7 +130,7 @@ func TestActivityResumesFromHeartbeatDetails(t *testing.T) {
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	assert.Equal(t, []ErrorKind{KindRetryable}, m.failed)
+	assert.Equal(t, []contract.ErrorKind{contract.KindRetryable}, m.failed)
 	assert.Equal(t, []string{"dr/" + ActionCopied, "dr/" + ActionAlreadyPresent}, m.done)
 	assert.GreaterOrEqual(t, m.bytes, int64(10<<20+10<<20), "bytes of both attempts")
 	assert.Equal(t, []string{journal.StatusCompleted}, m.statuses)
@@ -149,10 +149,10 @@ func TestActivityErrorTypes(t *testing.T) {
 	a := NewActivities(e.replicator(e.sites(KindS3Server, s3test.Account{AccessKey: "AKWRONG", SecretKey: "x"})), nil, nil)
 	env := suite.NewTestActivityEnvironment()
 	a.Register(env)
-	_, err := env.ExecuteActivity(workflows.ActivityReplicate, entry(rec))
+	_, err := env.ExecuteActivity(contract.ActivityReplicate, entry(rec))
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr), "%v", err)
-	assert.Equal(t, workflows.ErrTypeAccessDenied, appErr.Type())
+	assert.Equal(t, contract.KindAccessDenied.ErrorType(), appErr.Type())
 	assert.True(t, appErr.NonRetryable())
 	assert.Contains(t, appErr.Message(), `refused the credentials (InvalidAccessKeyId): fix accessKey/secretKey/profile of site "dr" in the sites file`)
 
@@ -162,9 +162,9 @@ func TestActivityErrorTypes(t *testing.T) {
 	a = NewActivities(e.replicator(e.sites(KindS3Server, s3test.Replication)), nil, nil)
 	env = suite.NewTestActivityEnvironment()
 	a.Register(env)
-	_, err = env.ExecuteActivity(workflows.ActivityReplicate, entry(bad))
+	_, err = env.ExecuteActivity(contract.ActivityReplicate, entry(bad))
 	require.True(t, errors.As(err, &appErr), "%v", err)
-	assert.Equal(t, workflows.ErrTypeNoSuchBucket, appErr.Type())
+	assert.Equal(t, contract.KindNoSuchBucket.ErrorType(), appErr.Type())
 	assert.True(t, appErr.NonRetryable())
 
 	// Status of a version that is gone: typed NoSuchVersion, and left to the retry
@@ -172,16 +172,16 @@ func TestActivityErrorTypes(t *testing.T) {
 	// AccessDenied, retried for status writes.
 	_, err = e.srcC.DeleteObject(e.ctx, &s3.DeleteObjectInput{Bucket: aws.String(srcBucket), Key: aws.String("k"), VersionId: aws.String(vid)})
 	require.NoError(t, err)
-	_, err = env.ExecuteActivity(workflows.ActivitySetStatus, workflows.SetStatusInput{Bucket: srcBucket, Key: "k", VersionID: vid, Status: journal.StatusCompleted})
+	_, err = env.ExecuteActivity(contract.ActivitySetStatus, contract.SetStatusInput{Bucket: srcBucket, Key: "k", VersionID: vid, Status: journal.StatusCompleted})
 	require.True(t, errors.As(err, &appErr), "%v", err)
-	assert.Equal(t, workflows.ErrTypeNoSuchVersion, appErr.Type())
+	assert.Equal(t, contract.KindSourceGone.ErrorType(), appErr.Type())
 	assert.False(t, appErr.NonRetryable())
-	assert.Contains(t, workflows.SetStatusNonRetryableErrorTypes(), appErr.Type())
+	assert.Contains(t, contract.SetStatusNonRetryableErrorTypes(), appErr.Type())
 
 	// The replication of a version that is gone: NoSuchVersion (the workflow skips it).
-	_, err = env.ExecuteActivity(workflows.ActivityReplicate, entry(rec))
+	_, err = env.ExecuteActivity(contract.ActivityReplicate, entry(rec))
 	require.True(t, errors.As(err, &appErr), "%v", err)
-	assert.Equal(t, workflows.ErrTypeNoSuchVersion, appErr.Type())
+	assert.Equal(t, contract.KindSourceGone.ErrorType(), appErr.Type())
 }
 
 // quietSuite is a test suite whose logs are dropped.
@@ -189,15 +189,6 @@ func quietSuite() *testsuite.WorkflowTestSuite {
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	return &s
-}
-
-func TestErrorKindsAreWorkflowTypes(t *testing.T) {
-	for _, k := range []ErrorKind{KindAccessDenied, KindInvalidConfig, KindNoSuchBucket, KindSourceGone, KindInvalidEntry, KindNonRetryable} {
-		assert.Equal(t, string(k), errorType(k))
-		assert.Contains(t, workflows.ReplicateNonRetryableErrorTypes(), errorType(k), "fail-fast kind %s", k)
-	}
-	assert.NotContains(t, workflows.ReplicateNonRetryableErrorTypes(), errorType(KindRetryable))
-	assert.NotContains(t, workflows.SetStatusNonRetryableErrorTypes(), errorType(KindAccessDenied), "status writes retry access denied")
 }
 
 // TestActivityStopsAStalledCopy: a target that accepts the connection and never
@@ -216,7 +207,7 @@ func TestActivityStopsAStalledCopy(t *testing.T) {
 	a.Register(env)
 	errc := make(chan error, 1)
 	go func() {
-		_, err := env.ExecuteActivity(workflows.ActivityReplicate, entry(rec))
+		_, err := env.ExecuteActivity(contract.ActivityReplicate, entry(rec))
 		errc <- err
 	}()
 	var err error
@@ -228,7 +219,7 @@ func TestActivityStopsAStalledCopy(t *testing.T) {
 	require.Error(t, err)
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr), "%v", err)
-	assert.Equal(t, ErrTypeRetryable, appErr.Type())
+	assert.Equal(t, contract.ErrTypeRetryable, appErr.Type())
 	assert.Contains(t, appErr.Message(), "the copy made no progress for")
 	assert.Contains(t, appErr.Message(), "the next one resumes")
 }

@@ -147,6 +147,11 @@ type versionInfo struct {
 		RuleID      string   `json:"ruleId,omitempty"`
 	} `json:"replication,omitempty"`
 	IsLatest *bool `json:"isLatest,omitempty"`
+	// BucketOwner and JournalID (version route) name the account owning the source
+	// bucket and the source server: sent with replica writes, whose target checks that
+	// the destination's owner consents to that account.
+	BucketOwner string `json:"bucketOwner,omitempty"`
+	JournalID   string `json:"journalId,omitempty"`
 }
 
 // objectMeta is what a client sets on a version (store.ObjectMeta).

@@ -12,43 +12,19 @@ import (
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
-)
 
-// ErrorKind classifies a replication failure. The non-empty kinds are fail-fast: the
-// same attempt would fail again until someone fixes a configuration (or the version is
-// gone). Their values are the application error types of package workflows.
-type ErrorKind string
-
-// Error kinds.
-const (
-	// KindRetryable: network errors, 5xx, throttling, a lost multipart upload...
-	KindRetryable ErrorKind = ""
-	// KindAccessDenied: the source or the target refused the credentials.
-	KindAccessDenied ErrorKind = "AccessDenied"
-	// KindInvalidConfig: the replication rule or the sites file cannot work (unknown
-	// site, bad destination ARN, target bucket without versioning, target kind wrong...).
-	KindInvalidConfig ErrorKind = "InvalidConfig"
-	// KindNoSuchBucket: the target (or source) bucket does not exist.
-	KindNoSuchBucket ErrorKind = "NoSuchBucket"
-	// KindSourceGone: the source version no longer exists (deleted before it was
-	// replicated): there is nothing left to replicate nor to mark.
-	KindSourceGone ErrorKind = "NoSuchVersion"
-	// KindInvalidEntry: the journal record cannot be replicated (missing fields...).
-	KindInvalidEntry ErrorKind = "InvalidEntry"
-	// KindNonRetryable: any other request the target refuses for good (metadata too
-	// large, invalid argument...).
-	KindNonRetryable ErrorKind = "NonRetryable"
+	"github.com/backbeat-temporal/backbeat/contract"
 )
 
 // Error is a classified replication failure. Reason says what happened and what a
 // human can do about it; Err is the underlying error.
 type Error struct {
-	Kind   ErrorKind
+	Kind   contract.ErrorKind
 	Reason string
 	Err    error
 }
 
-func newError(kind ErrorKind, reason string, err error) *Error {
+func newError(kind contract.ErrorKind, reason string, err error) *Error {
 	return &Error{Kind: kind, Reason: reason, Err: err}
 }
 
@@ -62,16 +38,16 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Retryable tells whether another attempt may succeed.
-func (e *Error) Retryable() bool { return e.Kind == KindRetryable }
+func (e *Error) Retryable() bool { return e.Kind == contract.KindRetryable }
 
 // KindOf returns the kind of err: the Kind of an *Error in its chain, else
-// KindRetryable.
-func KindOf(err error) ErrorKind {
+// contract.KindRetryable.
+func KindOf(err error) contract.ErrorKind {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Kind
 	}
-	return KindRetryable
+	return contract.KindRetryable
 }
 
 // S3Error is an error answer of an S3 endpoint or of s3server's privileged routes
@@ -195,39 +171,49 @@ func classify(err error, sd side, what string) error {
 		role = "source s3server at " + sd.site.Endpoint
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return newError(KindRetryable, fmt.Sprintf("%s: interrupted", what), err)
+		return newError(contract.KindRetryable, fmt.Sprintf("%s: interrupted", what), err)
 	}
 	code, status, ok := apiError(err)
 	if !ok {
-		return newError(KindRetryable, fmt.Sprintf("%s: %s unreachable or the connection failed", what, role), err)
+		return newError(contract.KindRetryable, fmt.Sprintf("%s: %s unreachable or the connection failed", what, role), err)
 	}
+	var se *S3Error
 	switch {
+	case !sd.source && code == "AccessDenied" && errors.As(err, &se) && strings.Contains(se.Message, "s3:Replicate"):
+		// The target's owner does not (or no longer) consent to replicas from the source.
+		return newError(contract.KindAccessDenied, fmt.Sprintf("%s: the %s refused the replica: %s", what, role, se.Message), err)
+	case code == "ReplicaConflict":
+		msg := "the target holds another version under this version id"
+		if errors.As(err, &se) && se.Message != "" {
+			msg = se.Message
+		}
+		return newError(contract.KindNonRetryable, fmt.Sprintf("%s: %s", what, msg), err)
 	case accessDeniedCodes[code] || (code == "" && status == http.StatusForbidden):
 		if sd.source {
-			return newError(KindAccessDenied, fmt.Sprintf("%s: the %s refused the replication identity (%s): give the worker the credentials of the account marked \"replication\" in the source's accounts file", what, role, code), err)
+			return newError(contract.KindAccessDenied, fmt.Sprintf("%s: the %s refused the replication identity (%s): give the worker the credentials of the account marked \"replication\" in the source's accounts file", what, role, code), err)
 		}
 		fix := "fix accessKey/secretKey/profile of site " + fmt.Sprintf("%q", sd.site.Name) + " in the sites file"
 		if sd.site.Kind == KindS3Server {
 			fix += " (an s3server target needs the account marked \"replication\" in its accounts file)"
 		}
-		return newError(KindAccessDenied, fmt.Sprintf("%s: the %s refused the credentials (%s): %s", what, role, code, fix), err)
+		return newError(contract.KindAccessDenied, fmt.Sprintf("%s: the %s refused the credentials (%s): %s", what, role, code, fix), err)
 	case code == "AuthorizationHeaderMalformed":
-		return newError(KindInvalidConfig, fmt.Sprintf("%s: the %s refused the signature's scope (%s): check the region of the site", what, role, code), err)
+		return newError(contract.KindInvalidConfig, fmt.Sprintf("%s: the %s refused the signature's scope (%s): check the region of the site", what, role, code), err)
 	case code == "NoSuchBucket":
 		if sd.source {
-			return newError(KindNoSuchBucket, fmt.Sprintf("%s: source bucket %s no longer exists at %s", what, sd.bucket, sd.site.Endpoint), err)
+			return newError(contract.KindNoSuchBucket, fmt.Sprintf("%s: source bucket %s no longer exists at %s", what, sd.bucket, sd.site.Endpoint), err)
 		}
-		return newError(KindNoSuchBucket, fmt.Sprintf("%s: target bucket %s does not exist at %s: create it (versioning Enabled) or fix the replication rule's destination", what, sd.bucket, where), err)
+		return newError(contract.KindNoSuchBucket, fmt.Sprintf("%s: target bucket %s does not exist at %s: create it (versioning Enabled) or fix the replication rule's destination", what, sd.bucket, where), err)
 	case sd.source && (code == "NoSuchVersion" || code == "NoSuchKey"):
-		return newError(KindSourceGone, fmt.Sprintf("%s: source version no longer exists", what), err)
+		return newError(contract.KindSourceGone, fmt.Sprintf("%s: source version no longer exists", what), err)
 	case !sd.source && code == "InvalidRequest" && strings.Contains(strings.ToLower(err.Error()), "versioning"):
-		return newError(KindInvalidConfig, fmt.Sprintf("%s: target bucket %s at %s refuses replicas: enable versioning on it", what, sd.bucket, where), err)
+		return newError(contract.KindInvalidConfig, fmt.Sprintf("%s: target bucket %s at %s refuses replicas: enable versioning on it", what, sd.bucket, where), err)
 	case !sd.source && sd.site.Kind == KindS3Server && (code == "NotFound" || code == "NotImplemented" || code == "MethodNotAllowed"):
-		return newError(KindInvalidConfig, fmt.Sprintf("%s: the %s does not serve s3server's replica routes (%s): set \"kind\":\"s3\" for a plain S3 target", what, role, code), err)
+		return newError(contract.KindInvalidConfig, fmt.Sprintf("%s: the %s does not serve s3server's replica routes (%s): set \"kind\":\"s3\" for a plain S3 target", what, role, code), err)
 	case nonRetryableCodes[code]:
-		return newError(KindNonRetryable, fmt.Sprintf("%s: the %s refused the request (%s)", what, role, code), err)
+		return newError(contract.KindNonRetryable, fmt.Sprintf("%s: the %s refused the request (%s)", what, role, code), err)
 	}
-	return newError(KindRetryable, fmt.Sprintf("%s: the %s answered %d %s", what, role, status, code), err)
+	return newError(contract.KindRetryable, fmt.Sprintf("%s: the %s answered %d %s", what, role, status, code), err)
 }
 
 // s3Code is the S3 error code of err, "" when it is not an answer.

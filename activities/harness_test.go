@@ -60,7 +60,8 @@ func newEnv(t *testing.T) *env {
 			Role: aws.String("arn:aws:iam::000000000000:role/backbeat"),
 			Rules: []s3types.ReplicationRule{{
 				ID: aws.String("all"), Status: s3types.ReplicationRuleStatusEnabled, Prefix: aws.String(""),
-				Destination: &s3types.Destination{Bucket: aws.String(dstARN)},
+				Destination: &s3types.Destination{Bucket: aws.String(dstARN),
+					StorageClass: "dr"},
 			}},
 		}})
 	require.NoError(t, err)

@@ -1,7 +1,7 @@
 // Package activities does the S3 work of replication: copy one source object version
 // (data and/or metadata, or a delete marker) from the source s3server to a target site,
 // and write the source version's replication status. Replicator is the S3 logic, free of
-// Temporal; Activities wraps it as the Temporal activities of package workflows
+// Temporal; Activities wraps it as the Temporal activities of the partition workflow
 // (heartbeats, resume from heartbeat details, error types, metrics).
 //
 // Targets are sites (see Sites): an s3server (kind "s3server") receives replicas through
@@ -57,6 +57,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/journal"
 )
 
@@ -339,7 +340,7 @@ func (r *Replicator) Replicate(ctx context.Context, rec journal.Record, progress
 	out.Site, out.TargetBucket = res.Site, res.TargetBucket
 	if err != nil {
 		out.Bytes = j.streamed.Load()
-		j.log.Warn("replication failed", "bytes", j.streamed.Load(), "retryable", KindOf(err) == KindRetryable, "error", err)
+		j.log.Warn("replication failed", "bytes", j.streamed.Load(), "retryable", KindOf(err) == contract.KindRetryable, "error", err)
 		return out, err
 	}
 	j.log.Info("replicated", "action", out.Action, "bytes", out.Bytes, "multipart", out.Multipart,
@@ -350,7 +351,7 @@ func (r *Replicator) Replicate(ctx context.Context, rec journal.Record, progress
 // newJob checks rec and resolves its target.
 func (r *Replicator) newJob(rec journal.Record, progress Progress) (*job, error) {
 	invalid := func(format string, args ...any) error {
-		return newError(KindInvalidEntry, fmt.Sprintf(format, args...), nil)
+		return newError(contract.KindInvalidEntry, fmt.Sprintf(format, args...), nil)
 	}
 	switch {
 	case rec.Bucket == "" || rec.Key == "" || rec.VersionID == "":
@@ -425,7 +426,7 @@ func statusReason(reason string) string {
 func (r *Replicator) SetStatus(ctx context.Context, bucket, key, versionID, status, reason string) (time.Time, error) {
 	body, err := json.Marshal(statusBody{Status: status, Reason: statusReason(reason)})
 	if err != nil {
-		return time.Time{}, newError(KindInvalidEntry, fmt.Sprintf("encode status %s of %s/%s version %s", status, bucket, key, versionID), err)
+		return time.Time{}, newError(contract.KindInvalidEntry, fmt.Sprintf("encode status %s of %s/%s version %s", status, bucket, key, versionID), err)
 	}
 	var v versionInfo
 	err = r.srcBB.doJSON(ctx, bbRequest{method: http.MethodPut, route: "status", bucket: bucket, key: key,
@@ -497,11 +498,11 @@ func (j *job) openSource(ctx context.Context, off, n int64) (io.ReadCloser, erro
 	}
 	if out.ContentLength == nil || *out.ContentLength != n {
 		out.Body.Close()
-		return nil, newError(KindRetryable, fmt.Sprintf("read source data of %s/%s version %s: asked %d bytes at %d, the source answers %v", j.rec.Bucket, j.key, j.src.VersionID, n, off, aws.ToInt64(out.ContentLength)), nil)
+		return nil, newError(contract.KindRetryable, fmt.Sprintf("read source data of %s/%s version %s: asked %d bytes at %d, the source answers %v", j.rec.Bucket, j.key, j.src.VersionID, n, off, aws.ToInt64(out.ContentLength)), nil)
 	}
 	if et := strings.Trim(aws.ToString(out.ETag), `"`); et != "" && et != j.src.ETag {
 		out.Body.Close()
-		return nil, newError(KindRetryable, fmt.Sprintf("read source data of %s/%s version %s: ETag %s, expected %s", j.rec.Bucket, j.key, j.src.VersionID, et, j.src.ETag), nil)
+		return nil, newError(contract.KindRetryable, fmt.Sprintf("read source data of %s/%s version %s: ETag %s, expected %s", j.rec.Bucket, j.key, j.src.VersionID, et, j.src.ETag), nil)
 	}
 	return out.Body, nil
 }
@@ -593,7 +594,7 @@ func (j *job) copyParts(ctx context.Context, w multipartWriter, sizes []int64) (
 	cp.PartsDone = len(cp.Parts)
 	j.progress.Save(cp)
 	fail := func(err error) (Result, error) {
-		if KindOf(err) != KindRetryable {
+		if KindOf(err) != contract.KindRetryable {
 			// Nothing will resume this upload: free the target's space.
 			if aerr := w.abort(context.WithoutCancel(ctx), j, cp.UploadID); aerr != nil {
 				j.log.Warn("cannot abort the upload", "uploadId", cp.UploadID, "error", aerr)

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/journal"
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
 )
@@ -248,7 +249,7 @@ func TestReplicateLargeObjectResumes(t *testing.T) {
 	e.transport.failAt(4)
 	_, err := r.Replicate(e.ctx, rec, first)
 	require.Error(t, err)
-	assert.Equal(t, KindRetryable, KindOf(err), "a broken connection is retryable: %v", err)
+	assert.Equal(t, contract.KindRetryable, KindOf(err), "a broken connection is retryable: %v", err)
 	assert.Nil(t, e.version(e.dst, dstBucket, "big", vid), "no replica before the upload completes")
 	cp := first.last()
 	require.NotNil(t, cp)
@@ -324,7 +325,7 @@ func TestReplicateErrors(t *testing.T) {
 		r := e.replicator(e.sites(KindS3Server, s3test.Account{AccessKey: "AKWRONG", SecretKey: "nope"}))
 		_, err := r.Replicate(e.ctx, rec, nil)
 		require.Error(t, err)
-		assert.Equal(t, KindAccessDenied, KindOf(err))
+		assert.Equal(t, contract.KindAccessDenied, KindOf(err))
 		assert.Contains(t, err.Error(), `site "dr" at `+e.dst.URL)
 		assert.Contains(t, err.Error(), "InvalidAccessKeyId")
 		assert.Contains(t, err.Error(), "sites file")
@@ -333,13 +334,13 @@ func TestReplicateErrors(t *testing.T) {
 		r := e.replicator(e.sites(KindS3Server, s3test.User))
 		_, err := r.Replicate(e.ctx, rec, nil)
 		require.Error(t, err)
-		assert.Equal(t, KindAccessDenied, KindOf(err))
+		assert.Equal(t, contract.KindAccessDenied, KindOf(err))
 		assert.Contains(t, err.Error(), `account marked "replication"`)
 	})
 	t.Run("wrong secret", func(t *testing.T) {
 		r := e.replicator(e.sites(KindS3Server, s3test.Account{AccessKey: s3test.Replication.AccessKey, SecretKey: "wrong"}))
 		_, err := r.Replicate(e.ctx, rec, nil)
-		assert.Equal(t, KindAccessDenied, KindOf(err))
+		assert.Equal(t, contract.KindAccessDenied, KindOf(err))
 		assert.Contains(t, err.Error(), "SignatureDoesNotMatch")
 	})
 	t.Run("missing target bucket", func(t *testing.T) {
@@ -348,7 +349,7 @@ func TestReplicateErrors(t *testing.T) {
 		bad.Replication = &journal.Replication{Status: journal.StatusPending, Destination: "arn:aws:s3:::nowhere"}
 		_, err := r.Replicate(e.ctx, bad, nil)
 		require.Error(t, err)
-		assert.Equal(t, KindNoSuchBucket, KindOf(err))
+		assert.Equal(t, contract.KindNoSuchBucket, KindOf(err))
 		assert.Contains(t, err.Error(), "target bucket nowhere does not exist at site \"dr\" at "+e.dst.URL+": create it")
 	})
 	t.Run("unknown site", func(t *testing.T) {
@@ -356,7 +357,7 @@ func TestReplicateErrors(t *testing.T) {
 		bad := rec
 		bad.Replication = &journal.Replication{Status: journal.StatusPending, Destination: dstARN, Site: "mars"}
 		_, err := r.Replicate(e.ctx, bad, nil)
-		assert.Equal(t, KindInvalidConfig, KindOf(err))
+		assert.Equal(t, contract.KindInvalidConfig, KindOf(err))
 		assert.Contains(t, err.Error(), `unknown replication site "mars"`)
 	})
 	t.Run("bad destination", func(t *testing.T) {
@@ -364,7 +365,7 @@ func TestReplicateErrors(t *testing.T) {
 		bad := rec
 		bad.Replication = &journal.Replication{Status: journal.StatusPending, Destination: "target-bucket"}
 		_, err := r.Replicate(e.ctx, bad, nil)
-		assert.Equal(t, KindInvalidConfig, KindOf(err))
+		assert.Equal(t, contract.KindInvalidConfig, KindOf(err))
 		assert.Contains(t, err.Error(), "not a bucket ARN")
 	})
 	t.Run("record without replication info", func(t *testing.T) {
@@ -372,7 +373,7 @@ func TestReplicateErrors(t *testing.T) {
 		bad := rec
 		bad.Replication = nil
 		_, err := r.Replicate(e.ctx, bad, nil)
-		assert.Equal(t, KindInvalidEntry, KindOf(err))
+		assert.Equal(t, contract.KindInvalidEntry, KindOf(err))
 	})
 	t.Run("target unversioned", func(t *testing.T) {
 		_, err := e.dstC.CreateBucket(e.ctx, &s3.CreateBucketInput{Bucket: aws.String("plain")})
@@ -381,7 +382,7 @@ func TestReplicateErrors(t *testing.T) {
 		bad := rec
 		bad.Replication = &journal.Replication{Status: journal.StatusPending, Destination: "arn:aws:s3:::plain"}
 		_, err = r.Replicate(e.ctx, bad, nil)
-		assert.Equal(t, KindInvalidConfig, KindOf(err))
+		assert.Equal(t, contract.KindInvalidConfig, KindOf(err))
 		assert.Contains(t, err.Error(), "enable versioning")
 	})
 	t.Run("target down", func(t *testing.T) {
@@ -390,7 +391,7 @@ func TestReplicateErrors(t *testing.T) {
 		r := e.replicator(&Sites{Sites: []Site{{Name: "dr", Endpoint: "http://127.0.0.1:1", AccessKey: "a", SecretKey: "b"}}})
 		_, err := r.Replicate(e.ctx, rec, nil)
 		require.Error(t, err)
-		assert.Equal(t, KindRetryable, KindOf(err), "%v", err)
+		assert.Equal(t, contract.KindRetryable, KindOf(err), "%v", err)
 		assert.Nil(t, e.version(e.dst, dstBucket, "k2", vid))
 	})
 	t.Run("target is plain S3 but configured as s3server", func(t *testing.T) {
@@ -399,7 +400,7 @@ func TestReplicateErrors(t *testing.T) {
 		defer srv.Close()
 		r := e.replicator(&Sites{Sites: []Site{{Name: "dr", Endpoint: srv.URL, AccessKey: "a", SecretKey: "b"}}})
 		_, err := r.Replicate(e.ctx, rec, nil)
-		assert.Equal(t, KindInvalidConfig, KindOf(err))
+		assert.Equal(t, contract.KindInvalidConfig, KindOf(err))
 		assert.Contains(t, err.Error(), `"kind":"s3"`)
 	})
 	t.Run("cancelled", func(t *testing.T) {
@@ -409,7 +410,7 @@ func TestReplicateErrors(t *testing.T) {
 		ctx, cancel := context.WithCancel(e.ctx)
 		cancel()
 		_, err := r.Replicate(ctx, rec, nil)
-		assert.Equal(t, KindRetryable, KindOf(err))
+		assert.Equal(t, contract.KindRetryable, KindOf(err))
 		assert.Nil(t, e.version(e.dst, dstBucket, "k3", vid))
 	})
 	t.Run("source version gone", func(t *testing.T) {
@@ -417,10 +418,10 @@ func TestReplicateErrors(t *testing.T) {
 		_, err := e.srcC.DeleteObject(e.ctx, &s3.DeleteObjectInput{Bucket: aws.String(srcBucket), Key: aws.String("k"), VersionId: aws.String(vid)})
 		require.NoError(t, err)
 		_, err = r.Replicate(e.ctx, rec, nil)
-		assert.Equal(t, KindSourceGone, KindOf(err))
+		assert.Equal(t, contract.KindSourceGone, KindOf(err))
 		assert.Contains(t, err.Error(), "source version no longer exists")
 		_, err = r.SetStatus(e.ctx, srcBucket, "k", vid, journal.StatusCompleted, "")
-		assert.Equal(t, KindSourceGone, KindOf(err))
+		assert.Equal(t, contract.KindSourceGone, KindOf(err))
 	})
 }
 
@@ -490,7 +491,7 @@ func TestReplicatePlainS3Target(t *testing.T) {
 	p := &recorder{}
 	_, err = r.Replicate(e.ctx, recBig, p)
 	require.Error(t, err)
-	assert.Equal(t, KindRetryable, KindOf(err))
+	assert.Equal(t, contract.KindRetryable, KindOf(err))
 	require.NotNil(t, p.last())
 	require.Len(t, p.last().Parts, 1)
 	e.transport.failAt(0)
@@ -542,14 +543,14 @@ func TestReplicatePlainS3Errors(t *testing.T) {
 	rec := e.pending()
 	r := e.replicator(e.sites(KindS3, s3test.Account{AccessKey: "AKWRONG", SecretKey: "x"}))
 	_, err := r.Replicate(e.ctx, rec, nil)
-	assert.Equal(t, KindAccessDenied, KindOf(err), "%v", err)
+	assert.Equal(t, contract.KindAccessDenied, KindOf(err), "%v", err)
 	assert.NotContains(t, err.Error(), `account marked "replication"`)
 
 	r = e.replicator(e.sites(KindS3, s3test.User))
 	bad := rec
 	bad.Replication = &journal.Replication{Status: journal.StatusPending, Destination: "arn:aws:s3:::nowhere"}
 	_, err = r.Replicate(e.ctx, bad, nil)
-	assert.Equal(t, KindNoSuchBucket, KindOf(err), "%v", err)
+	assert.Equal(t, contract.KindNoSuchBucket, KindOf(err), "%v", err)
 	assert.Contains(t, err.Error(), "target bucket nowhere does not exist")
 }
 
@@ -561,6 +562,6 @@ func TestReplicateSourceCredentials(t *testing.T) {
 		Sites: e.sites(KindS3Server, s3test.Replication), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
 	_, err = r.Replicate(e.ctx, rec, nil)
-	assert.Equal(t, KindAccessDenied, KindOf(err))
+	assert.Equal(t, contract.KindAccessDenied, KindOf(err))
 	assert.Contains(t, err.Error(), "source s3server at "+e.src.URL)
 }

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"os"
 	"strings"
+
+	"github.com/backbeat-temporal/backbeat/contract"
 )
 
 // Site kinds (Site.Kind).
@@ -209,7 +211,7 @@ var standardStorageClasses = map[string]bool{
 }
 
 // Lookup returns the site named name: "" or a standard S3 storage class that is no
-// site's name gives the default site. Errors are *Error of kind KindInvalidConfig.
+// site's name gives the default site. Errors are *Error of kind contract.KindInvalidConfig.
 func (s *Sites) Lookup(name string) (Site, error) {
 	for _, st := range s.Sites {
 		if st.Name == name {
@@ -217,11 +219,11 @@ func (s *Sites) Lookup(name string) (Site, error) {
 		}
 	}
 	if strings.Contains(name, ",") {
-		return Site{}, newError(KindInvalidConfig, fmt.Sprintf("the replication rule names several sites (%q): one site per rule is supported; split the rule", name), nil)
+		return Site{}, newError(contract.KindInvalidConfig, fmt.Sprintf("the replication rule names several sites (%q): one site per rule is supported; split the rule", name), nil)
 	}
 	if name == "" || standardStorageClasses[name] {
 		if s.Default == "" {
-			return Site{}, newError(KindInvalidConfig, "the replication rule names no site (StorageClass) and the sites file has no \"default\": set one", nil)
+			return Site{}, newError(contract.KindInvalidConfig, "the replication rule names no site (StorageClass) and the sites file has no \"default\": set one", nil)
 		}
 		return s.Lookup(s.Default)
 	}
@@ -229,16 +231,16 @@ func (s *Sites) Lookup(name string) (Site, error) {
 	for i, st := range s.Sites {
 		names[i] = st.Name
 	}
-	return Site{}, newError(KindInvalidConfig, fmt.Sprintf("unknown replication site %q (the rule's StorageClass): known sites are %s; add it to the sites file or fix the rule", name, strings.Join(names, ", ")), nil)
+	return Site{}, newError(contract.KindInvalidConfig, fmt.Sprintf("unknown replication site %q (the rule's StorageClass): known sites are %s; add it to the sites file or fix the rule", name, strings.Join(names, ", ")), nil)
 }
 
 // BucketFromARN returns the bucket of a destination bucket ARN "arn:aws:s3:::name".
-// Errors are *Error of kind KindInvalidConfig.
+// Errors are *Error of kind contract.KindInvalidConfig.
 func BucketFromARN(arn string) (string, error) {
 	const prefix = "arn:aws:s3:::"
 	name, ok := strings.CutPrefix(arn, prefix)
 	if !ok || name == "" || strings.ContainsAny(name, "/ ") {
-		return "", newError(KindInvalidConfig, fmt.Sprintf("the replication rule's destination %q is not a bucket ARN (arn:aws:s3:::BUCKET): fix the rule", arn), nil)
+		return "", newError(contract.KindInvalidConfig, fmt.Sprintf("the replication rule's destination %q is not a bucket ARN (arn:aws:s3:::BUCKET): fix the rule", arn), nil)
 	}
 	return name, nil
 }

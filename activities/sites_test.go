@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
 )
 
@@ -51,11 +52,11 @@ func TestLoadSites(t *testing.T) {
 		assert.Equal(t, want, got.Name, "site of %q", name)
 	}
 	_, err = s.Lookup("mars")
-	assert.Equal(t, KindInvalidConfig, KindOf(err))
+	assert.Equal(t, contract.KindInvalidConfig, KindOf(err))
 	assert.Contains(t, err.Error(), `unknown replication site "mars"`)
 	assert.Contains(t, err.Error(), "dr, aws, minio")
 	_, err = s.Lookup("dr,aws")
-	assert.Equal(t, KindInvalidConfig, KindOf(err))
+	assert.Equal(t, contract.KindInvalidConfig, KindOf(err))
 	assert.Contains(t, err.Error(), "several sites")
 }
 
@@ -95,7 +96,7 @@ func TestSitesDefaultOnlyWhenOne(t *testing.T) {
 	two := &Sites{Sites: []Site{{Name: "a", Endpoint: "http://x", AccessKey: "a", SecretKey: "b"}, {Name: "b", Endpoint: "http://y", AccessKey: "a", SecretKey: "b"}}}
 	require.NoError(t, two.Validate())
 	_, err = two.Lookup("")
-	assert.Equal(t, KindInvalidConfig, KindOf(err))
+	assert.Equal(t, contract.KindInvalidConfig, KindOf(err))
 	assert.Contains(t, err.Error(), `no "default"`)
 }
 
@@ -115,7 +116,7 @@ func TestBucketFromARN(t *testing.T) {
 	assert.Equal(t, "target-bucket", b)
 	for _, bad := range []string{"", "target-bucket", "arn:aws:s3:::", "arn:aws:s3:::a/b", "arn:aws:iam::1:role/x"} {
 		_, err := BucketFromARN(bad)
-		assert.Equal(t, KindInvalidConfig, KindOf(err), bad)
+		assert.Equal(t, contract.KindInvalidConfig, KindOf(err), bad)
 	}
 }
 
@@ -126,28 +127,28 @@ func TestClassify(t *testing.T) {
 	for _, tc := range []struct {
 		err  error
 		sd   side
-		kind ErrorKind
+		kind contract.ErrorKind
 		want string
 	}{
-		{&S3Error{Status: 403, Code: "AccessDenied"}, target, KindAccessDenied, `account marked "replication"`},
-		{&S3Error{Status: 403, Code: "SignatureDoesNotMatch"}, plain, KindAccessDenied, `site "aws" at AWS S3 (us-east-1)`},
-		{&S3Error{Status: 403}, plain, KindAccessDenied, "refused the credentials"},
-		{&S3Error{Status: 403, Code: "InvalidAccessKeyId"}, source, KindAccessDenied, "source s3server at http://s refused the replication identity"},
-		{&S3Error{Status: 400, Code: "AuthorizationHeaderMalformed"}, plain, KindInvalidConfig, "region"},
-		{&S3Error{Status: 404, Code: "NoSuchBucket"}, target, KindNoSuchBucket, "target bucket tb does not exist"},
-		{&S3Error{Status: 404, Code: "NoSuchBucket"}, source, KindNoSuchBucket, "source bucket sb no longer exists"},
-		{&S3Error{Status: 404, Code: "NoSuchVersion"}, source, KindSourceGone, "source version no longer exists"},
-		{&S3Error{Status: 404, Code: "NoSuchKey"}, source, KindSourceGone, "source version no longer exists"},
-		{&S3Error{Status: 404, Code: "NoSuchVersion"}, target, KindRetryable, "answered 404"},
-		{&S3Error{Status: 400, Code: "InvalidRequest", Message: "The target bucket must have versioning Enabled to receive replicas."}, target, KindInvalidConfig, "enable versioning"},
-		{&S3Error{Status: 501, Code: "NotImplemented"}, target, KindInvalidConfig, `"kind":"s3"`},
-		{&S3Error{Status: 400, Code: "MetadataTooLarge"}, target, KindNonRetryable, "MetadataTooLarge"},
-		{&S3Error{Status: 503, Code: "SlowDown"}, target, KindRetryable, "503 SlowDown"},
-		{&S3Error{Status: 500, Code: "InternalError"}, source, KindRetryable, "500"},
-		{&S3Error{Status: 404, Code: "NoSuchUpload"}, target, KindRetryable, ""},
-		{fmt.Errorf("dial: %w", errors.New("connection refused")), target, KindRetryable, "unreachable"},
-		{context.DeadlineExceeded, target, KindRetryable, "interrupted"},
-		{newError(KindInvalidEntry, "already classified", nil), target, KindInvalidEntry, "already classified"},
+		{&S3Error{Status: 403, Code: "AccessDenied"}, target, contract.KindAccessDenied, `account marked "replication"`},
+		{&S3Error{Status: 403, Code: "SignatureDoesNotMatch"}, plain, contract.KindAccessDenied, `site "aws" at AWS S3 (us-east-1)`},
+		{&S3Error{Status: 403}, plain, contract.KindAccessDenied, "refused the credentials"},
+		{&S3Error{Status: 403, Code: "InvalidAccessKeyId"}, source, contract.KindAccessDenied, "source s3server at http://s refused the replication identity"},
+		{&S3Error{Status: 400, Code: "AuthorizationHeaderMalformed"}, plain, contract.KindInvalidConfig, "region"},
+		{&S3Error{Status: 404, Code: "NoSuchBucket"}, target, contract.KindNoSuchBucket, "target bucket tb does not exist"},
+		{&S3Error{Status: 404, Code: "NoSuchBucket"}, source, contract.KindNoSuchBucket, "source bucket sb no longer exists"},
+		{&S3Error{Status: 404, Code: "NoSuchVersion"}, source, contract.KindSourceGone, "source version no longer exists"},
+		{&S3Error{Status: 404, Code: "NoSuchKey"}, source, contract.KindSourceGone, "source version no longer exists"},
+		{&S3Error{Status: 404, Code: "NoSuchVersion"}, target, contract.KindRetryable, "answered 404"},
+		{&S3Error{Status: 400, Code: "InvalidRequest", Message: "The target bucket must have versioning Enabled to receive replicas."}, target, contract.KindInvalidConfig, "enable versioning"},
+		{&S3Error{Status: 501, Code: "NotImplemented"}, target, contract.KindInvalidConfig, `"kind":"s3"`},
+		{&S3Error{Status: 400, Code: "MetadataTooLarge"}, target, contract.KindNonRetryable, "MetadataTooLarge"},
+		{&S3Error{Status: 503, Code: "SlowDown"}, target, contract.KindRetryable, "503 SlowDown"},
+		{&S3Error{Status: 500, Code: "InternalError"}, source, contract.KindRetryable, "500"},
+		{&S3Error{Status: 404, Code: "NoSuchUpload"}, target, contract.KindRetryable, ""},
+		{fmt.Errorf("dial: %w", errors.New("connection refused")), target, contract.KindRetryable, "unreachable"},
+		{context.DeadlineExceeded, target, contract.KindRetryable, "interrupted"},
+		{newError(contract.KindInvalidEntry, "already classified", nil), target, contract.KindInvalidEntry, "already classified"},
 	} {
 		err := classify(tc.err, tc.sd, "do it")
 		assert.Equal(t, tc.kind, KindOf(err), "%v", tc.err)

@@ -17,6 +17,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/backbeat-temporal/backbeat/contract"
 )
 
 // User metadata that a plain S3 target's objects carry (x-amz-meta-<name>), since such
@@ -57,7 +59,7 @@ const (
 // replicates a newer source version, or is a delete marker of a deletion that came
 // after the source version (asked to the source), writing the older version would make
 // it the latest and bring back replaced or deleted data. Such a version cannot be held
-// by a plain S3 target: its entry ends FAILED (KindNonRetryable) with a reason that says
+// by a plain S3 target: its entry ends FAILED (contract.KindNonRetryable) with a reason that says
 // so; the target's current object is right and nothing is to be done unless that
 // version's history is wanted on the target (then copy it by hand). COMPLETED always
 // means that the target holds the version's data and metadata.
@@ -160,7 +162,7 @@ func (t *s3Target) scan(ctx context.Context, j *job) (scan, error) {
 				continue
 			}
 			if heads++; heads > maxScannedVersions {
-				return sc, newError(KindNonRetryable, fmt.Sprintf("%s: more than %d versions replicate source versions newer than %s (%s): check the target bucket's history of this key",
+				return sc, newError(contract.KindNonRetryable, fmt.Sprintf("%s: more than %d versions replicate source versions newer than %s (%s): check the target bucket's history of this key",
 					what, maxScannedVersions, j.src.VersionID, j.src.LastModified.UTC().Format(time.RFC3339Nano)), nil)
 			}
 			v, err := t.head(ctx, j, e.id)
@@ -232,7 +234,7 @@ func stamp(versionID string, lm time.Time) string {
 // errSuperseded is the failure of a source version that the target cannot hold below
 // what it holds.
 func (j *job) errSuperseded(why string) error {
-	return newError(KindNonRetryable, fmt.Sprintf("%s/%s: source version %s not replicated: %s; a plain S3 target writes every version on top, so writing it would make it the latest. "+
+	return newError(contract.KindNonRetryable, fmt.Sprintf("%s/%s: source version %s not replicated: %s; a plain S3 target writes every version on top, so writing it would make it the latest. "+
 		"The target's current object is right; copy the version by hand only if its history is wanted on the target",
 		j.bucket, j.key, stamp(j.src.VersionID, j.src.LastModified), why), nil)
 }
@@ -291,7 +293,7 @@ func (t *s3Target) deletedAfter(ctx context.Context, j *job) (string, error) {
 				continue
 			}
 			v, err := j.r.sourceVersion(ctx, j.rec.Bucket, j.key, aws.ToString(d.VersionId))
-			if KindOf(err) == KindSourceGone {
+			if KindOf(err) == contract.KindSourceGone {
 				continue
 			}
 			if err != nil {
@@ -355,7 +357,7 @@ func (t *s3Target) updateMetadata(ctx context.Context, j *job, h s3Version, late
 			return Result{}, classify(err, j.targetSide(), what)
 		}
 	case !latest:
-		return Result{}, newError(KindNonRetryable, fmt.Sprintf("%s: the target holds source version %s as version %s, below its latest, with other content headers or user metadata; "+
+		return Result{}, newError(contract.KindNonRetryable, fmt.Sprintf("%s: the target holds source version %s as version %s, below its latest, with other content headers or user metadata; "+
 			"a plain S3 target changes them only by a copy that becomes the latest, which would bring back old data: fix them on the target by hand if they matter",
 			what, j.src.VersionID, h.versionID), nil)
 	default:
@@ -495,7 +497,7 @@ func (t *s3Target) complete(ctx context.Context, j *job, uploadID string, parts 
 	})
 	if err != nil {
 		if s3Code(err) == "NoSuchUpload" {
-			return newError(KindRetryable, fmt.Sprintf("complete the multipart upload of %s/%s", j.bucket, j.key), errUploadGone)
+			return newError(contract.KindRetryable, fmt.Sprintf("complete the multipart upload of %s/%s", j.bucket, j.key), errUploadGone)
 		}
 		return classify(err, j.targetSide(), fmt.Sprintf("complete the multipart upload of %s/%s", j.bucket, j.key))
 	}

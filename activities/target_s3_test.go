@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/journal"
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
 )
@@ -70,7 +71,7 @@ func TestPlainS3DeleteMarkerKeepsTheObjectDeleted(t *testing.T) {
 	e.transport.take()
 	_, err = r.Replicate(e.ctx, lost, nil)
 	require.Error(t, err)
-	assert.Equal(t, KindNonRetryable, KindOf(err), "%v", err)
+	assert.Equal(t, contract.KindNonRetryable, KindOf(err), "%v", err)
 	assert.Contains(t, err.Error(), "deleted on the source after it")
 	assert.Zero(t, e.transport.take()["PUT object"])
 	assert.Empty(t, e.latestOnTarget("gone"), "the deleted object did not come back")
@@ -90,7 +91,7 @@ func TestPlainS3OlderVersionAfterANewerOne(t *testing.T) {
 	e.transport.take()
 	_, err = r.Replicate(e.ctx, rec1, nil)
 	require.Error(t, err, "an older version the target does not hold is not COMPLETED")
-	assert.Equal(t, KindNonRetryable, KindOf(err), "%v", err)
+	assert.Equal(t, contract.KindNonRetryable, KindOf(err), "%v", err)
 	assert.Contains(t, err.Error(), "replicating the newer source version "+v2)
 	assert.Zero(t, e.transport.take()["PUT object"])
 	assert.Equal(t, v2, e.latestOnTarget("k"), "the newer version stays the latest")
@@ -107,7 +108,7 @@ func TestPlainS3OlderVersionAfterANewerOne(t *testing.T) {
 	require.NoError(t, err)
 	_, err = r.Replicate(e.ctx, rec3, nil)
 	require.Error(t, err)
-	assert.Equal(t, KindNonRetryable, KindOf(err), "%v", err)
+	assert.Equal(t, contract.KindNonRetryable, KindOf(err), "%v", err)
 	assert.Contains(t, err.Error(), "deleting now would delete it")
 	assert.Equal(t, v4, e.latestOnTarget("k"))
 }

@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/backbeat-temporal/backbeat/contract"
 )
 
 // s3serverTarget writes replicas to an s3server through its privileged routes.
@@ -26,7 +28,22 @@ const (
 	hdrDeleteMarker      = "X-Backbeat-Delete-Marker"
 	hdrMetadataOnly      = "X-Backbeat-Metadata-Only"
 	hdrSourceReplication = "X-Backbeat-Source-Replication"
+	hdrSourceBucket      = "X-Backbeat-Source-Bucket"
+	hdrSourceAccount     = "X-Backbeat-Source-Account"
+	hdrSourceJournal     = "X-Backbeat-Source-Journal-Id"
 )
+
+// setSource names the source of a replica write (bucket, owning account, server): the
+// target checks that the destination bucket's owner consents to it.
+func setSource(h http.Header, j *job) {
+	h.Set(hdrSourceBucket, j.rec.Bucket)
+	if j.src.BucketOwner != "" {
+		h.Set(hdrSourceAccount, j.src.BucketOwner)
+	}
+	if j.src.JournalID != "" {
+		h.Set(hdrSourceJournal, j.src.JournalID)
+	}
+}
 
 // version returns the target's version id of j.key, nil when absent.
 func (t *s3serverTarget) version(ctx context.Context, j *job, versionID string) (*versionInfo, error) {
@@ -51,6 +68,7 @@ func (t *s3serverTarget) replicaHeader(j *job, meta bool) http.Header {
 	}
 	h.Set(hdrVersionID, j.src.VersionID)
 	h.Set(hdrLastModified, j.src.LastModified.UTC().Format(time.RFC3339Nano))
+	setSource(h, j)
 	if rp := j.rec.Replication; rp != nil {
 		if data, err := json.Marshal(rp); err == nil {
 			h.Set(hdrSourceReplication, string(data))
@@ -85,7 +103,8 @@ func (t *s3serverTarget) replicate(ctx context.Context, j *job) (Result, error) 
 	}
 	switch {
 	case cur != nil:
-		j.log.Warn("the target holds another object under this version id: replacing it",
+		// The target refuses (409 ReplicaConflict) unless it is a replica of this source.
+		j.log.Warn("the target holds another object under this version id: replacing it if it is a replica of this source",
 			"targetETag", cur.ETag, "targetSize", cur.Size, "sourceETag", j.src.ETag, "sourceSize", j.src.Size)
 	case j.metadataOnly:
 		j.log.Info("metadata-only entry but the target lacks the version: copying data and metadata")
@@ -125,7 +144,7 @@ func (t *s3serverTarget) putReplica(ctx context.Context, j *job) (Result, error)
 		return Result{}, classify(err, j.targetSide(), what)
 	}
 	if !isMultipartETag(j.src.ETag) && v.ETag != j.src.ETag {
-		return Result{}, newError(KindRetryable, fmt.Sprintf("%s: the target stored ETag %s, the source has %s (data changed in transit)", what, v.ETag, j.src.ETag), nil)
+		return Result{}, newError(contract.KindRetryable, fmt.Sprintf("%s: the target stored ETag %s, the source has %s (data changed in transit)", what, v.ETag, j.src.ETag), nil)
 	}
 	return Result{Action: ActionCopied, Bytes: j.src.Size}, nil
 }
@@ -154,13 +173,15 @@ func (t *s3serverTarget) create(ctx context.Context, j *job) (string, error) {
 	var out struct {
 		UploadID string `json:"uploadId"`
 	}
+	h := j.src.Meta.header()
+	setSource(h, j)
 	err := t.bb.doJSON(ctx, bbRequest{method: http.MethodPost, route: "replica", bucket: j.bucket, key: j.key,
-		query: url.Values{"uploads": {""}}, header: j.src.Meta.header(), body: http.NoBody}, &out)
+		query: url.Values{"uploads": {""}}, header: h, body: http.NoBody}, &out)
 	if err != nil {
 		return "", classify(err, j.targetSide(), fmt.Sprintf("start the multipart replica %s/%s", j.bucket, j.key))
 	}
 	if out.UploadID == "" {
-		return "", newError(KindRetryable, "start the multipart replica: the target answered no uploadId", nil)
+		return "", newError(contract.KindRetryable, "start the multipart replica: the target answered no uploadId", nil)
 	}
 	return out.UploadID, nil
 }
@@ -189,7 +210,7 @@ func (t *s3serverTarget) putPart(ctx context.Context, j *job, uploadID string, n
 		return "", classify(err, j.targetSide(), what)
 	}
 	if sum := md5hex(); out.ETag != sum || out.Size != size {
-		return "", newError(KindRetryable, fmt.Sprintf("%s: the target stored %d bytes with ETag %s, sent %d bytes with MD5 %s", what, out.Size, out.ETag, size, sum), nil)
+		return "", newError(contract.KindRetryable, fmt.Sprintf("%s: the target stored %d bytes with ETag %s, sent %d bytes with MD5 %s", what, out.Size, out.ETag, size, sum), nil)
 	}
 	return out.ETag, nil
 }
@@ -218,12 +239,12 @@ func (t *s3serverTarget) complete(ctx context.Context, j *job, uploadID string, 
 		if s3Code(err) == "NoSuchUpload" {
 			// Completed by an attempt that died before saying so, or aborted: the next
 			// attempt checks the target version first.
-			return newError(KindRetryable, fmt.Sprintf("complete the multipart replica %s/%s", j.bucket, j.key), errUploadGone)
+			return newError(contract.KindRetryable, fmt.Sprintf("complete the multipart replica %s/%s", j.bucket, j.key), errUploadGone)
 		}
 		return classify(err, j.targetSide(), fmt.Sprintf("complete the multipart replica %s/%s", j.bucket, j.key))
 	}
 	if isMultipartETag(j.src.ETag) && len(j.src.Parts) == len(parts) && v.ETag != j.src.ETag {
-		return newError(KindRetryable, fmt.Sprintf("complete the multipart replica %s/%s: ETag %s, the source has %s", j.bucket, j.key, v.ETag, j.src.ETag), nil)
+		return newError(contract.KindRetryable, fmt.Sprintf("complete the multipart replica %s/%s: ETag %s, the source has %s", j.bucket, j.key, v.ETag, j.src.ETag), nil)
 	}
 	return nil
 }

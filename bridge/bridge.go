@@ -11,9 +11,9 @@ import (
 	"github.com/IBM/sarama"
 	"go.temporal.io/sdk/client"
 
+	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/internal/metricsserver"
 	"github.com/backbeat-temporal/backbeat/internal/tclient"
-	"github.com/backbeat-temporal/backbeat/workflows"
 )
 
 // Run runs the bridge until ctx ends. Kafka and Temporal being down is logged and retried
@@ -174,21 +174,21 @@ type temporalSink struct {
 }
 
 // Send signals the partition's workflow, starting it when it is not running.
-func (s *temporalSink) Send(ctx context.Context, topic string, partition int32, entries []workflows.Entry) error {
-	id := workflows.WorkflowID(topic, partition)
+func (s *temporalSink) Send(ctx context.Context, topic string, partition int32, entries []contract.Entry) error {
+	id := contract.WorkflowID(topic, partition)
 	opts := client.StartWorkflowOptions{ID: id, TaskQueue: s.cfg.TaskQueue}
-	params := workflows.Params{Topic: topic, Partition: partition, Config: s.cfg.Workflow}
-	_, err := s.c.SignalWithStartWorkflow(ctx, id, workflows.SignalEntries, workflows.EntriesSignal{Entries: entries}, opts, workflows.WorkflowName, params)
+	params := contract.Params{Topic: topic, Partition: partition, Config: s.cfg.Workflow}
+	_, err := s.c.SignalWithStartWorkflow(ctx, id, contract.SignalEntries, contract.EntriesSignal{Entries: entries}, opts, contract.WorkflowName, params)
 	return err
 }
 
 // Backlog asks the partition's workflow for its queue length.
 func (s *temporalSink) Backlog(ctx context.Context, topic string, partition int32) (int, int, error) {
-	v, err := s.c.QueryWorkflow(ctx, workflows.WorkflowID(topic, partition), "", workflows.QueryStatus)
+	v, err := s.c.QueryWorkflow(ctx, contract.WorkflowID(topic, partition), "", contract.QueryStatus)
 	if err != nil {
 		return 0, 0, err
 	}
-	var st workflows.Status
+	var st contract.Status
 	if err := v.Get(&st); err != nil {
 		return 0, 0, fmt.Errorf("decode status: %w", err)
 	}

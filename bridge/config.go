@@ -1,7 +1,7 @@
 // Package bridge moves Kafka entries into Temporal: a sarama consumer group on the topic
 // backbeat-replication where, for each claimed partition, contiguous entries are batched
 // into one signal sent with SignalWithStartWorkflow to that partition's workflow
-// (workflows.WorkflowID). A Kafka offset is marked for commit only after Temporal
+// (contract.WorkflowID). A Kafka offset is marked for commit only after Temporal
 // accepted the signal that carries it; the workflow drops entries it already accepted
 // (by offset), so a crash or a rebalance replays nothing twice. A partition is paused
 // while its workflow's backlog (the status query) is above a high-water mark.
@@ -15,14 +15,14 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/backbeat-temporal/backbeat/workflows"
+	"github.com/backbeat-temporal/backbeat/contract"
 )
 
 // Config configures Run. Zero values take the documented defaults.
 type Config struct {
 	// Brokers are the Kafka bootstrap brokers. Default ["127.0.0.1:9092"].
 	Brokers []string
-	// Topic is the Kafka topic. Default "backbeat-replication".
+	// Topic is the Kafka topic. Default contract.DefaultTopic ("backbeat-replication").
 	Topic string
 	// Group is the Kafka consumer group. Default "backbeat-replication-group".
 	Group string
@@ -30,10 +30,10 @@ type Config struct {
 	TemporalAddress string
 	// Namespace is the Temporal namespace. Default "default".
 	Namespace string
-	// TaskQueue of the partition workflows. Default workflows.TaskQueue.
+	// TaskQueue of the partition workflows. Default contract.TaskQueue.
 	TaskQueue string
 	// BatchEntries bounds the entries of one signal.
-	// Default 100 (workflows.MaxEntriesPerSignal, also the largest allowed).
+	// Default 100 (contract.MaxEntriesPerSignal, also the largest allowed).
 	BatchEntries int
 	// BatchBytes bounds the encoded size of one signal's entries. Default 512 KiB
 	// (Temporal refuses payloads above 2 MB).
@@ -41,11 +41,11 @@ type Config struct {
 	// BatchLinger is how long a partial batch waits for more entries. Default 100ms.
 	BatchLinger time.Duration
 	// HighWater pauses a partition while its workflow's backlog is at or above it.
-	// Default workflows.DefaultHighWater.
+	// Default contract.DefaultHighWater.
 	HighWater int
 	// HighWaterBytes pauses a partition while its workflow's backlog holds at least this
 	// many encoded bytes (the queue is carried across ContinueAsNew, under Temporal's 2 MB
-	// payload limit). Default workflows.DefaultHighWaterBytes.
+	// payload limit). Default contract.DefaultHighWaterBytes.
 	HighWaterBytes int
 	// LowWater resumes a paused partition once the backlog is at or below it.
 	// Default HighWater/2.
@@ -58,7 +58,7 @@ type Config struct {
 	DrainTimeout time.Duration
 	// Workflow configures workflows started by the bridge (retries, ContinueAsNew).
 	// Default: the workflows package defaults.
-	Workflow workflows.Config
+	Workflow contract.Config
 	// MetricsListen is the address of /metrics and /healthz; "" disables them.
 	// Default "" (the command sets "127.0.0.1:9102").
 	MetricsListen string
@@ -74,7 +74,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Brokers = []string{"127.0.0.1:9092"}
 	}
 	if c.Topic == "" {
-		c.Topic = "backbeat-replication"
+		c.Topic = contract.DefaultTopic
 	}
 	if c.Group == "" {
 		c.Group = "backbeat-replication-group"
@@ -86,7 +86,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Namespace = "default"
 	}
 	if c.TaskQueue == "" {
-		c.TaskQueue = workflows.TaskQueue
+		c.TaskQueue = contract.TaskQueue
 	}
 	if c.BatchEntries == 0 {
 		c.BatchEntries = 100
@@ -98,10 +98,10 @@ func (c Config) withDefaults() (Config, error) {
 		c.BatchLinger = 100 * time.Millisecond
 	}
 	if c.HighWater == 0 {
-		c.HighWater = workflows.DefaultHighWater
+		c.HighWater = contract.DefaultHighWater
 	}
 	if c.HighWaterBytes == 0 {
-		c.HighWaterBytes = workflows.DefaultHighWaterBytes
+		c.HighWaterBytes = contract.DefaultHighWaterBytes
 	}
 	if c.LowWater == 0 {
 		c.LowWater = c.HighWater / 2
@@ -122,8 +122,8 @@ func (c Config) withDefaults() (Config, error) {
 		c.Logger = slog.Default()
 	}
 	switch {
-	case c.BatchEntries < 1 || c.BatchEntries > workflows.MaxEntriesPerSignal:
-		return c, fmt.Errorf("bridge: batch entries must be between 1 and %d", workflows.MaxEntriesPerSignal)
+	case c.BatchEntries < 1 || c.BatchEntries > contract.MaxEntriesPerSignal:
+		return c, fmt.Errorf("bridge: batch entries must be between 1 and %d", contract.MaxEntriesPerSignal)
 	case c.BatchBytes < 1<<10 || c.BatchBytes > 1<<20:
 		return c, errors.New("bridge: batch bytes must be between 1 KiB and 1 MiB (Temporal payloads are capped at 2 MB)")
 	case c.LowWater < 0 || c.LowWater >= c.HighWater:

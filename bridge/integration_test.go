@@ -32,6 +32,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/backbeat-temporal/backbeat/bridge"
+	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/internal/devstack"
 	"github.com/backbeat-temporal/backbeat/journal"
 	"github.com/backbeat-temporal/backbeat/workflows"
@@ -66,7 +67,7 @@ func newFakeActivities() *fakeActivities {
 	return &fakeActivities{replicated: map[int32][]int64{}, statuses: map[string][]string{}}
 }
 
-func (f *fakeActivities) Replicate(ctx context.Context, in workflows.ReplicateInput) (workflows.ReplicateResult, error) {
+func (f *fakeActivities) Replicate(ctx context.Context, in contract.ReplicateInput) (contract.ReplicateResult, error) {
 	f.mu.Lock()
 	f.replicated[in.Entry.Partition] = append(f.replicated[in.Entry.Partition], in.Entry.Offset)
 	gate, delay := f.gate, f.delay
@@ -75,7 +76,7 @@ func (f *fakeActivities) Replicate(ctx context.Context, in workflows.ReplicateIn
 		select {
 		case <-gate:
 		case <-ctx.Done():
-			return workflows.ReplicateResult{}, ctx.Err()
+			return contract.ReplicateResult{}, ctx.Err()
 		}
 	}
 	if delay > 0 {
@@ -84,13 +85,13 @@ func (f *fakeActivities) Replicate(ctx context.Context, in workflows.ReplicateIn
 		select {
 		case <-t.C:
 		case <-ctx.Done():
-			return workflows.ReplicateResult{}, ctx.Err()
+			return contract.ReplicateResult{}, ctx.Err()
 		}
 	}
-	return workflows.ReplicateResult{Bytes: in.Entry.Record.Size}, nil
+	return contract.ReplicateResult{Bytes: in.Entry.Record.Size}, nil
 }
 
-func (f *fakeActivities) SetStatus(ctx context.Context, in workflows.SetStatusInput) error {
+func (f *fakeActivities) SetStatus(ctx context.Context, in contract.SetStatusInput) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.statuses[in.VersionID] = append(f.statuses[in.VersionID], in.Status)
@@ -141,6 +142,9 @@ type rig struct {
 	tc       client.Client
 	log      *syncBuffer // in-process bridges log here
 	produced []produced
+	// journalID, when set, makes produce add ingest's journal position headers
+	// (journal ID and the record's seq).
+	journalID string
 }
 
 // newRig starts a broker with the topic (4 partitions), and unless noTemporal, the
@@ -165,16 +169,16 @@ func newRig(t *testing.T, noTemporal bool) *rig {
 func (r *rig) startTemporal(opts ...devstack.TemporalOption) {
 	r.t.Helper()
 	opts = append([]devstack.TemporalOption{devstack.TemporalHeadless(),
-		devstack.TemporalSearchAttributes(workflows.SearchAttributes())}, opts...)
+		devstack.TemporalSearchAttributes(contract.SearchAttributes())}, opts...)
 	r.temporal = devstack.StartTemporal(r.t, opts...)
 	c, err := client.Dial(client.Options{HostPort: r.temporal.Addr(), Logger: tlog.NewStructuredLogger(discard())})
 	require.NoError(r.t, err)
 	r.t.Cleanup(c.Close)
 	r.tc = c
-	w := tworker.New(c, workflows.TaskQueue, tworker.Options{})
-	w.RegisterWorkflowWithOptions(workflows.PartitionWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
-	w.RegisterActivityWithOptions(r.acts.Replicate, activity.RegisterOptions{Name: workflows.ActivityReplicate})
-	w.RegisterActivityWithOptions(r.acts.SetStatus, activity.RegisterOptions{Name: workflows.ActivitySetStatus})
+	w := tworker.New(c, contract.TaskQueue, tworker.Options{})
+	w.RegisterWorkflowWithOptions(workflows.PartitionWorkflow, workflow.RegisterOptions{Name: contract.WorkflowName})
+	w.RegisterActivityWithOptions(r.acts.Replicate, activity.RegisterOptions{Name: contract.ActivityReplicate})
+	w.RegisterActivityWithOptions(r.acts.SetStatus, activity.RegisterOptions{Name: contract.ActivitySetStatus})
 	require.NoError(r.t, w.Start())
 	r.t.Cleanup(w.Stop)
 }
@@ -272,7 +276,7 @@ func (r *rig) produce(n, keys int) []produced {
 			data, err := json.Marshal(record(seq, key, fmt.Sprintf("v%05d", seq)))
 			require.NoError(r.t, err)
 			msgs = append(msgs, &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder("bucket/" + key),
-				Value: sarama.ByteEncoder(data), Metadata: fmt.Sprintf("v%05d", seq)})
+				Value: sarama.ByteEncoder(data), Metadata: fmt.Sprintf("v%05d", seq), Headers: r.journalHeaders(seq)})
 		}
 		require.NoError(r.t, p.SendMessages(msgs))
 		for _, m := range msgs {
@@ -282,6 +286,57 @@ func (r *rig) produce(n, keys int) []produced {
 	}
 	r.produced = append(r.produced, out...)
 	return out
+}
+
+// journalHeaders are the journal position headers of the record at seq (none unless
+// r.journalID is set).
+func (r *rig) journalHeaders(seq int) []sarama.RecordHeader {
+	if r.journalID == "" {
+		return nil
+	}
+	return []sarama.RecordHeader{{Key: []byte(contract.HeaderJournalID), Value: []byte(r.journalID)},
+		{Key: []byte(contract.HeaderSeq), Value: []byte(strconv.Itoa(seq))}}
+}
+
+// reproduce writes produced messages again, same records and journal positions (as
+// ingest would after losing its offset), and returns where they landed; they are not
+// added to r.produced.
+func (r *rig) reproduce(ps []produced) []produced {
+	r.t.Helper()
+	p, err := sarama.NewSyncProducer([]string{r.kafka.Addr()}, saramaConfig())
+	require.NoError(r.t, err)
+	defer p.Close()
+	var out []produced
+	for _, old := range ps {
+		var seq int
+		_, err := fmt.Sscanf(old.versionID, "v%05d", &seq)
+		require.NoError(r.t, err)
+		data, err := json.Marshal(record(seq, strings.TrimPrefix(old.key, "bucket/"), old.versionID))
+		require.NoError(r.t, err)
+		part, off, err := p.SendMessage(&sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(old.key),
+			Value: sarama.ByteEncoder(data), Headers: r.journalHeaders(seq)})
+		require.NoError(r.t, err)
+		out = append(out, produced{partition: part, offset: off, versionID: old.versionID, key: old.key})
+	}
+	return out
+}
+
+// recreateTopic deletes the topic and the bridge's consumer group, then creates the
+// topic again: Kafka offsets restart from 0, as after `docker compose down`.
+func (r *rig) recreateTopic() {
+	r.t.Helper()
+	admin, err := sarama.NewClusterAdmin([]string{r.kafka.Addr()}, saramaConfig())
+	require.NoError(r.t, err)
+	defer admin.Close()
+	require.NoError(r.t, admin.DeleteConsumerGroup(group))
+	require.NoError(r.t, admin.DeleteTopic(topic))
+	require.Eventually(r.t, func() bool {
+		err := admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: nParts, ReplicationFactor: 1}, false)
+		return err == nil
+	}, 20*time.Second, 100*time.Millisecond, "topic %s created again", topic)
+	for p, hwm := range r.highWaterMarks() {
+		require.Zero(r.t, hwm, "partition %d of the new topic is empty", p)
+	}
 }
 
 // produceRaw writes one message as is (e.g. not a journal record) with the given key.
@@ -421,18 +476,18 @@ func (r *rig) checkExactlyOnce() {
 }
 
 // status queries a partition workflow.
-func (r *rig) status(p int32) workflows.Status {
+func (r *rig) status(p int32) contract.Status {
 	r.t.Helper()
 	st, err := r.queryStatus(p)
 	require.NoError(r.t, err)
 	return st
 }
 
-func (r *rig) queryStatus(p int32) (workflows.Status, error) {
+func (r *rig) queryStatus(p int32) (contract.Status, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var st workflows.Status
-	v, err := r.tc.QueryWorkflow(ctx, workflows.WorkflowID(topic, p), "", workflows.QueryStatus)
+	var st contract.Status
+	v, err := r.tc.QueryWorkflow(ctx, contract.WorkflowID(topic, p), "", contract.QueryStatus)
 	if err != nil {
 		return st, err
 	}
@@ -761,4 +816,52 @@ func TestIntegrationBrokerKilledMidStream(t *testing.T) {
 	r.waitProcessed(90 * time.Second)
 	r.checkExactlyOnce()
 	r.waitCommittedAtEnd(30 * time.Second)
+}
+
+// Kafka offsets restart from 0 (the topic and the consumer group are recreated, as
+// after `docker compose down`) while the partition workflows keep their state: every
+// new version is still replicated once and marked COMPLETED, and records produced
+// again with their old journal positions are dropped, not replicated twice.
+func TestIntegrationOffsetsRestartFromZero(t *testing.T) {
+	r := newRig(t, false)
+	r.journalID = "journal-1"
+	stop := r.runBridge(r.bridgeConfig())
+	first := r.produce(40, 10)
+	r.waitProcessed(60 * time.Second)
+	r.waitCommittedAtEnd(20 * time.Second)
+	stop()
+
+	r.recreateTopic()
+	replayed := r.reproduce(first[:5])
+	r.produce(40, 10)
+	for _, p := range replayed {
+		assert.Less(t, p.offset, int64(5), "the new topic's offsets start from 0")
+	}
+	r.runBridge(r.bridgeConfig())
+	r.waitProcessed(60 * time.Second)
+	require.Eventually(t, func() bool {
+		var dups int64
+		for p := int32(0); p < nParts; p++ {
+			st, err := r.queryStatus(p)
+			if err != nil {
+				return false
+			}
+			dups += st.Duplicates
+		}
+		return dups == int64(len(replayed))
+	}, 30*time.Second, 50*time.Millisecond, "the replayed records are dropped as duplicates")
+
+	assert.Equal(t, len(r.produced), r.acts.calls(), "each version replicated once, none twice")
+	r.acts.mu.Lock()
+	for _, p := range r.produced {
+		assert.Equal(t, []string{journal.StatusCompleted}, r.acts.statuses[p.versionID], "version %s", p.versionID)
+	}
+	r.acts.mu.Unlock()
+	var completed int64
+	for p := int32(0); p < nParts; p++ {
+		st := r.status(p)
+		completed += st.Completed
+		assert.Zero(t, st.Backlog, "partition %d backlog", p)
+	}
+	assert.Equal(t, int64(len(r.produced)), completed)
 }

@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/IBM/sarama"
 
-	"github.com/backbeat-temporal/backbeat/workflows"
+	"github.com/backbeat-temporal/backbeat/contract"
 )
 
 // sink is where a partition's entries go: its workflow. The Temporal implementation is
@@ -18,7 +19,7 @@ import (
 type sink interface {
 	// Send delivers contiguous entries of one partition (ascending offsets); nil means
 	// the workflow accepted them.
-	Send(ctx context.Context, topic string, partition int32, entries []workflows.Entry) error
+	Send(ctx context.Context, topic string, partition int32, entries []contract.Entry) error
 	// Backlog returns the entries queued in the partition's workflow and their encoded
 	// size in bytes.
 	Backlog(ctx context.Context, topic string, partition int32) (entries, bytes int, err error)
@@ -41,7 +42,7 @@ type pump struct {
 	// now returns the current time. Default time.Now.
 	now func() time.Time
 
-	batch     []workflows.Entry
+	batch     []contract.Entry
 	bytes     int
 	last      *sarama.ConsumerMessage // newest message taken, marked once its batch is sent
 	sentSince int                     // entries sent since the last backlog check
@@ -112,7 +113,8 @@ func (p *pump) run(parent, ctx context.Context, msgs <-chan *sarama.ConsumerMess
 // its offset is marked with the batch: it can never be replicated, and blocking the
 // partition on it would stop every later entry.
 func (p *pump) take(msg *sarama.ConsumerMessage, size int) {
-	e := workflows.Entry{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset}
+	e := contract.Entry{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset}
+	e.JournalID, e.Seq = journalPosition(msg.Headers)
 	if err := json.Unmarshal(msg.Value, &e.Record); err != nil || e.Record.Bucket == "" {
 		if err == nil {
 			err = errors.New("no bucket")
@@ -126,6 +128,26 @@ func (p *pump) take(msg *sarama.ConsumerMessage, size int) {
 	p.batch = append(p.batch, e)
 	p.bytes += size
 	p.last = msg
+}
+
+// journalPosition reads the journal position that ingest puts in a message's headers
+// (contract.HeaderJournalID, contract.HeaderSeq); "" when a header is missing or the
+// seq is not a number, and the workflow then dedupes the entry by offset.
+func journalPosition(headers []*sarama.RecordHeader) (journalID string, seq uint64) {
+	var rawSeq string
+	for _, h := range headers {
+		switch string(h.Key) {
+		case contract.HeaderJournalID:
+			journalID = string(h.Value)
+		case contract.HeaderSeq:
+			rawSeq = string(h.Value)
+		}
+	}
+	seq, err := strconv.ParseUint(rawSeq, 10, 64)
+	if journalID == "" || err != nil {
+		return "", 0
+	}
+	return journalID, seq
 }
 
 // flush sends the batch, retrying with backoff until Temporal accepts it or ctx ends,

@@ -15,21 +15,21 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/journal"
-	"github.com/backbeat-temporal/backbeat/workflows"
 )
 
 // fakeSink records what the pump sends; failures and backlog are scripted.
 type fakeSink struct {
 	mu       sync.Mutex
-	sent     [][]workflows.Entry
+	sent     [][]contract.Entry
 	failNext int   // Send fails this many times first
 	backlog  []int // successive Backlog answers (the last one repeats)
 	queries  int
 	attempts int
 }
 
-func (f *fakeSink) Send(ctx context.Context, topic string, partition int32, entries []workflows.Entry) error {
+func (f *fakeSink) Send(ctx context.Context, topic string, partition int32, entries []contract.Entry) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.attempts++
@@ -37,7 +37,7 @@ func (f *fakeSink) Send(ctx context.Context, topic string, partition int32, entr
 		f.failNext--
 		return errors.New("temporal unavailable")
 	}
-	f.sent = append(f.sent, append([]workflows.Entry(nil), entries...))
+	f.sent = append(f.sent, append([]contract.Entry(nil), entries...))
 	return nil
 }
 
@@ -201,5 +201,32 @@ func TestConfigValidation(t *testing.T) {
 	c, err := Config{}.withDefaults()
 	require.NoError(t, err)
 	assert.Equal(t, "backbeat-replication-group", c.Group)
-	assert.Equal(t, workflows.DefaultHighWater/2, c.LowWater)
+	assert.Equal(t, contract.DefaultHighWater/2, c.LowWater)
+}
+
+// The journal position of ingest's headers travels with each entry; a message without
+// them (or with a seq that is not a number) carries none, and is deduped by offset.
+func TestPumpCarriesJournalPosition(t *testing.T) {
+	r := newPumpRig(t, nil)
+	msgs := make(chan *sarama.ConsumerMessage, 10)
+	withHeaders := func(off int64, id, seq string) *sarama.ConsumerMessage {
+		m := message(t, off, "k")
+		m.Headers = []*sarama.RecordHeader{{Key: []byte(contract.HeaderJournalID), Value: []byte(id)},
+			{Key: []byte(contract.HeaderSeq), Value: []byte(seq)}}
+		return m
+	}
+	msgs <- withHeaders(0, "j1", "41")
+	msgs <- message(t, 1, "k")
+	msgs <- withHeaders(2, "j1", "x42")
+	close(msgs)
+	require.NoError(t, r.p.run(context.Background(), context.Background(), msgs))
+	require.Len(t, r.sink.sent, 1)
+	got := r.sink.sent[0]
+	require.Len(t, got, 3)
+	assert.Equal(t, "j1", got[0].JournalID)
+	assert.Equal(t, uint64(41), got[0].Seq)
+	for _, e := range got[1:] {
+		assert.Empty(t, e.JournalID, "offset %d", e.Offset)
+		assert.Zero(t, e.Seq, "offset %d", e.Offset)
+	}
 }

@@ -20,8 +20,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/internal/devstack"
-	"github.com/backbeat-temporal/backbeat/workflows"
 )
 
 // The services of docker-compose.yml.
@@ -282,8 +282,8 @@ func TestComposeAgreesWithCommands(t *testing.T) {
 	}
 	require.Equal(t, read["bridge"]["BACKBEAT_GROUP"], env(service(t, p, "bridge"), "BACKBEAT_GROUP"))
 	for _, name := range []string{"bridge", "worker"} {
-		require.Equal(t, workflows.TaskQueue, read[name]["BACKBEAT_TASK_QUEUE"], "%s: default task queue", name)
-		require.Equal(t, workflows.TaskQueue, env(service(t, p, name), "BACKBEAT_TASK_QUEUE"), name)
+		require.Equal(t, contract.TaskQueue, read[name]["BACKBEAT_TASK_QUEUE"], "%s: default task queue", name)
+		require.Equal(t, contract.TaskQueue, env(service(t, p, name), "BACKBEAT_TASK_QUEUE"), name)
 	}
 	init := strings.Join(service(t, p, "kafka-init").Command, " ")
 	require.Contains(t, init, "--topic "+topic)
@@ -297,7 +297,7 @@ func TestComposeSearchAttributes(t *testing.T) {
 	cmd := strings.Join(service(t, p, "temporal-init").Command, " ")
 	script, err := os.ReadFile(filepath.Join(root(t), "scripts", "temporal.sh"))
 	require.NoError(t, err)
-	for name, typ := range workflows.SearchAttributes() {
+	for name, typ := range contract.SearchAttributes() {
 		require.Contains(t, cmd, name+"="+typ, "temporal-init registers %s", name)
 		require.Contains(t, string(script), name+"="+typ, "scripts/temporal.sh registers %s", name)
 	}

@@ -19,10 +19,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/internal/devstack"
 	"github.com/backbeat-temporal/backbeat/journal"
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
-	"github.com/backbeat-temporal/backbeat/workflows"
 )
 
 var (
@@ -90,8 +90,8 @@ func benchReplication(b *testing.B, parts int) {
 		{"wft-wait-ms", "temporal_workflow_task_schedule_to_start_latency"},
 		{"wft-run-ms", "temporal_workflow_task_execution_latency"},
 		{"act-wait-ms", "temporal_activity_schedule_to_start_latency"},
-		{"replicate-ms", "temporal_activity_execution_latency{" + workflows.ActivityReplicate},
-		{"status-ms", "temporal_activity_execution_latency{" + workflows.ActivitySetStatus},
+		{"replicate-ms", "temporal_activity_execution_latency{" + contract.ActivityReplicate},
+		{"status-ms", "temporal_activity_execution_latency{" + contract.ActivitySetStatus},
 	} {
 		if mean, ok := after.meanSince(before, m.series); ok {
 			b.ReportMetric(mean*1000, m.unit)

@@ -80,8 +80,9 @@ func startStack(t testing.TB, opts ...stackOption) *stack {
 		ReplicationConfiguration: &s3types.ReplicationConfiguration{
 			Role: aws.String("arn:aws:iam::000000000000:role/backbeat"),
 			Rules: []s3types.ReplicationRule{{ID: aws.String("all"), Status: s3types.ReplicationRuleStatusEnabled,
-				Prefix:      aws.String(""),
-				Destination: &s3types.Destination{Bucket: aws.String("arn:aws:s3:::" + dstBucket)}}}}})
+				Prefix: aws.String(""),
+				Destination: &s3types.Destination{Bucket: aws.String("arn:aws:s3:::" + dstBucket),
+					StorageClass: "dr"}}}}})
 	require.NoError(t, err)
 	return s
 }

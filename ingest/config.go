@@ -25,7 +25,7 @@
 // # Kafka messages
 //
 // Each PENDING record is one message of Config.Topic: key bucket/key (see MessageKey),
-// value the journal record as JSON, headers HeaderJournalID and HeaderSeq. The topic is
+// value the journal record as JSON, headers contract.HeaderJournalID and contract.HeaderSeq. The topic is
 // created with Config.Partitions partitions when missing; an existing topic is used as
 // it is.
 //
@@ -47,6 +47,8 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/backbeat-temporal/backbeat/contract"
 )
 
 // Config configures Run. Zero values take the documented defaults.
@@ -57,7 +59,7 @@ type Config struct {
 	AccessKey, SecretKey string
 	// Brokers are the Kafka bootstrap brokers. Default ["127.0.0.1:9092"].
 	Brokers []string
-	// Topic is the Kafka topic. Default "backbeat-replication".
+	// Topic is the Kafka topic. Default contract.DefaultTopic ("backbeat-replication").
 	Topic string
 	// Partitions is the partition count used when Run creates the topic. Default 8.
 	Partitions int
@@ -95,7 +97,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Brokers = []string{"127.0.0.1:9092"}
 	}
 	if c.Topic == "" {
-		c.Topic = "backbeat-replication"
+		c.Topic = contract.DefaultTopic
 	}
 	if c.Partitions == 0 {
 		c.Partitions = 8

@@ -24,7 +24,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/backbeat-temporal/backbeat/ingest"
+	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/internal/devstack"
 	"github.com/backbeat-temporal/backbeat/journal"
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
@@ -84,7 +84,8 @@ func newStack(t testing.TB, s3args ...string) *stack {
 	_, err := s.s3c.PutBucketReplication(ctx, &s3.PutBucketReplicationInput{Bucket: aws.String(srcBucket),
 		ReplicationConfiguration: &s3types.ReplicationConfiguration{Role: aws.String("arn:aws:iam::root:role/x"),
 			Rules: []s3types.ReplicationRule{{ID: aws.String("all"), Status: s3types.ReplicationRuleStatusEnabled, Prefix: aws.String(""),
-				Destination: &s3types.Destination{Bucket: aws.String("arn:aws:s3:::target")}}}}})
+				Destination: &s3types.Destination{Bucket: aws.String("arn:aws:s3:::target"),
+					StorageClass: "dr"}}}}})
 	require.NoError(t, err)
 	return s
 }
@@ -393,9 +394,9 @@ func readTopic(addr, topic string) ([]kmsg, int, error) {
 				km := kmsg{Partition: m.Partition, Offset: m.Offset, Key: string(m.Key)}
 				for _, h := range m.Headers {
 					switch string(h.Key) {
-					case ingest.HeaderSeq:
+					case contract.HeaderSeq:
 						km.SeqHeader, _ = strconv.ParseUint(string(h.Value), 10, 64)
-					case ingest.HeaderJournalID:
+					case contract.HeaderJournalID:
 						km.JournalID = string(h.Value)
 					}
 				}

@@ -10,18 +10,13 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/journal"
 )
 
-// Message headers set on every produced entry.
-const (
-	HeaderJournalID = "backbeat-journal-id"
-	HeaderSeq       = "backbeat-journal-seq"
-)
-
-// MessageKey is the Kafka key of a record: every version of one object goes to one
-// partition, so the object's entries stay in journal order.
-func MessageKey(r *journal.Record) string { return r.Bucket + "/" + r.Key }
+// MessageKey is the Kafka key of a record (contract.ObjectKey): every version of one
+// object goes to one partition, so the object's entries stay in journal order.
+func MessageKey(r *journal.Record) string { return contract.ObjectKey(r.Bucket, r.Key) }
 
 // kafkaProducer produces batches with an idempotent, acks=all producer.
 type kafkaProducer struct {
@@ -108,8 +103,8 @@ func (p *kafkaProducer) Produce(journalID string, recs []journal.Record) (int, e
 			Key:   sarama.StringEncoder(key),
 			Value: sarama.ByteEncoder(val),
 			Headers: []sarama.RecordHeader{
-				{Key: []byte(HeaderJournalID), Value: []byte(journalID)},
-				{Key: []byte(HeaderSeq), Value: []byte(strconv.FormatUint(recs[i].Seq, 10))},
+				{Key: []byte(contract.HeaderJournalID), Value: []byte(journalID)},
+				{Key: []byte(contract.HeaderSeq), Value: []byte(strconv.FormatUint(recs[i].Seq, 10))},
 			},
 		}
 	}

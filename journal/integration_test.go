@@ -41,7 +41,8 @@ func TestAgainstS3Server(t *testing.T) {
 	_, err := c.PutBucketReplication(ctx, &s3.PutBucketReplicationInput{Bucket: aws.String("src"),
 		ReplicationConfiguration: &s3types.ReplicationConfiguration{Role: aws.String("arn:aws:iam::000000000000:role/backbeat"),
 			Rules: []s3types.ReplicationRule{{ID: aws.String("all"), Status: s3types.ReplicationRuleStatusEnabled, Prefix: aws.String(""),
-				Destination: &s3types.Destination{Bucket: aws.String("arn:aws:s3:::dst")}}}}})
+				Destination: &s3types.Destination{Bucket: aws.String("arn:aws:s3:::dst"),
+					StorageClass: "dr"}}}}})
 	require.NoError(t, err)
 	for i := 0; i < 3; i++ {
 		for _, b := range []string{"src", "plain"} {

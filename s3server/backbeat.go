@@ -20,8 +20,10 @@ package s3server
 //	         body {"status":"COMPLETED","reason":"..."}  plus "isLatest"); the change is journaled
 //	                                                     (op "status")
 //	GET    version/BUCKET/KEY[?versionId=V]              200 the version or delete marker (JSON
-//	HEAD   version/BUCKET/KEY[?versionId=V]              store.Version plus "isLatest"); HEAD: same
-//	                                                     status and headers, no body
+//	                                                     store.Version plus "isLatest", and
+//	                                                     "bucketOwner", "journalId": the source
+//	                                                     of replicas)
+//	HEAD   version/BUCKET/KEY[?versionId=V]              same status and headers, no body
 //	PUT    replica/BUCKET/KEY                            200 the replica version (JSON store.Version)
 //	POST   replica/BUCKET/KEY?uploads                    200 {"uploadId":"..."}
 //	PUT    replica/BUCKET/KEY?uploadId=U&partNumber=N    200 {"number":N,"etag":"hex md5","size":S}
@@ -68,6 +70,16 @@ package s3server
 //	x-backbeat-metadata-only     "true": replace the content headers, user metadata and tags
 //	                             of the existing replica version without touching its data
 //	                             (empty body; PUT only; 404 NoSuchVersion when absent)
+//	x-backbeat-source-bucket     required: the source bucket; the target bucket's owner must
+//	                             own it or grant its owner s3:ReplicateObject (data and
+//	                             multipart create/complete), s3:ReplicateDelete (delete
+//	                             markers) or s3:ReplicateTags (metadata-only) in its bucket
+//	                             policy: 403 AccessDenied otherwise
+//	x-backbeat-source-account    the account owning the source bucket (required when the
+//	                             source is on another server; ignored when it is here)
+//	x-backbeat-source-journal-id the source server's journal id (the version route's
+//	                             journalId): this server's id, or no header and a local
+//	                             bucket of that name, means the source is here
 //	x-backbeat-source-replication  optional JSON store.Replication of the source version
 //	                             (role, destination, site, content...): carried on the
 //	                             replica, whose status is always REPLICA
@@ -79,8 +91,9 @@ package s3server
 // and the body (any SigV4 payload mode) is the data. The replica keeps the source's
 // version id and last-modified time, its status is REPLICA, and the versions of a key
 // stay in the source's order even when an older replica arrives after a newer one.
-// Writing a version that already exists replaces it: a re-run answers 200 again and the
-// key still has one version of that id. The target bucket must have versioning Enabled
+// Writing a version that already exists replaces it when it is a replica of the same
+// source (a re-run answers 200 again and the key still has one version of that id);
+// any other version of that id is kept and the write answers 409 ReplicaConflict. The target bucket must have versioning Enabled
 // (400 InvalidRequest otherwise). The replica is owned by the target bucket's owner.
 //
 // Multipart replicas: create the upload (?uploads; headers optional, those of the
@@ -103,6 +116,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/backbeat-temporal/backbeat/s3server/bucketpolicy"
 	"github.com/backbeat-temporal/backbeat/s3server/store"
 )
 
@@ -119,6 +133,9 @@ const (
 	hdrBBDeleteMarker      = "x-backbeat-delete-marker"
 	hdrBBMetadataOnly      = "x-backbeat-metadata-only"
 	hdrBBSourceReplication = "x-backbeat-source-replication"
+	hdrBBSourceBucket      = "x-backbeat-source-bucket"
+	hdrBBSourceAccount     = "x-backbeat-source-account"
+	hdrBBSourceJournal     = "x-backbeat-source-journal-id"
 )
 
 // Limits of the privileged routes.
@@ -331,6 +348,11 @@ func writeBackbeatJSON(rq *request, status int, v any) {
 type bbVersion struct {
 	*store.Version
 	IsLatest *bool `json:"isLatest,omitempty"`
+	// BucketOwner and JournalID (version route only) name the account owning the bucket
+	// and this server's journal: the engine passes them on as the source of replicas
+	// (x-backbeat-source-account, x-backbeat-source-journal-id).
+	BucketOwner string `json:"bucketOwner,omitempty"`
+	JournalID   string `json:"journalId,omitempty"`
 }
 
 // writeVersionJSON answers 200 with the version's JSON (with isLatest when withLatest)
@@ -460,7 +482,12 @@ func (s *Server) bbGetVersion(rq *request, bucket, key string) error {
 	if err != nil {
 		return err
 	}
-	writeVersionJSON(rq, v, true)
+	b, err := s.store.GetBucket(ctx, bucket)
+	if err != nil {
+		return err
+	}
+	rq.w.Header().Set("x-amz-version-id", v.VersionID)
+	writeBackbeatJSON(rq, http.StatusOK, bbVersion{Version: v, IsLatest: &v.IsLatest, BucketOwner: b.Owner, JournalID: s.store.JournalID()})
 	return nil
 }
 
@@ -552,14 +579,69 @@ func replicaHeaders(rq *request, bucket, key string) (store.ReplicaInput, error)
 	return in, nil
 }
 
-// bucketOwner returns the owner of bucket (NoSuchBucket when absent): replicas belong to
-// the target bucket's owner.
-func (s *Server) bucketOwner(ctx context.Context, bucket string) (string, error) {
+// replicaFrom is the source of a replica write.
+type replicaFrom struct {
+	bucket, account string
+}
+
+// replicaSource reads the source of a replica write: the x-backbeat-source-bucket
+// header, and the owner of that bucket in this server's store when the source is here
+// (x-backbeat-source-journal-id is this server's journal id, or absent and the bucket
+// exists here), else the x-backbeat-source-account header.
+func (s *Server) replicaSource(ctx context.Context, rq *request) (replicaFrom, error) {
+	h := rq.r.Header
+	from := replicaFrom{bucket: h.Get(hdrBBSourceBucket)}
+	if from.bucket == "" {
+		return from, bbInvalid("The %s header is required: the bucket the replica comes from, whose owner the target bucket's owner must have granted replication.", hdrBBSourceBucket)
+	}
+	journal := h.Get(hdrBBSourceJournal)
+	if journal == "" || journal == s.store.JournalID() {
+		b, err := s.store.GetBucket(ctx, from.bucket)
+		switch {
+		case err == nil:
+			from.account = b.Owner // never the header's word for a bucket of this server
+			return from, nil
+		case !errors.Is(err, store.ErrNoSuchBucket):
+			return from, err
+		case journal != "":
+			return from, bbInvalid("The source bucket %s does not exist on this server (%s names this server's journal).", from.bucket, hdrBBSourceJournal)
+		}
+	}
+	from.account = h.Get(hdrBBSourceAccount)
+	if from.account == "" {
+		return from, bbInvalid("The %s header is required when the source bucket %s is on another server: the account owning it.", hdrBBSourceAccount, from.bucket)
+	}
+	return from, nil
+}
+
+// authorizeReplica checks that the owner of bucket consents to action (a
+// bucketpolicy.Action*) on key by the replica's source account: it returns the source
+// and the owner of bucket (replicas belong to it). NoSuchBucket when absent; a refusal
+// is 403 AccessDenied naming the policy statement the owner must add.
+func (s *Server) authorizeReplica(ctx context.Context, rq *request, bucket, key, action string) (replicaFrom, string, error) {
+	from, err := s.replicaSource(ctx, rq)
+	if err != nil {
+		return from, "", err
+	}
 	b, err := s.store.GetBucket(ctx, bucket)
 	if err != nil {
-		return "", err
+		return from, "", err
 	}
-	return b.Owner, nil
+	if err := s.checkConsent(b, from.account, action, key); err != nil {
+		return from, "", err
+	}
+	return from, b.Owner, nil
+}
+
+// replicaAction is the policy action a replica write needs.
+func replicaAction(in *store.ReplicaInput) string {
+	switch {
+	case in.IsDeleteMarker:
+		return bucketpolicy.ActionReplicateDelete
+	case in.MetadataOnly:
+		return bucketpolicy.ActionReplicateTags
+	}
+	return bucketpolicy.ActionReplicateObject
 }
 
 // bbPutReplica serves PUT replica/BUCKET/KEY.
@@ -569,9 +651,11 @@ func (s *Server) bbPutReplica(rq *request, bucket, key string) error {
 	if err != nil {
 		return err
 	}
-	if in.Owner, err = s.bucketOwner(ctx, bucket); err != nil {
+	from, owner, err := s.authorizeReplica(ctx, rq, bucket, key, replicaAction(&in))
+	if err != nil {
 		return err
 	}
+	in.Owner, in.SourceBucket, in.SourceAccount = owner, from.bucket, from.account
 	if in.IsDeleteMarker || in.MetadataOnly {
 		if err := bbEmptyBody(rq); err != nil {
 			return err
@@ -626,7 +710,7 @@ func (s *Server) bbCreateUpload(rq *request, bucket, key string) error {
 	if err != nil {
 		return err
 	}
-	owner, err := s.bucketOwner(ctx, bucket)
+	_, owner, err := s.authorizeReplica(ctx, rq, bucket, key, bucketpolicy.ActionReplicateObject)
 	if err != nil {
 		return err
 	}
@@ -710,9 +794,11 @@ func (s *Server) bbCompleteUpload(rq *request, bucket, key, uploadID string) err
 	for i, p := range body.Parts {
 		parts[i] = store.CompletePart{Number: p.Number, ETag: p.ETag}
 	}
-	if in.Owner, err = s.bucketOwner(ctx, bucket); err != nil {
+	from, owner, err := s.authorizeReplica(ctx, rq, bucket, key, bucketpolicy.ActionReplicateObject)
+	if err != nil {
 		return err
 	}
+	in.Owner, in.SourceBucket, in.SourceAccount = owner, from.bucket, from.account
 	v, err := s.store.CompleteUpload(ctx, bucket, key, uploadID, parts, &in)
 	if err != nil {
 		return err

@@ -110,6 +110,13 @@ func bbRequest(t *testing.T, ctx context.Context, base string, acct Account, met
 	for k, v := range hdr {
 		req.Header[http.CanonicalHeaderKey(k)] = v
 	}
+	if strings.HasPrefix(path, "replica/") && req.Header.Get("x-backbeat-source-bucket") == "" {
+		// Replica writes name their source: by default a bucket of testUser on another
+		// server (testUser owns the tests' target buckets: consent by ownership).
+		req.Header.Set("x-backbeat-source-bucket", "remote-source")
+		req.Header.Set("x-backbeat-source-journal-id", "another-server")
+		req.Header.Set("x-backbeat-source-account", testUser.Name)
+	}
 	require.NoError(t, sign(req, acct, unsignedPayload))
 	return req
 }
@@ -141,6 +148,7 @@ func doBB(t *testing.T, req *http.Request) bbResp {
 func (h *harness) replicated(name string) {
 	h.t.Helper()
 	h.mkBucket(name, true)
+	h.ensureBucket("target", true)
 	_, err := h.client(testUser).PutBucketReplication(context.Background(), &s3.PutBucketReplicationInput{Bucket: aws.String(name),
 		ReplicationConfiguration: &s3types.ReplicationConfiguration{Role: aws.String("arn:aws:iam::000000000000:role/backbeat"),
 			Rules: []s3types.ReplicationRule{{ID: aws.String("all"), Status: s3types.ReplicationRuleStatusEnabled, Prefix: aws.String(""),

@@ -162,7 +162,8 @@ func (s *Server) listBuckets(rq *request) error {
 	res := listAllMyBucketsResult{Xmlns: s3Namespace, Owner: listingOwner(rq.account.Name), Prefix: prefix}
 	res.Buckets.Bucket = []bucketXML{}
 	for _, b := range all {
-		if (b.Owner != rq.account.Name && !rq.account.Replication) || b.Name <= after || !strings.HasPrefix(b.Name, prefix) {
+		visible := b.Owner == rq.account.Name || (rq.account.Replication && len(b.ReplicationConfig) > 0)
+		if !visible || b.Name <= after || !strings.HasPrefix(b.Name, prefix) {
 			continue
 		}
 		if len(res.Buckets.Bucket) == maxBuckets {

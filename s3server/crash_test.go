@@ -95,7 +95,7 @@ func TestCrashKill9MidWrites(t *testing.T) {
 	_, err = c.PutBucketReplication(ctx, &s3.PutBucketReplicationInput{Bucket: aws.String("crash"),
 		ReplicationConfiguration: &s3types.ReplicationConfiguration{Role: aws.String("arn:aws:iam::000000000000:role/backbeat"),
 			Rules: []s3types.ReplicationRule{{ID: aws.String("all"), Status: s3types.ReplicationRuleStatusEnabled, Prefix: aws.String(""),
-				Destination: &s3types.Destination{Bucket: aws.String("arn:aws:s3:::target")}}}}})
+				Destination: &s3types.Destination{Bucket: aws.String("arn:aws:s3:::target"), StorageClass: "dr"}}}}})
 	require.NoError(t, err)
 
 	var (

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/backbeat-temporal/backbeat/s3server/bucketpolicy"
 	"github.com/backbeat-temporal/backbeat/s3server/replconf"
 	"github.com/backbeat-temporal/backbeat/s3server/sigv4"
 	"github.com/backbeat-temporal/backbeat/s3server/store"
@@ -51,6 +52,18 @@ func toAPIError(err error) *apiError {
 	var se *sigv4.Error
 	if errors.As(err, &se) {
 		return &apiError{Code: se.Code, Status: se.Status, Message: se.Message}
+	}
+	var pe *bucketpolicy.Error
+	if errors.As(err, &pe) {
+		return &apiError{Code: "MalformedPolicy", Status: http.StatusBadRequest, Message: pe.Message}
+	}
+	var ce *consentError
+	if errors.As(err, &ce) {
+		return &apiError{Code: "AccessDenied", Status: http.StatusForbidden, Message: ce.msg}
+	}
+	var rc *store.ReplicaConflictError
+	if errors.As(err, &rc) {
+		return &apiError{Code: "ReplicaConflict", Status: http.StatusConflict, Message: replicaConflictMessage(rc)}
 	}
 	var ve *replconf.ValidationError
 	if errors.As(err, &ve) {
@@ -103,4 +116,12 @@ type errorBody struct {
 	Message   string   `xml:"Message"`
 	Resource  string   `xml:"Resource,omitempty"`
 	RequestID string   `xml:"RequestId"`
+}
+
+// replicaConflictMessage says which version was kept and why.
+func replicaConflictMessage(e *store.ReplicaConflictError) string {
+	if e.Replica {
+		return fmt.Sprintf("target bucket %s already holds version %s of %s as a replica of bucket %s (account %s); it was kept: a replica never replaces a replica of another source. Replicate into another bucket, or remove that version if it is no longer wanted.", e.Bucket, e.VersionID, e.Key, e.SourceBucket, e.SourceAccount)
+	}
+	return fmt.Sprintf("target bucket %s already holds its own version %s of %s; it was kept: a replica never replaces a version that is not a replica of the same source. Replicate into another bucket, or remove that version if it is no longer wanted.", e.Bucket, e.VersionID, e.Key)
 }

@@ -96,6 +96,15 @@ func (h *harness) mkBucket(name string, versioned bool) {
 	}
 }
 
+// ensureBucket makes bucket name (testUser's) unless it exists.
+func (h *harness) ensureBucket(name string, versioned bool) {
+	h.t.Helper()
+	if _, err := h.srv.store.GetBucket(context.Background(), name); err == nil {
+		return
+	}
+	h.mkBucket(name, versioned)
+}
+
 // apiCode returns the S3 error code of an SDK error ("" when err is nil or not an API
 // error).
 func apiCode(err error) string {

@@ -9,7 +9,8 @@ import (
 
 // putBucketReplication validates the configuration (replconf.Parse) and stores it as
 // GetBucketReplication will answer it (rendered by Config.XML, with the IDs generated
-// for rules that had none). The bucket's versioning must be Enabled.
+// for rules that had none). The bucket's versioning must be Enabled, and every local
+// destination must be acceptable (checkDestinations).
 func (s *Server) putBucketReplication(rq *request) error {
 	data, err := readBucketBody(rq, maxReplicationBody)
 	if err != nil {
@@ -21,6 +22,16 @@ func (s *Server) putBucketReplication(rq *request) error {
 	}
 	doc, err := c.XML()
 	if err != nil {
+		return err
+	}
+	src, err := s.store.GetBucket(rq.r.Context(), rq.bucket)
+	if err != nil {
+		return err
+	}
+	if src.Versioning != store.VersioningEnabled {
+		return store.ErrVersioningNotEnabled
+	}
+	if err := s.checkDestinations(rq.r.Context(), rq.bucket, rq.account.Name, c); err != nil {
 		return err
 	}
 	_, err = s.store.UpdateBucket(rq.r.Context(), rq.bucket, func(b *store.Bucket) error {
@@ -52,8 +63,13 @@ func (s *Server) getBucketReplication(rq *request) error {
 }
 
 func (s *Server) deleteBucketReplication(rq *request) error {
+	return s.clearBucketConfig(rq, func(b *store.Bucket) { b.ReplicationConfig = nil })
+}
+
+// clearBucketConfig removes a configuration of rq.bucket with clear and answers 204.
+func (s *Server) clearBucketConfig(rq *request, clear func(b *store.Bucket)) error {
 	_, err := s.store.UpdateBucket(rq.r.Context(), rq.bucket, func(b *store.Bucket) error {
-		b.ReplicationConfig = nil
+		clear(b)
 		return nil
 	})
 	if err != nil {

@@ -32,6 +32,7 @@ func TestReplicationPutGetDelete(t *testing.T) {
 	ctx := context.Background()
 	h.mkBucket("source-bucket", true)
 	h.mkBucket("unversioned", false)
+	h.mkBucket("target-bucket", true)
 
 	_, err := c.GetBucketReplication(ctx, &s3.GetBucketReplicationInput{Bucket: aws.String("source-bucket")})
 	assert.Equal(t, "ReplicationConfigurationNotFoundError", apiCode(err))
@@ -79,7 +80,7 @@ func TestReplicationPutGetDelete(t *testing.T) {
 	_, err = h.client(testOther).GetBucketReplication(ctx, &s3.GetBucketReplicationInput{Bucket: aws.String("source-bucket")})
 	assert.Equal(t, "AccessDenied", apiCode(err))
 	_, err = h.client(testRepl).GetBucketReplication(ctx, &s3.GetBucketReplicationInput{Bucket: aws.String("source-bucket")})
-	assert.NoError(t, err, "the replication identity reads every bucket's configuration")
+	assert.Equal(t, "AccessDenied", apiCode(err), "the replication identity reads only object versions")
 
 	_, err = c.DeleteBucketReplication(ctx, &s3.DeleteBucketReplicationInput{Bucket: aws.String("source-bucket")})
 	require.NoError(t, err)
@@ -99,6 +100,8 @@ func TestReplicationV2AndGeneratedIDs(t *testing.T) {
 	c := h.client(testUser)
 	ctx := context.Background()
 	h.mkBucket("src", true)
+	h.mkBucket("docs", true)
+	h.mkBucket("vault", true)
 	cfg := &s3types.ReplicationConfiguration{
 		Role: aws.String("arn:aws:iam::123456789012:role/replication"),
 		Rules: []s3types.ReplicationRule{
@@ -202,4 +205,60 @@ func TestReplicationValidation(t *testing.T) {
 	assert.Equal(t, "ReplicationConfigurationNotFoundError", apiCode(err), "nothing invalid was stored")
 	_, err = c.PutBucketReplication(ctx, &s3.PutBucketReplicationInput{Bucket: aws.String("missing"), ReplicationConfiguration: quickstartReplication()})
 	assert.Equal(t, "NoSuchBucket", apiCode(err))
+}
+
+// TestReplicationIdentityLeastPrivilege: on the ordinary routes the replication identity
+// only reads object versions of buckets that have a replication configuration.
+func TestReplicationIdentityLeastPrivilege(t *testing.T) {
+	h := newHarness(t)
+	c, repl := h.client(testUser), h.client(testRepl)
+	ctx := context.Background()
+	h.replicated("src")
+	h.mkBucket("plain", true)
+	put := putString(t, c, "src", "k", "source bytes")
+	putString(t, c, "plain", "k", "private")
+
+	// Allowed: what the engine does on a source bucket.
+	body, _ := getString(t, repl, "src", "k", aws.ToString(put.VersionId))
+	assert.Equal(t, "source bytes", body)
+	_, err := repl.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("src"), Key: aws.String("k"), VersionId: put.VersionId})
+	assert.NoError(t, err)
+	rng, err := repl.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("src"), Key: aws.String("k"), VersionId: put.VersionId, Range: aws.String("bytes=0-5")})
+	require.NoError(t, err)
+	rng.Body.Close()
+	_, err = repl.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String("src"), Key: aws.String("k"), VersionId: put.VersionId})
+	assert.NoError(t, err)
+	lb, err := repl.ListBuckets(ctx, &s3.ListBucketsInput{})
+	require.NoError(t, err)
+	var names []string
+	for _, b := range lb.Buckets {
+		names = append(names, aws.ToString(b.Name))
+	}
+	assert.Equal(t, []string{"src"}, names, "only the buckets with a replication configuration")
+
+	// Refused: everything else, on the source and on any other bucket.
+	denied := map[string]error{}
+	_, denied["GetObject plain"] = repl.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("plain"), Key: aws.String("k")})
+	_, denied["PutObject src"] = repl.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("src"), Key: aws.String("planted"), Body: strings.NewReader("x")})
+	_, denied["PutObject target"] = repl.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("target"), Key: aws.String("planted"), Body: strings.NewReader("x")})
+	_, denied["DeleteObject src"] = repl.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("src"), Key: aws.String("k")})
+	_, denied["DeleteObjects src"] = repl.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String("src"),
+		Delete: &s3types.Delete{Objects: []s3types.ObjectIdentifier{{Key: aws.String("k")}}}})
+	_, denied["PutObjectTagging src"] = repl.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: aws.String("src"), Key: aws.String("k"),
+		Tagging: &s3types.Tagging{TagSet: []s3types.Tag{{Key: aws.String("a"), Value: aws.String("b")}}}})
+	_, denied["CreateMultipartUpload src"] = repl.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("src"), Key: aws.String("mp")})
+	_, denied["ListObjectVersions src"] = repl.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String("src")})
+	_, denied["ListObjectsV2 src"] = repl.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("src")})
+	_, denied["GetBucketReplication src"] = repl.GetBucketReplication(ctx, &s3.GetBucketReplicationInput{Bucket: aws.String("src")})
+	_, denied["PutBucketVersioning src"] = repl.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String("src"),
+		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusSuspended}})
+	_, denied["DeleteBucketReplication src"] = repl.DeleteBucketReplication(ctx, &s3.DeleteBucketReplicationInput{Bucket: aws.String("src")})
+	_, denied["DeleteBucket plain"] = repl.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String("plain")})
+	_, denied["CreateBucket"] = repl.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("repl-own")})
+	_, denied["PutBucketPolicy target"] = repl.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("target"), Policy: aws.String(`{}`)})
+	for op, err := range denied {
+		assert.Equal(t, "AccessDenied", apiCode(err), op)
+	}
+	body, _ = getString(t, c, "src", "k", "")
+	assert.Equal(t, "source bytes", body, "nothing changed")
 }

@@ -102,6 +102,9 @@ var bucketRoutes = map[string]handlerFunc{
 	"PUT tagging":        (*Server).putBucketTagging,
 	"DELETE tagging":     (*Server).deleteBucketTagging,
 	"GET location":       (*Server).getBucketLocation,
+	"GET policy":         (*Server).getBucketPolicy,
+	"PUT policy":         (*Server).putBucketPolicy,
+	"DELETE policy":      (*Server).deleteBucketPolicy,
 	"POST delete":        (*Server).deleteObjects,
 }
 
@@ -171,6 +174,8 @@ func (s *Server) serve(rq *request) error {
 		if err := s.authorizeBucket(rq); err != nil {
 			return err
 		}
+	} else if rq.bucket != "" && rq.account.Replication {
+		return errAccessDenied // the replication identity creates no bucket
 	}
 	return h(s, rq)
 }
@@ -183,17 +188,21 @@ func (s *Server) knownMethod(m string) bool {
 	return false
 }
 
-// authorizeBucket checks that rq.bucket exists and that the caller owns it (the
-// replication identity may use every bucket).
+// authorizeBucket checks that rq.bucket exists and that the caller owns it; the
+// replication identity may only read object versions of buckets that have a replication
+// configuration (replicationMayRead).
 func (s *Server) authorizeBucket(rq *request) error {
 	b, err := s.store.GetBucket(rq.r.Context(), rq.bucket)
 	if err != nil {
 		return err
 	}
-	if b.Owner != rq.account.Name && !rq.account.Replication {
-		return errAccessDenied
+	switch {
+	case b.Owner == rq.account.Name:
+		return nil
+	case rq.account.Replication && len(b.ReplicationConfig) > 0 && replicationMayRead(rq):
+		return nil
 	}
-	return nil
+	return errAccessDenied
 }
 
 // splitPath splits a path-style URL path into bucket and key.

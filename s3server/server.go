@@ -50,8 +50,13 @@ type Account struct {
 	Name      string `json:"name"`
 	AccessKey string `json:"accessKey"`
 	SecretKey string `json:"secretKey"`
+	// ID is the account's optional 12-digit id: a bucket policy may name the account by
+	// it as well as by its name ("arn:aws:iam::ID:root"). Default none.
+	ID string `json:"id,omitempty"`
 	// Replication marks the replication identity: the only one allowed on /_/backbeat/
-	// routes, and allowed on every bucket.
+	// routes (replica writes only into buckets whose owner consents, see policy.go). On
+	// the ordinary routes it may only read object versions (GET/HEAD, GET ?tagging) of
+	// buckets that have a replication configuration, and it lists only those buckets.
 	Replication bool `json:"replication,omitempty"`
 }
 
@@ -82,8 +87,30 @@ func LoadAccounts(path string) ([]Account, error) {
 			return nil, fmt.Errorf("accounts file %s: account %q: duplicate name or access key", path, a.Name)
 		}
 		seenKey[a.AccessKey], seenName[a.Name] = true, true
+		if a.ID != "" {
+			if !validAccountID(a.ID) {
+				return nil, fmt.Errorf("accounts file %s: account %q: id %q must be 12 digits", path, a.Name, a.ID)
+			}
+			if seenName[a.ID] {
+				return nil, fmt.Errorf("accounts file %s: account %q: id %q is already used as a name or id", path, a.Name, a.ID)
+			}
+			seenName[a.ID] = true
+		}
 	}
 	return f.Accounts, nil
+}
+
+// validAccountID tells whether id is 12 ASCII digits.
+func validAccountID(id string) bool {
+	if len(id) != 12 {
+		return false
+	}
+	for _, c := range id {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Server is the S3 endpoint. Create it with New, serve Handler, Close when done.

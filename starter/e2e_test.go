@@ -132,7 +132,7 @@ func TestFailedRetryAndBackfillEndToEnd(t *testing.T) {
 	// A version written before replication is set up.
 	mkBucket(t, srcC, "source-bucket", s3types.BucketVersioningStatusEnabled)
 	oldID := putObject(t, srcC, "source-bucket", "written-before", "old data")
-	r := b.run(t, "setup", "--source-bucket", "source-bucket", "--target-bucket", "target-bucket")
+	r := b.run(t, "setup", "--source-bucket", "source-bucket", "--target-bucket", "target-bucket", "--site", "dr")
 	require.Equal(t, ExitOK, r.code, r)
 	assert.Contains(t, r.stdout, "created: bucket target-bucket at "+dst.URL)
 
@@ -158,7 +158,7 @@ func TestFailedRetryAndBackfillEndToEnd(t *testing.T) {
 	assert.Regexp(t, `(?m)^`+newID+`\s+yes\s+object\s+\S+\s+FAILED\s+\? \(target-bucket unreadable\)\s+`+regexp.QuoteMeta(failed[0].Reason), r.stdout)
 
 	// Repair, retry: the version goes through journal → Kafka → workflow again.
-	r = b.run(t, "setup", "--source-bucket", "source-bucket", "--target-bucket", "target-bucket")
+	r = b.run(t, "setup", "--source-bucket", "source-bucket", "--target-bucket", "target-bucket", "--site", "dr")
 	require.Equal(t, ExitOK, r.code, r)
 	assert.Contains(t, r.stdout, "created: bucket target-bucket")
 	assert.Contains(t, r.stdout, "in place: replication configuration on source-bucket")

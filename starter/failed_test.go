@@ -14,8 +14,8 @@ func TestFailedListAndRetry(t *testing.T) {
 	useProfiles(t)
 	p := startPair(t)
 	ctx := context.Background()
-	runOK(t, p.cmd("setup --source-bucket src --target-bucket dst --delete-markers")...)
-	runOK(t, p.cmd("setup --source-bucket src2 --target-bucket dst")...)
+	runOK(t, p.cmd("setup --source-bucket src --target-bucket dst --delete-markers --site dr")...)
+	runOK(t, p.cmd("setup --source-bucket src2 --target-bucket dst --site dr")...)
 	mkBucket(t, p.srcC, "unreplicated", "Enabled")
 
 	a1 := putObject(t, p.srcC, "src", "a", "a1")
@@ -90,7 +90,7 @@ func TestFailedListAndRetry(t *testing.T) {
 func TestFailedBadInput(t *testing.T) {
 	useProfiles(t)
 	p := startPair(t)
-	runOK(t, p.cmd("setup --source-bucket src --target-bucket dst")...)
+	runOK(t, p.cmd("setup --source-bucket src --target-bucket dst --site dr")...)
 	repl := []string{"--replication-profile", profReplication}
 
 	for _, c := range []struct {

@@ -30,7 +30,7 @@ const (
 	profWrongSecret = "wrongsecret"   // s3test.User's access key, another secret
 	profUnknownKey  = "unknownkey"    // an access key no server knows
 	profNoKeys      = "nokeys"        // in the config file, without keys
-	profOther       = "otheraccount"  // s3test.Replication, used as another account
+	profOther       = "otheraccount"  // s3test.Alice: another tenant of the same servers
 	noSuchProfile   = "no-such-thing" // in neither file
 )
 
@@ -48,7 +48,7 @@ func useProfiles(t *testing.T) string {
 		{profReplication, s3test.Replication.AccessKey, s3test.Replication.SecretKey},
 		{profWrongSecret, s3test.User.AccessKey, "not-the-secret"},
 		{profUnknownKey, "AKUNKNOWN0000000000", "whatever"},
-		{profOther, s3test.Replication.AccessKey, s3test.Replication.SecretKey},
+		{profOther, s3test.Alice.AccessKey, s3test.Alice.SecretKey},
 	} {
 		fmt.Fprintf(&c, "[profile %s]\nregion = us-east-1\n\n", p.name)
 		fmt.Fprintf(&k, "[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n\n", p.name, p.ak, p.sk)
@@ -202,11 +202,13 @@ func journalStatusRecords(t *testing.T, p *s3test.Process, bucket, key string) [
 }
 
 // putReplica writes a replica of a source version on the target through the privileged
-// route, as the worker's activity does.
+// route, as the worker's activity does: from a source bucket "src" of another server,
+// owned by s3test.User.
 func putReplica(t *testing.T, dst *s3test.Process, bucket, key, vid, body string) {
 	t.Helper()
 	hdr := http.Header{"X-Backbeat-Version-Id": {vid}, "X-Backbeat-Last-Modified": {time.Now().UTC().Format(time.RFC3339Nano)},
-		"Content-Type": {"text/plain"}, "Content-Length": {fmt.Sprint(len(body))}}
+		"Content-Type": {"text/plain"}, "Content-Length": {fmt.Sprint(len(body))},
+		"X-Backbeat-Source-Bucket": {"src"}, "X-Backbeat-Source-Account": {s3test.User.Name}, "X-Backbeat-Source-Journal-Id": {"the-source-server"}}
 	resp, err := dst.Backbeat(context.Background(), http.MethodPut, "replica/"+bucket+"/"+escapeKey(key), strings.NewReader(body), hdr)
 	require.NoError(t, err)
 	defer resp.Body.Close()

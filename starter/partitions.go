@@ -19,11 +19,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/backbeat-temporal/backbeat/workflows"
+	"github.com/backbeat-temporal/backbeat/contract"
 )
 
 // PartitionStatus is one partition workflow's state (partitions --output json): the
-// answer of its status query (workflows.Status) plus where it runs.
+// answer of its status query (contract.Status) plus where it runs.
 type PartitionStatus struct {
 	Partition  int32  `json:"partition"`
 	WorkflowID string `json:"workflowId"`
@@ -33,8 +33,8 @@ type PartitionStatus struct {
 	Running bool `json:"running"`
 	// Status is the status query's answer; nil when not running or when the query
 	// failed (Error).
-	Status *workflows.Status `json:"status,omitempty"`
-	Error  string            `json:"error,omitempty"`
+	Status *contract.Status `json:"status,omitempty"`
+	Error  string           `json:"error,omitempty"`
 }
 
 // temporalClient dials Temporal, bounded by --timeout.
@@ -75,7 +75,7 @@ func (a *app) temporalError(err error) error {
 
 // partitionOf returns the partition of a workflow ID of the topic.
 func (a *app) partitionOf(id string) (int32, bool) {
-	rest, ok := strings.CutPrefix(id, workflows.WorkflowIDPrefix+"/"+a.topic+"/")
+	rest, ok := strings.CutPrefix(id, contract.WorkflowIDPrefix+"/"+a.topic+"/")
 	if !ok {
 		return 0, false
 	}
@@ -98,7 +98,7 @@ func (a *app) partitionWorkflows(ctx context.Context, c client.Client) ([]Partit
 		}
 		return out, nil
 	}
-	query := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", workflows.WorkflowName)
+	query := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", contract.WorkflowName)
 	var token []byte
 	for {
 		lctx, cancel := context.WithTimeout(ctx, a.timeout)
@@ -130,7 +130,7 @@ func (a *app) partitionWorkflows(ctx context.Context, c client.Client) ([]Partit
 
 // describePartition returns the workflow of a partition, running or not.
 func (a *app) describePartition(ctx context.Context, c client.Client, p int32) (PartitionStatus, error) {
-	ps := PartitionStatus{Partition: p, WorkflowID: workflows.WorkflowID(a.topic, p)}
+	ps := PartitionStatus{Partition: p, WorkflowID: contract.WorkflowID(a.topic, p)}
 	dctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
 	d, err := c.DescribeWorkflowExecution(dctx, ps.WorkflowID, "")
@@ -151,7 +151,7 @@ func (a *app) describePartition(ctx context.Context, c client.Client, p int32) (
 func (a *app) queryStatus(ctx context.Context, c client.Client, ps *PartitionStatus) {
 	qctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
-	v, err := c.QueryWorkflow(qctx, ps.WorkflowID, "", workflows.QueryStatus)
+	v, err := c.QueryWorkflow(qctx, ps.WorkflowID, "", contract.QueryStatus)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || errors.As(err, new(*serviceerror.DeadlineExceeded)) {
 			ps.Error = fmt.Sprintf("the status query got no answer within %s: is the worker running?", a.timeout)
@@ -160,7 +160,7 @@ func (a *app) queryStatus(ctx context.Context, c client.Client, ps *PartitionSta
 		}
 		return
 	}
-	var st workflows.Status
+	var st contract.Status
 	if err := v.Get(&st); err != nil {
 		ps.Error = "decode the status: " + err.Error()
 		return
@@ -174,9 +174,9 @@ func (a *app) partitionsCommand() *cobra.Command {
 		Use:   "partitions",
 		Short: "Show each partition workflow's backlog, counters and paused flag",
 		Long: `partitions lists the partition workflows of the topic (the running workflows of type
-` + workflows.WorkflowName + ` whose ID is ` + workflows.WorkflowIDPrefix + `/TOPIC/N, through Temporal's visibility API; or,
+` + contract.WorkflowName + ` whose ID is ` + contract.WorkflowIDPrefix + `/TOPIC/N, through Temporal's visibility API; or,
 with --partitions N, the workflows of partitions 0..N-1 by ID) and asks each for its
-status (query "` + workflows.QueryStatus + `"): backlog, entry in flight, processed, completed, failed
+status (query "` + contract.QueryStatus + `"): backlog, entry in flight, processed, completed, failed
 and skipped counts, paused flag, last error.
 Exit code 0 when every running workflow answered, 1 otherwise (Temporal unreachable, a
 query without answer: is the worker running?).`,
@@ -254,19 +254,19 @@ func (a *app) printPartitions(w io.Writer, parts []PartitionStatus, output strin
 	tw.Flush()
 }
 
-func currentWord(e *workflows.EntryRef) string {
+func currentWord(e *contract.EntryRef) string {
 	if e == nil {
 		return "-"
 	}
 	return fmt.Sprintf("%s/%s@%s (%s, offset %d)", e.Bucket, e.Key, e.VersionID, e.Phase, e.Offset)
 }
 
-// pauseCommand is pause or resume (signal workflows.SignalPause or SignalResume).
+// pauseCommand is pause or resume (signal contract.SignalPause or SignalResume).
 func (a *app) pauseCommand(signal string) *cobra.Command {
 	var partition int
 	verb, past := "pause", "paused"
 	short := "Pause the partition workflows (the entry in flight finishes)"
-	if signal == workflows.SignalResume {
+	if signal == contract.SignalResume {
 		verb, past = "resume", "resumed"
 		short = "Resume paused partition workflows"
 	}

@@ -17,11 +17,11 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/backbeat-temporal/backbeat/activities"
+	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/internal/devstack"
 	"github.com/backbeat-temporal/backbeat/journal"
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
 	"github.com/backbeat-temporal/backbeat/worker"
-	"github.com/backbeat-temporal/backbeat/workflows"
 )
 
 // engine is the Temporal dev server and a worker hosting the partition workflows
@@ -38,7 +38,7 @@ func startEngine(t *testing.T) *engine {
 		t.Skip("starts the Temporal dev server and s3server")
 	}
 	e := &engine{
-		temporal: devstack.StartTemporal(t, devstack.TemporalHeadless(), devstack.TemporalSearchAttributes(workflows.SearchAttributes())),
+		temporal: devstack.StartTemporal(t, devstack.TemporalHeadless(), devstack.TemporalSearchAttributes(contract.SearchAttributes())),
 		s3:       s3test.Start(t),
 	}
 	e.c = e.temporal.Client()
@@ -60,12 +60,12 @@ func startEngine(t *testing.T) *engine {
 }
 
 // signal sends entries to a partition workflow, starting it, as the bridge does.
-func (e *engine) signal(t *testing.T, topic string, partition int32, taskQueue string, entries ...workflows.Entry) {
+func (e *engine) signal(t *testing.T, topic string, partition int32, taskQueue string, entries ...contract.Entry) {
 	t.Helper()
-	id := workflows.WorkflowID(topic, partition)
-	_, err := e.c.SignalWithStartWorkflow(context.Background(), id, workflows.SignalEntries, workflows.EntriesSignal{Entries: entries},
-		client.StartWorkflowOptions{ID: id, TaskQueue: taskQueue}, workflows.WorkflowName,
-		workflows.Params{Topic: topic, Partition: partition})
+	id := contract.WorkflowID(topic, partition)
+	_, err := e.c.SignalWithStartWorkflow(context.Background(), id, contract.SignalEntries, contract.EntriesSignal{Entries: entries},
+		client.StartWorkflowOptions{ID: id, TaskQueue: taskQueue}, contract.WorkflowName,
+		contract.Params{Topic: topic, Partition: partition})
 	require.NoError(t, err)
 }
 
@@ -123,9 +123,9 @@ func TestPartitionsPauseResume(t *testing.T) {
 	useProfiles(t)
 	e := startEngine(t)
 	for p := int32(0); p < 3; p++ {
-		e.signal(t, DefaultTopic, p, workflows.TaskQueue)
+		e.signal(t, DefaultTopic, p, contract.TaskQueue)
 	}
-	e.signal(t, "another-topic", 0, workflows.TaskQueue)
+	e.signal(t, "another-topic", 0, contract.TaskQueue)
 
 	ps := e.partitions(t, "three partition workflows answer", func(c *assert.CollectT, ps map[int32]PartitionStatus) {
 		if assert.Len(c, ps, 3, "the other topic's workflow is not listed") {
@@ -135,7 +135,7 @@ func TestPartitionsPauseResume(t *testing.T) {
 		}
 	})
 	for p := int32(0); p < 3; p++ {
-		assert.Equal(t, workflows.WorkflowID(DefaultTopic, p), ps[p].WorkflowID)
+		assert.Equal(t, contract.WorkflowID(DefaultTopic, p), ps[p].WorkflowID)
 		assert.True(t, ps[p].Running)
 		assert.Equal(t, 0, ps[p].Status.Backlog)
 		assert.False(t, ps[p].Status.Paused)
@@ -160,7 +160,7 @@ func TestPartitionsPauseResume(t *testing.T) {
 	runOK(t, append([]string{"setup", "--source-bucket", "src", "--target-bucket", "dst"}, s3flags...)...)
 	vid := putObject(t, srcC, "src", "k", "replicate me")
 	rec := pendingRecord(t, e.s3, "src", "k")
-	e.signal(t, DefaultTopic, 1, workflows.TaskQueue, workflows.Entry{Topic: DefaultTopic, Partition: 1, Offset: 0, Record: rec})
+	e.signal(t, DefaultTopic, 1, contract.TaskQueue, contract.Entry{Topic: DefaultTopic, Partition: 1, Offset: 0, Record: rec})
 	e.partitions(t, "the entry waits in partition 1's backlog", func(c *assert.CollectT, ps map[int32]PartitionStatus) {
 		if assert.NotNil(c, ps[1].Status) {
 			assert.Equal(c, 1, ps[1].Status.Backlog)

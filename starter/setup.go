@@ -33,9 +33,14 @@ setupReplication.js does:
   2. enables versioning on both;
   3. puts the replication configuration on the source bucket: Role --role, one V2 rule
      with ID "` + RuleIDPrefix + `TARGET", Priority 1, Filter Prefix --prefix, Status Enabled,
-     Destination arn:aws:s3:::TARGET, StorageClass --site (the worker's site name; none by
-     default: the worker's default site), DeleteMarkerReplication Enabled with
-     --delete-markers (Disabled otherwise).
+     Destination arn:aws:s3:::TARGET, StorageClass --site, DeleteMarkerReplication
+     Enabled with --delete-markers (Disabled otherwise).
+     Without --site the target bucket is a bucket of the source s3server (the target
+     endpoint must be the source endpoint); a target on another endpoint needs --site,
+     the name of the worker's site for that endpoint (its sites file).
+     A target bucket of another account must grant the source bucket's owner the
+     replicate actions in its bucket policy; when it does not, setup says which policy
+     its owner must put.
      setup owns the source bucket's replication configuration: a different configuration
      is replaced (the replaced rules are named in the output).
 Every step says whether it changed something or found it already in place, so running
@@ -53,7 +58,7 @@ setup twice is harmless. Then validate runs; the exit code is validate's.`,
 	f.StringVar(&o.target, "target-bucket", "", "target bucket (required)")
 	f.StringVar(&o.prefix, "prefix", "", "replicate only the keys that start with this prefix (default: every key)")
 	f.BoolVar(&o.deleteMarkers, "delete-markers", false, "replicate delete markers too (DeleteMarkerReplication Enabled)")
-	f.StringVar(&o.site, "site", "", "the rule's StorageClass: the name of the worker's site that receives the replicas (default: none, the worker's default site)")
+	f.StringVar(&o.site, "site", "", "the rule's StorageClass: the name of the worker's site that receives the replicas; required when the target endpoint is not the source endpoint (default: none, a target bucket on the source s3server)")
 	a.stringFlag(f, &o.role, "role", DefaultRole, EnvRole, "Role of the replication configuration")
 	return cmd
 }
@@ -67,6 +72,9 @@ func (a *app) setup(ctx context.Context, w io.Writer, o setupOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := checkRoute(o, src, dst); err != nil {
+		return err
+	}
 	for _, b := range []struct {
 		ep   *endpoint
 		name string
@@ -78,11 +86,31 @@ func (a *app) setup(ctx context.Context, w io.Writer, o setupOptions) error {
 			return err
 		}
 	}
-	if err := a.ensureReplication(ctx, w, src, o); err != nil {
+	if err := a.ensureReplication(ctx, w, src, dst, o); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "validating %s -> %s\n", o.source, o.target)
 	return a.printValidate(w, a.validate(ctx, src, dst, o.source, o.target), OutputText)
+}
+
+// checkRoute refuses, before any change, what the source s3server would refuse or
+// replicate elsewhere than meant. A rule without a site names a bucket of the source
+// s3server: a target on another endpoint needs --site, the worker's name of that
+// endpoint (which s3server takes as "checked there"); and a bucket of the source
+// s3server cannot replicate into itself.
+func checkRoute(o setupOptions, src, dst *endpoint) error {
+	if o.site != "" {
+		return nil
+	}
+	if src.url != dst.url {
+		return usagef("the target endpoint %s is not the source endpoint %s: pass --site NAME, the name of the worker's site whose endpoint is %s "+
+			"(in the worker's sites file, --sites): the rule's StorageClass tells the worker where to write, and s3server that the target bucket is on another endpoint. "+
+			"Without --site the target bucket is a bucket of the source s3server: then leave --target-endpoint (%s) unset", dst.url, src.url, dst.url, EnvTargetEndpoint)
+	}
+	if o.source == o.target {
+		return usagef("--target-bucket %s is the source bucket: a bucket cannot replicate into itself; choose another target bucket", o.target)
+	}
+	return nil
 }
 
 // ensureBucket creates bucket when it does not exist.
@@ -172,7 +200,7 @@ func sameReplication(have *s3types.ReplicationConfiguration, want *s3types.Repli
 
 // ensureReplication puts the replication configuration on the source bucket unless it
 // is already there.
-func (a *app) ensureReplication(ctx context.Context, w io.Writer, src *endpoint, o setupOptions) error {
+func (a *app) ensureReplication(ctx context.Context, w io.Writer, src, dst *endpoint, o setupOptions) error {
 	want := desiredReplication(o)
 	r := rulesOf(want)[0]
 	desc := describeRule(o.source, &r)
@@ -190,6 +218,9 @@ func (a *app) ensureReplication(ctx context.Context, w io.Writer, src *endpoint,
 	pctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
 	_, err = src.s3.PutBucketReplication(pctx, &s3.PutBucketReplicationInput{Bucket: aws.String(o.source), ReplicationConfiguration: want})
+	if apiCode(err) == "AccessDenied" && strings.Contains(err.Error(), "s3:Replicate") {
+		return a.consentRefused(ctx, src, dst, o.source, o.target, err)
+	}
 	if code := apiCode(err); code == "InvalidArgument" || code == "InvalidRequest" || code == "MalformedXML" {
 		return failf("%s refused the replication configuration of %s: %s: %v (check --role, --prefix, --site)", src.url, o.source, code, err)
 	}

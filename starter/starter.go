@@ -40,7 +40,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/backbeat-temporal/backbeat/workflows"
+	"github.com/backbeat-temporal/backbeat/contract"
 )
 
 // Exit codes of Execute (and of bin/starter).
@@ -67,7 +67,7 @@ const (
 	DefaultNamespace = "default"
 	// DefaultTopic is the Kafka topic whose partitions the workflows replicate
 	// (flag --topic); the same default as ingest and the bridge.
-	DefaultTopic = "backbeat-replication"
+	DefaultTopic = contract.DefaultTopic
 	// DefaultTimeout bounds each request to S3 or Temporal (flag --timeout): an
 	// endpoint that does not answer within it is reported unreachable. No request is
 	// retried.
@@ -258,7 +258,7 @@ With the demo: source .demo/env, then e.g.
 	a.bindEnv(pf, "timeout", EnvTimeout)
 
 	root.AddCommand(a.setupCommand(), a.validateCommand(), a.statusCommand(), a.partitionsCommand(),
-		a.failedCommand(), a.pauseCommand(workflows.SignalPause), a.pauseCommand(workflows.SignalResume),
+		a.failedCommand(), a.pauseCommand(contract.SignalPause), a.pauseCommand(contract.SignalResume),
 		a.backfillCommand())
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usagef("%v", err) })
 	return root

@@ -16,7 +16,7 @@ func TestStatusShowsSourceAndTarget(t *testing.T) {
 	useProfiles(t)
 	p := startPair(t)
 	ctx := context.Background()
-	runOK(t, p.cmd("setup --source-bucket src --target-bucket dst --delete-markers")...)
+	runOK(t, p.cmd("setup --source-bucket src --target-bucket dst --delete-markers --site dr")...)
 	const key = "dir/with space+plus@at"
 	v1 := putObject(t, p.srcC, "src", key, "one")
 	v2 := putObject(t, p.srcC, "src", key, "two")
@@ -83,7 +83,7 @@ func TestStatusShowsSourceAndTarget(t *testing.T) {
 func TestStatusBadInput(t *testing.T) {
 	useProfiles(t)
 	p := startPair(t)
-	runOK(t, p.cmd("setup --source-bucket src --target-bucket dst")...)
+	runOK(t, p.cmd("setup --source-bucket src --target-bucket dst --site dr")...)
 	v := putObject(t, p.srcC, "src", "k", "data")
 
 	r := run(t, p.cmd("status --bucket src")...)

@@ -18,6 +18,7 @@ const (
 	CheckReplicationRule  = "replication-rule"
 	CheckTargetReachable  = "target-reachable"
 	CheckTargetVersioning = "target-versioning"
+	CheckTargetConsent    = "target-consent"
 )
 
 // Check is one result of validate.
@@ -51,7 +52,11 @@ func (a *app) validateCommand() *cobra.Command {
   - the source bucket has an Enabled replication rule whose destination is the target
     bucket (any Enabled rule's destination when --target-bucket is not given);
   - each target bucket is reachable with the target profile at the target endpoint
-    (HeadBucket), and its versioning is Enabled.
+    (HeadBucket), and its versioning is Enabled;
+  - each target bucket's owner consents to replicas from the source bucket's owner: the
+    same account, or a bucket policy granting s3:ReplicateObject, s3:ReplicateTags (and
+    s3:ReplicateDelete when the rule replicates delete markers); otherwise the fix shows
+    the policy to put.
 Exit code 0 when every check passes, 1 otherwise (each problem is also written to stderr).`,
 		Args: cobra.NoArgs,
 		RunE: wrapRun(func(cmd *cobra.Command, _ []string) error {
@@ -80,18 +85,35 @@ Exit code 0 when every check passes, 1 otherwise (each problem is also written t
 	return cmd
 }
 
-// setupHint is the setup command line that fixes a bucket pair.
-func setupHint(source, target string) string {
+// setupHint is the setup command line that fixes a bucket pair, with --site when site
+// is not "".
+func setupHint(source, target, site string) string {
 	if target == "" {
 		target = "TARGET"
 	}
-	return fmt.Sprintf("`starter setup --source-bucket %s --target-bucket %s`", source, target)
+	if site != "" {
+		site = " --site " + site
+	}
+	return fmt.Sprintf("`starter setup --source-bucket %s --target-bucket %s%s`", source, target, site)
 }
 
 // validate runs the checks of validate.
 func (a *app) validate(ctx context.Context, src, dst *endpoint, source, target string) *ValidateReport {
 	rep := &ValidateReport{SourceBucket: source, Checks: []Check{}}
 	add := func(c Check) { rep.Checks = append(rep.Checks, c) }
+	ruleOf := map[string]*rule{} // target bucket -> its rule
+	// hint is setupHint with the site of target's rule; a target on another endpoint
+	// needs one.
+	hint := func(target string) string {
+		site := ""
+		if r := ruleOf[target]; r != nil {
+			site = r.Site
+		}
+		if site == "" && src.url != dst.url {
+			site = "SITE"
+		}
+		return setupHint(source, target, site)
+	}
 
 	// The source: versioning, then the rule.
 	vs, err := a.versioning(ctx, src, source)
@@ -102,7 +124,7 @@ func (a *app) validate(ctx context.Context, src, dst *endpoint, source, target s
 	case vs != "Enabled":
 		c.Message = fmt.Sprintf("versioning is %s on %s at %s (replication needs Enabled)", versioningWord(vs), source, src.url)
 		c.Fix = fmt.Sprintf("run %s or `aws s3api put-bucket-versioning --bucket %s --versioning-configuration Status=Enabled --endpoint-url %s`",
-			setupHint(source, target), source, src.url)
+			hint(target), source, src.url)
 	default:
 		c.OK, c.Message = true, fmt.Sprintf("versioning is Enabled on %s at %s", source, src.url)
 	}
@@ -128,15 +150,16 @@ func (a *app) validate(ctx context.Context, src, dst *endpoint, source, target s
 		c.Message = err.Error()
 	case rules == nil:
 		c.Message = fmt.Sprintf("%s at %s has no replication configuration", source, src.url)
-		c.Fix = "run " + setupHint(source, target)
+		c.Fix = "run " + hint(target)
 	case len(enabled) == 0:
 		c.Message = fmt.Sprintf("every replication rule of %s at %s is Disabled (%s)", source, src.url, ruleIDs(rules))
-		c.Fix = "run " + setupHint(source, target) + ", or enable a rule with `aws s3api put-bucket-replication`"
+		c.Fix = "run " + hint(target) + ", or enable a rule with `aws s3api put-bucket-replication`"
 	case target != "":
 		var dests []string
 		for i := range enabled {
 			if enabled[i].Dest == target {
 				c.OK, c.Message = true, describeRule(source, &enabled[i])
+				ruleOf[target] = &enabled[i]
 				break
 			}
 			dests = append(dests, enabled[i].DestARN)
@@ -144,7 +167,7 @@ func (a *app) validate(ctx context.Context, src, dst *endpoint, source, target s
 		if !c.OK {
 			c.Message = fmt.Sprintf("no Enabled replication rule of %s at %s has the destination %s (they replicate to %s)",
 				source, src.url, bucketARN(target), strings.Join(dests, ", "))
-			c.Fix = "run " + setupHint(source, target)
+			c.Fix = "run " + hint(target)
 		}
 	default:
 		seen := map[string]bool{}
@@ -153,6 +176,7 @@ func (a *app) validate(ctx context.Context, src, dst *endpoint, source, target s
 			msgs = append(msgs, describeRule(source, &enabled[i]))
 			if !seen[enabled[i].Dest] {
 				seen[enabled[i].Dest] = true
+				ruleOf[enabled[i].Dest] = &enabled[i]
 				targets = append(targets, enabled[i].Dest)
 			}
 		}
@@ -167,7 +191,7 @@ func (a *app) validate(ctx context.Context, src, dst *endpoint, source, target s
 		if err := a.headBucket(ctx, dst, t); err != nil {
 			c.Message = err.Error()
 			if strings.Contains(c.Message, "does not exist") {
-				c.Fix = "run " + setupHint(source, t) + " (it creates missing buckets), or check --target-endpoint/" + EnvTargetEndpoint
+				c.Fix = "run " + hint(t) + " (it creates missing buckets), or check --target-endpoint/" + EnvTargetEndpoint
 			}
 			add(c)
 			continue
@@ -182,11 +206,14 @@ func (a *app) validate(ctx context.Context, src, dst *endpoint, source, target s
 		case vs != "Enabled":
 			c.Message = fmt.Sprintf("versioning is %s on %s at %s (replicas need Enabled)", versioningWord(vs), t, dst.url)
 			c.Fix = fmt.Sprintf("run %s or `aws s3api put-bucket-versioning --bucket %s --versioning-configuration Status=Enabled --endpoint-url %s`",
-				setupHint(source, t), t, dst.url)
+				hint(t), t, dst.url)
 		default:
 			c.OK, c.Message = true, fmt.Sprintf("versioning is Enabled on %s at %s", t, dst.url)
 		}
 		add(c)
+		if err == nil {
+			add(a.consentCheck(ctx, src, dst, t, ruleOf[t]))
+		}
 	}
 	return rep.finish()
 }

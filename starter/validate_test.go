@@ -26,13 +26,13 @@ func checkNamed(t *testing.T, rep ValidateReport, name, bucket string) Check {
 func TestValidatePassesAfterSetup(t *testing.T) {
 	useProfiles(t)
 	p := startPair(t)
-	runOK(t, p.cmd("setup --source-bucket src --target-bucket dst")...)
+	runOK(t, p.cmd("setup --source-bucket src --target-bucket dst --site dr")...)
 
 	var rep ValidateReport
 	runJSON(t, &rep, p.cmd("validate --source-bucket src --target-bucket dst")...)
 	assert.True(t, rep.OK)
 	assert.Equal(t, []string{"dst"}, rep.Targets)
-	assert.Len(t, rep.Checks, 4)
+	assert.Len(t, rep.Checks, 5)
 	for _, c := range rep.Checks {
 		assert.True(t, c.OK, "%+v", c)
 	}
@@ -81,7 +81,7 @@ func TestValidateSaysWhatIsWrong(t *testing.T) {
 	c := checkNamed(t, rep, CheckSourceVersioning, "src")
 	assert.False(t, c.OK)
 	assert.Equal(t, "versioning is not enabled on src at "+p.src.URL+" (replication needs Enabled)", c.Message)
-	assert.Contains(t, c.Fix, "`starter setup --source-bucket src --target-bucket dst`")
+	assert.Contains(t, c.Fix, "`starter setup --source-bucket src --target-bucket dst --site SITE`", "another endpoint needs a site")
 	assert.Contains(t, c.Fix, "`aws s3api put-bucket-versioning --bucket src --versioning-configuration Status=Enabled --endpoint-url "+p.src.URL+"`")
 	c = checkNamed(t, rep, CheckReplicationRule, "src")
 	assert.False(t, c.OK)
@@ -99,7 +99,7 @@ func TestValidateSaysWhatIsWrong(t *testing.T) {
 	_, err = p.srcC.PutBucketReplication(ctx, &s3.PutBucketReplicationInput{Bucket: aws.String("src"),
 		ReplicationConfiguration: &s3types.ReplicationConfiguration{Role: aws.String(DefaultRole),
 			Rules: []s3types.ReplicationRule{{ID: aws.String("elsewhere"), Status: s3types.ReplicationRuleStatusEnabled, Prefix: aws.String(""),
-				Destination: &s3types.Destination{Bucket: aws.String("arn:aws:s3:::elsewhere")}}}}})
+				Destination: &s3types.Destination{Bucket: aws.String("arn:aws:s3:::elsewhere"), StorageClass: "dr"}}}}})
 	require.NoError(t, err)
 	mkBucket(t, p.dstC, "dst", s3types.BucketVersioningStatusEnabled)
 	_, err = p.dstC.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String("dst"),
@@ -109,7 +109,7 @@ func TestValidateSaysWhatIsWrong(t *testing.T) {
 	assert.Equal(t, ExitFailed, r.code, r)
 	assert.Contains(t, r.stderr, "validate found 2 problems:")
 	assert.Contains(t, r.stderr, "no Enabled replication rule of src at "+p.src.URL+" has the destination arn:aws:s3:::dst (they replicate to arn:aws:s3:::elsewhere)")
-	assert.Contains(t, r.stderr, "versioning is Suspended on dst at "+p.dst.URL+" (replicas need Enabled): run `starter setup --source-bucket src --target-bucket dst`")
+	assert.Contains(t, r.stderr, "versioning is Suspended on dst at "+p.dst.URL+" (replicas need Enabled): run `starter setup --source-bucket src --target-bucket dst --site SITE`")
 	assert.Contains(t, r.stdout, "ok    source-versioning")
 	assert.Contains(t, r.stdout, "ok    target-reachable")
 
@@ -122,14 +122,14 @@ func TestValidateSaysWhatIsWrong(t *testing.T) {
 	_, err = p.srcC.PutBucketReplication(ctx, &s3.PutBucketReplicationInput{Bucket: aws.String("src"),
 		ReplicationConfiguration: &s3types.ReplicationConfiguration{Role: aws.String(DefaultRole),
 			Rules: []s3types.ReplicationRule{{ID: aws.String("off"), Status: s3types.ReplicationRuleStatusDisabled, Prefix: aws.String(""),
-				Destination: &s3types.Destination{Bucket: aws.String("arn:aws:s3:::dst")}}}}})
+				Destination: &s3types.Destination{Bucket: aws.String("arn:aws:s3:::dst"), StorageClass: "dr"}}}}})
 	require.NoError(t, err)
 	r = run(t, p.cmd("validate --source-bucket src --target-bucket dst")...)
 	assert.Equal(t, ExitFailed, r.code, r)
 	assert.Contains(t, r.stderr, `every replication rule of src at `+p.src.URL+` is Disabled (rules "off")`)
 
 	// The target credentials are refused; the target endpoint is down.
-	runOK(t, p.cmd("setup --source-bucket src --target-bucket dst")...)
+	runOK(t, p.cmd("setup --source-bucket src --target-bucket dst --site dr")...)
 	r = run(t, p.cmd("validate --source-bucket src --target-bucket dst", "--target-profile", profWrongSecret)...)
 	assert.Equal(t, ExitFailed, r.code, r)
 	assert.Contains(t, r.stderr, p.dst.URL+` refused the secret key of profile "wrongsecret" (SignatureDoesNotMatch)`)

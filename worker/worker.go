@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/backbeat-temporal/backbeat/activities"
+	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/internal/metricsserver"
 	"github.com/backbeat-temporal/backbeat/internal/tclient"
 	"github.com/backbeat-temporal/backbeat/workflows"
@@ -30,7 +31,7 @@ type Config struct {
 	TemporalAddress string
 	// Namespace is the Temporal namespace. Default "default".
 	Namespace string
-	// TaskQueue is the task queue polled. Default workflows.TaskQueue.
+	// TaskQueue is the task queue polled. Default contract.TaskQueue.
 	TaskQueue string
 	// Source is the source s3server and its replication identity (endpoint, region,
 	// access and secret key, or a profile). Required: Endpoint and credentials.
@@ -60,7 +61,7 @@ func (c Config) withDefaults() Config {
 		c.Namespace = "default"
 	}
 	if c.TaskQueue == "" {
-		c.TaskQueue = workflows.TaskQueue
+		c.TaskQueue = contract.TaskQueue
 	}
 	if c.MaxConcurrentActivities == 0 {
 		c.MaxConcurrentActivities = 32
@@ -113,7 +114,7 @@ func Run(ctx context.Context, cfg Config) error {
 		MaxConcurrentActivityExecutionSize:     cfg.MaxConcurrentActivities,
 		MaxConcurrentWorkflowTaskExecutionSize: cfg.MaxConcurrentWorkflowTasks,
 	})
-	w.RegisterWorkflowWithOptions(workflows.PartitionWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	w.RegisterWorkflowWithOptions(workflows.PartitionWorkflow, workflow.RegisterOptions{Name: contract.WorkflowName})
 	activities.NewActivities(repl, m, log.With("component", "activities")).Register(w)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("worker: start polling %s: %w", cfg.TaskQueue, err)
@@ -165,7 +166,7 @@ func (m *metrics) Replicated(site, action string, bytes int64) {
 }
 
 // ReplicationFailed implements activities.Metrics.
-func (m *metrics) ReplicationFailed(site string, kind activities.ErrorKind, bytes int64) {
+func (m *metrics) ReplicationFailed(site string, kind contract.ErrorKind, bytes int64) {
 	k := string(kind)
 	if k == "" {
 		k = "retryable"

@@ -20,10 +20,10 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/backbeat-temporal/backbeat/activities"
+	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/internal/devstack"
 	"github.com/backbeat-temporal/backbeat/journal"
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
-	"github.com/backbeat-temporal/backbeat/workflows"
 )
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -56,7 +56,7 @@ func TestWorkerReplicatesAndExportsMetrics(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	srv := s3test.Start(t)
-	tp := devstack.StartTemporal(t, devstack.TemporalHeadless(), devstack.TemporalSearchAttributes(workflows.SearchAttributes()))
+	tp := devstack.StartTemporal(t, devstack.TemporalHeadless(), devstack.TemporalSearchAttributes(contract.SearchAttributes()))
 	c := srv.Client(s3test.User)
 	for _, b := range []string{"src-bucket", "dst-bucket"} {
 		_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)})
@@ -103,10 +103,10 @@ func TestWorkerReplicatesAndExportsMetrics(t *testing.T) {
 	require.Eventually(t, func() bool { code, _ := get("/healthz"); return code == http.StatusOK }, time.Minute, 50*time.Millisecond)
 
 	tc := tp.Client()
-	_, err = tc.SignalWithStartWorkflow(ctx, workflows.WorkflowID("backbeat-replication", 0), workflows.SignalEntries,
-		workflows.EntriesSignal{Entries: []workflows.Entry{{Topic: "backbeat-replication", Partition: 0, Offset: 0, Record: *rec}}},
-		client.StartWorkflowOptions{ID: workflows.WorkflowID("backbeat-replication", 0), TaskQueue: workflows.TaskQueue},
-		workflows.WorkflowName, workflows.Params{Topic: "backbeat-replication", Partition: 0})
+	_, err = tc.SignalWithStartWorkflow(ctx, contract.WorkflowID("backbeat-replication", 0), contract.SignalEntries,
+		contract.EntriesSignal{Entries: []contract.Entry{{Topic: "backbeat-replication", Partition: 0, Offset: 0, Record: *rec}}},
+		client.StartWorkflowOptions{ID: contract.WorkflowID("backbeat-replication", 0), TaskQueue: contract.TaskQueue},
+		contract.WorkflowName, contract.Params{Topic: "backbeat-replication", Partition: 0})
 	require.NoError(t, err)
 
 	require.Eventually(t, func() bool {

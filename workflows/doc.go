@@ -1,9 +1,15 @@
 // Package workflows is the per-partition replication workflow: one long-lived Temporal
 // workflow per Kafka partition of the replication topic replays that partition's
 // entries as activity calls: several objects at once, the versions of one object one
-// after another in offset order.
+// after another in arrival (journal) order.
 //
 // # Who talks to it
+//
+// The names and payloads this documentation cites (WorkflowID, WorkflowName, TaskQueue,
+// the signals, QueryStatus, the activities, Params, Entry, Config, State, Status, the
+// error kinds, the search attributes) are those of package contract, which the bridge,
+// the starter and the activities import; only the worker imports this package, to
+// register PartitionWorkflow.
 //
 // The bridge sends each claimed partition's messages with SignalWithStartWorkflow:
 // workflow ID WorkflowID(topic, partition) ("backbeat-replication/<topic>/<partition>"),
@@ -24,9 +30,9 @@
 // and cancellation; signals are handled while activities run. Each entry goes through
 // this chain on its own:
 //
-//	            entries signal: offset < NextOffset → dropped (Duplicates)
+//	            entries signal: already accepted → dropped (Duplicates; see Deduplication)
 //	                            other topic/partition → dropped (Misrouted, LastError)
-//	                            else → appended to Queue, NextOffset = offset+1
+//	                            else → appended to Queue, position recorded
 //
 //	queued ── not paused, a place in the window, no earlier entry of its object left
 //	  │       (see "The window" below)
@@ -59,14 +65,14 @@
 // puts every version of a key in the same partition, in journal order. Up to
 // Config.MaxConcurrent entries (default 8) are in flight at once. Whenever there is room
 // (an entry finished, a signal brought entries, a resume), the loop scans the queue in
-// offset order and starts the first entry that is not in flight and whose object has no
-// earlier entry still queued or in flight; it repeats until the window is full or no
-// entry qualifies. So an object's versions run strictly one after another, in offset
-// order — a version whose replication is retried, then marked FAILED, holds back that
+// arrival order (offset order, but after an offset reset) and starts the first entry
+// that is not in flight and whose object has no earlier entry still queued or in
+// flight; it repeats until the window is full or no entry qualifies. So an object's
+// versions run strictly one after another, in journal order — a version whose replication is retried, then marked FAILED, holds back that
 // object's later versions until its status is written, and no other object — while
 // different objects overlap and may finish out of offset order. MaxConcurrent 1 is
 // strictly sequential: the head entry, then the next. Skipped entries take no place.
-// The in-flight entries are kept in offset order and their futures are added to the
+// The in-flight entries are kept in queue order and their futures are added to the
 // selector in that order; the map used by the scan only answers membership. The window
 // bounds what one partition asks of the worker (activity slots, source and target
 // connections); a hot key (one object rewritten again and again) still goes one version
@@ -113,10 +119,21 @@
 // # Deduplication
 //
 // Kafka delivery is at least once and SignalWithStart does not dedupe (BB-441): after a
-// rebalance or a crash the bridge re-sends entries from its last committed offset. The
-// workflow keeps NextOffset (one past the highest accepted offset) in its State and
-// drops every entry below it, within one signal and across signals and runs. Offsets may
-// have gaps (Kafka control records); they only need to ascend.
+// rebalance or a crash the bridge re-sends entries from its last committed offset. Each
+// entry carries its journal position (Entry.JournalID, Entry.Seq: the headers ingest
+// sets); the workflow keeps the highest accepted seq of each journal ID
+// (State.JournalSeqs) and drops every entry at or below it, within one signal and across
+// signals and runs. Kafka offsets play no part, so offsets that restart from 0 (a
+// recreated topic, `docker compose down`) lose nothing and replay nothing; the queue is
+// kept in arrival order (an object's new version, at a low offset, waits for its older
+// one still queued at a high offset). An entry without a journal position (a bridge that
+// predates them) is deduped by offset: dropped below NextOffset (one past the last
+// accepted offset). The rule is guarded by workflow.GetVersion ("journal-dedupe"): a run
+// whose history began before dedupes every entry by offset until it continues as new.
+//
+// Replay tests (replay_test.go) replay histories recorded on a real Temporal server
+// (testdata/histories: v1 the code before the journal dedupe, v2 with it); record new
+// ones with BACKBEAT_RECORD_HISTORIES=<version> go test -run TestRecordHistories.
 //
 // # ContinueAsNew and limits
 //
@@ -145,7 +162,7 @@
 // # Visibility
 //
 // QueryStatus answers a Status: backlog (the entries in flight included) and its bytes,
-// the entries in flight (InFlight, in offset order, each with its phase; Current is the
+// the entries in flight (InFlight, in queue order, each with its phase; Current is the
 // oldest of them), counters since the first run, last error, paused, last accepted
 // offset, run number. The search attributes of SearchAttributes() (BackbeatPartition,
 // BackbeatTopic, BackbeatBacklog, BackbeatPaused, BackbeatProcessed) let the Web UI list

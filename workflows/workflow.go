@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/journal/record"
 )
 
@@ -23,6 +24,12 @@ const maxReasonLen = 1024
 // 1 may run the status write as a local activity; DefaultVersion (a run whose history
 // began before) always runs it as a regular activity.
 const localStatusChange = "local-status"
+
+// journalDedupeChange is the workflow.GetVersion change ID of the dedupe by journal
+// position: version 1 drops an entry whose (JournalID, Seq) is at or below the highest
+// accepted for its journal, and keeps the queue in arrival order; DefaultVersion (a run
+// whose history began before) drops by offset only.
+const journalDedupeChange = "journal-dedupe"
 
 // localStatusScheduleToClose is the ScheduleToCloseTimeout of the local status write:
 // in effect none (ten years), so that Config.StatusRetry alone ends the retries.
@@ -39,7 +46,7 @@ const (
 // Config.MaxConcurrent entries at once, the versions of one object one after another in
 // offset order (see the package documentation). It runs until cancelled, continuing as
 // new now and then.
-func PartitionWorkflow(ctx workflow.Context, p Params) error {
+func PartitionWorkflow(ctx workflow.Context, p contract.Params) error {
 	r, err := newRunner(ctx, p)
 	if err != nil {
 		return err
@@ -49,10 +56,10 @@ func PartitionWorkflow(ctx workflow.Context, p Params) error {
 
 // inflight is a queued entry while its activities run.
 type inflight struct {
-	e      Entry
-	ref    EntryRef
+	e      contract.Entry
+	ref    contract.EntryRef
 	fut    workflow.Future
-	status SetStatusInput // the status being written, in PhaseSetStatus
+	status contract.SetStatusInput // the status being written, in PhaseSetStatus
 }
 
 // saValues are the last upserted values of the changing search attributes.
@@ -64,8 +71,8 @@ type saValues struct {
 type runner struct {
 	topic     string
 	partition int32
-	cfg       Config
-	st        *State
+	cfg       contract.Config
+	st        *contract.State
 	log       log.Logger
 	runID     string
 
@@ -74,6 +81,9 @@ type runner struct {
 	// localStatus: statusCtx carries local activity options and the status write is a
 	// local activity (Config.LocalStatus, and this run began after localStatusChange).
 	localStatus bool
+	// journalDedupe: entries with a journal position are deduped by it (this run began
+	// after journalDedupeChange).
+	journalDedupe bool
 
 	// flying are the entries in flight, in offset order (a subset of st.Queue), at
 	// most cfg.MaxConcurrent of them.
@@ -88,15 +98,15 @@ type runner struct {
 	boundary bool // an entry started or finished, or pause changed, since the last upsert
 }
 
-func newRunner(ctx workflow.Context, p Params) (*runner, error) {
+func newRunner(ctx workflow.Context, p contract.Params) (*runner, error) {
 	if p.Topic == "" || p.Partition < 0 {
 		return nil, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("partition workflow needs a topic and a partition ≥ 0 (got %q, %d)", p.Topic, p.Partition),
-			ErrTypeInvalidConfig, nil)
+			contract.KindInvalidConfig.ErrorType(), nil)
 	}
 	st := p.State
 	if st == nil {
-		st = &State{}
+		st = &contract.State{}
 	}
 	st.Runs++
 	cfg := p.Config.WithDefaults()
@@ -107,9 +117,9 @@ func newRunner(ctx workflow.Context, p Params) (*runner, error) {
 		st:        st,
 		log:       workflow.GetLogger(ctx),
 		runID:     workflow.GetInfo(ctx).WorkflowExecution.RunID,
-		entriesCh: workflow.GetSignalChannel(ctx, SignalEntries),
-		pauseCh:   workflow.GetSignalChannel(ctx, SignalPause),
-		resumeCh:  workflow.GetSignalChannel(ctx, SignalResume),
+		entriesCh: workflow.GetSignalChannel(ctx, contract.SignalEntries),
+		pauseCh:   workflow.GetSignalChannel(ctx, contract.SignalPause),
+		resumeCh:  workflow.GetSignalChannel(ctx, contract.SignalResume),
 		boundary:  true,
 	}
 	for _, e := range st.Queue {
@@ -122,7 +132,7 @@ func newRunner(ctx workflow.Context, p Params) (*runner, error) {
 	r.replicateCtx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: cfg.ActivityTimeout,
 		HeartbeatTimeout:    hb,
-		RetryPolicy:         cfg.Retry.Policy(ReplicateNonRetryableErrorTypes()),
+		RetryPolicy:         retryPolicy(cfg.Retry, contract.ReplicateNonRetryableErrorTypes()),
 	})
 	// Histories recorded before LocalStatus existed schedule regular status activities:
 	// they replay (and their run goes on) with DefaultVersion, and so without it.
@@ -135,25 +145,26 @@ func newRunner(ctx workflow.Context, p Params) (*runner, error) {
 			// the first attempt's start + ScheduleToClose: only the retry policy may
 			// bound the attempts, as for the regular activity (which has none).
 			ScheduleToCloseTimeout: localStatusScheduleToClose,
-			RetryPolicy:            cfg.StatusRetry.Policy(SetStatusNonRetryableErrorTypes()),
+			RetryPolicy:            retryPolicy(cfg.StatusRetry, contract.SetStatusNonRetryableErrorTypes()),
 		})
 	} else {
 		r.statusCtx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 			StartToCloseTimeout: cfg.StatusTimeout,
-			RetryPolicy:         cfg.StatusRetry.Policy(SetStatusNonRetryableErrorTypes()),
+			RetryPolicy:         retryPolicy(cfg.StatusRetry, contract.SetStatusNonRetryableErrorTypes()),
 		})
 	}
+	r.journalDedupe = workflow.GetVersion(ctx, journalDedupeChange, workflow.DefaultVersion, 1) >= 1
 	if !cfg.DisableSearchAttributes {
 		// ContinueAsNew carries the search attributes: only upsert what differs.
 		sa := workflow.GetTypedSearchAttributes(ctx)
-		part, ok1 := sa.GetInt64(PartitionKey)
-		topic, ok2 := sa.GetKeyword(TopicKey)
+		part, ok1 := sa.GetInt64(partitionKey)
+		topic, ok2 := sa.GetKeyword(topicKey)
 		r.saSet = ok1 && ok2 && part == int64(p.Partition) && topic == p.Topic
-		r.sa.backlog, _ = sa.GetInt64(BacklogKey)
-		r.sa.processed, _ = sa.GetInt64(ProcessedKey)
-		r.sa.paused, _ = sa.GetBool(PausedKey)
+		r.sa.backlog, _ = sa.GetInt64(backlogKey)
+		r.sa.processed, _ = sa.GetInt64(processedKey)
+		r.sa.paused, _ = sa.GetBool(pausedKey)
 	}
-	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) { return r.status(), nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, contract.QueryStatus, func() (contract.Status, error) { return r.status(), nil }); err != nil {
 		return nil, err
 	}
 	r.log.Info("partition workflow run started", "topic", r.topic, "partition", r.partition,
@@ -185,7 +196,7 @@ func (r *runner) run(ctx workflow.Context) error {
 		}
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(r.entriesCh, func(c workflow.ReceiveChannel, _ bool) {
-			var sig EntriesSignal
+			var sig contract.EntriesSignal
 			c.Receive(ctx, &sig)
 			r.accept(sig)
 		})
@@ -229,16 +240,16 @@ func (r *runner) startEntries(ctx workflow.Context) bool {
 }
 
 // nextStartable is the index in the queue of the next entry to start, -1 if none. The
-// queue and r.flying are both in offset order; the map only answers membership, so the
-// choice does not depend on map iteration order.
+// queue is in arrival order (offset order but after an offset reset); the maps only
+// answer membership, so the choice does not depend on map iteration order.
 func (r *runner) nextStartable() int {
 	earlier := make(map[string]bool, len(r.flying))
-	j := 0
+	inFlight := make(map[entryID]bool, len(r.flying))
+	for _, in := range r.flying {
+		inFlight[idOf(in.e)] = true
+	}
 	for i, e := range r.st.Queue {
-		for j < len(r.flying) && r.flying[j].e.Offset < e.Offset {
-			j++
-		}
-		flying := j < len(r.flying) && r.flying[j].e.Offset == e.Offset
+		flying := inFlight[idOf(e)]
 		k := objectKey(e)
 		if earlier[k] {
 			continue // an earlier version of this object is queued or in flight
@@ -251,9 +262,21 @@ func (r *runner) nextStartable() int {
 	return -1
 }
 
+// entryID identifies an accepted entry: its journal position is unique among those
+// accepted by journal position, its offset among those accepted by offset.
+type entryID struct {
+	journalID string
+	seq       uint64
+	offset    int64
+}
+
+func idOf(e contract.Entry) entryID {
+	return entryID{journalID: e.JournalID, seq: e.Seq, offset: e.Offset}
+}
+
 // objectKey names the object of an entry: its versions must not run concurrently.
-func objectKey(e Entry) string {
-	return e.Record.Bucket + "/" + e.Record.Key
+func objectKey(e contract.Entry) string {
+	return contract.ObjectKey(e.Record.Bucket, e.Record.Key)
 }
 
 // continueAsNewDue tells whether this run should end (once nothing is in flight).
@@ -274,7 +297,7 @@ func (r *runner) continueAsNewDue(ctx workflow.Context) bool {
 
 func (r *runner) drainSignals() {
 	for {
-		var sig EntriesSignal
+		var sig contract.EntriesSignal
 		switch {
 		case r.entriesCh.ReceiveAsync(&sig):
 			r.accept(sig)
@@ -293,7 +316,7 @@ func (r *runner) drainSignals() {
 func (r *runner) continueAsNew(ctx workflow.Context) error {
 	r.log.Info("continuing as new", "run", r.st.Runs, "processedThisRun", r.processedThisRun,
 		"signalsThisRun", r.signalsThisRun, "backlog", len(r.st.Queue), "backlogBytes", r.queueBytes)
-	return workflow.NewContinueAsNewError(ctx, WorkflowName, Params{
+	return workflow.NewContinueAsNewError(ctx, contract.WorkflowName, contract.Params{
 		Topic:     r.topic,
 		Partition: r.partition,
 		Config:    r.cfg,
@@ -302,7 +325,7 @@ func (r *runner) continueAsNew(ctx workflow.Context) error {
 }
 
 // accept queues the signal's new entries and drops redeliveries.
-func (r *runner) accept(sig EntriesSignal) {
+func (r *runner) accept(sig contract.EntriesSignal) {
 	r.signalsThisRun++
 	var dups, misrouted int
 	for _, e := range sig.Entries {
@@ -313,7 +336,7 @@ func (r *runner) accept(sig EntriesSignal) {
 				e.Topic, e.Partition, e.Offset, r.topic, r.partition))
 			continue
 		}
-		if e.Offset < r.st.NextOffset {
+		if r.duplicate(e) {
 			dups++
 			r.st.Duplicates++
 			continue
@@ -328,9 +351,26 @@ func (r *runner) accept(sig EntriesSignal) {
 	if misrouted > 0 {
 		r.log.Error("dropped entries of another partition", "count", misrouted, "lastError", r.st.LastError)
 	}
-	if len(sig.Entries) > MaxEntriesPerSignal {
-		r.log.Warn("entries signal bigger than MaxEntriesPerSignal", "entries", len(sig.Entries), "max", MaxEntriesPerSignal)
+	if len(sig.Entries) > contract.MaxEntriesPerSignal {
+		r.log.Warn("entries signal bigger than MaxEntriesPerSignal", "entries", len(sig.Entries), "max", contract.MaxEntriesPerSignal)
 	}
+}
+
+// duplicate tells whether e was accepted before, and if not, records its journal
+// position: by journal position when it has one (and this run dedupes so), else by
+// offset.
+func (r *runner) duplicate(e contract.Entry) bool {
+	if !r.journalDedupe || e.JournalID == "" {
+		return e.Offset < r.st.NextOffset
+	}
+	if last, ok := r.st.JournalSeqs[e.JournalID]; ok && e.Seq <= last {
+		return true
+	}
+	if r.st.JournalSeqs == nil {
+		r.st.JournalSeqs = map[string]uint64{}
+	}
+	r.st.JournalSeqs[e.JournalID] = e.Seq
+	return false
 }
 
 func (r *runner) setPaused(p bool) {
@@ -347,7 +387,7 @@ func (r *runner) start(ctx workflow.Context, i int) bool {
 	e := r.st.Queue[i]
 	rec := &e.Record
 	r.boundary = true
-	in := &inflight{e: e, ref: EntryRef{Offset: e.Offset, Op: rec.Op, Bucket: rec.Bucket, Key: rec.Key, VersionID: rec.VersionID}}
+	in := &inflight{e: e, ref: contract.EntryRef{Offset: e.Offset, Op: rec.Op, Bucket: rec.Bucket, Key: rec.Key, VersionID: rec.VersionID}}
 	if !rec.Pending() {
 		reason := notReplicable(rec)
 		if rec.Replication != nil && rec.Replication.Status == record.StatusPending && rec.VersionID != "" {
@@ -364,25 +404,29 @@ func (r *runner) start(ctx workflow.Context, i int) bool {
 		r.finish(in, &r.st.Skipped)
 		return true
 	}
-	in.ref.Phase = PhaseReplicate
+	in.ref.Phase = contract.PhaseReplicate
 	in.ref.Since = workflow.Now(ctx)
 	actx := workflow.WithActivityOptions(r.replicateCtx, withSummary(workflow.GetActivityOptions(r.replicateCtx), in.ref))
-	in.fut = workflow.ExecuteActivity(actx, ActivityReplicate, ReplicateInput{Entry: e})
+	in.fut = workflow.ExecuteActivity(actx, contract.ActivityReplicate, contract.ReplicateInput{Entry: e})
 	r.track(in)
 	return false
 }
 
-// track adds an entry to those in flight, keeping them in offset order.
+// track adds an entry to those in flight, keeping them in queue order.
 func (r *runner) track(in *inflight) {
-	i, _ := slices.BinarySearchFunc(r.flying, in.e.Offset, func(f *inflight, off int64) int { return cmp.Compare(f.e.Offset, off) })
+	pos := make(map[entryID]int, len(r.st.Queue))
+	for i, e := range r.st.Queue {
+		pos[idOf(e)] = i
+	}
+	i, _ := slices.BinarySearchFunc(r.flying, pos[idOf(in.e)], func(f *inflight, p int) int { return cmp.Compare(pos[idOf(f.e)], p) })
 	r.flying = slices.Insert(r.flying, i, in)
 }
 
 // startStatus moves an entry to PhaseSetStatus and starts its status write.
 func (r *runner) startStatus(ctx workflow.Context, in *inflight, status, reason string) {
 	ref := in.ref
-	in.status = SetStatusInput{Bucket: ref.Bucket, Key: ref.Key, VersionID: ref.VersionID, Status: status, Reason: reason}
-	ref.Phase = PhaseSetStatus
+	in.status = contract.SetStatusInput{Bucket: ref.Bucket, Key: ref.Key, VersionID: ref.VersionID, Status: status, Reason: reason}
+	ref.Phase = contract.PhaseSetStatus
 	ref.Since = workflow.Now(ctx)
 	ref.Status = status
 	ref.Reason = reason
@@ -392,19 +436,19 @@ func (r *runner) startStatus(ctx workflow.Context, in *inflight, status, reason 
 		// SDK runs the registered function.
 		o := workflow.GetLocalActivityOptions(r.statusCtx)
 		o.Summary = summary(ref)
-		in.fut = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(r.statusCtx, o), ActivitySetStatus, in.status)
+		in.fut = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(r.statusCtx, o), contract.ActivitySetStatus, in.status)
 		return
 	}
 	actx := workflow.WithActivityOptions(r.statusCtx, withSummary(workflow.GetActivityOptions(r.statusCtx), ref))
-	in.fut = workflow.ExecuteActivity(actx, ActivitySetStatus, in.status)
+	in.fut = workflow.ExecuteActivity(actx, contract.ActivitySetStatus, in.status)
 }
 
-func withSummary(o workflow.ActivityOptions, ref EntryRef) workflow.ActivityOptions {
+func withSummary(o workflow.ActivityOptions, ref contract.EntryRef) workflow.ActivityOptions {
 	o.Summary = summary(ref)
 	return o
 }
 
-func summary(ref EntryRef) string {
+func summary(ref contract.EntryRef) string {
 	s := fmt.Sprintf("%s/%s@%s (offset %d)", ref.Bucket, ref.Key, ref.VersionID, ref.Offset)
 	if ref.Status != "" {
 		s += " → " + ref.Status
@@ -419,8 +463,8 @@ func (r *runner) onDone(ctx workflow.Context, in *inflight, f workflow.Future) {
 		return // cancelled: run() returns
 	}
 	switch in.ref.Phase {
-	case PhaseReplicate:
-		var res ReplicateResult
+	case contract.PhaseReplicate:
+		var res contract.ReplicateResult
 		err := f.Get(ctx, &res)
 		if err == nil {
 			r.st.Bytes += res.Bytes
@@ -428,25 +472,25 @@ func (r *runner) onDone(ctx workflow.Context, in *inflight, f workflow.Future) {
 			return
 		}
 		var appErr *temporal.ApplicationError
-		if errors.As(err, &appErr) && appErr.Type() == ErrTypeNoSuchVersion {
-			r.setError(entryError(e, reason(err, r.cfg.Retry, ReplicateNonRetryableErrorTypes())+": skipped"))
+		if errors.As(err, &appErr) && appErr.Type() == contract.KindSourceGone.ErrorType() {
+			r.setError(entryError(e, reason(err, r.cfg.Retry, contract.ReplicateNonRetryableErrorTypes())+": skipped"))
 			r.log.Warn("source version gone before replication: skipped", "offset", e.Offset, "error", err)
 			r.finish(in, &r.st.Skipped)
 			return
 		}
-		why := reason(err, r.cfg.Retry, ReplicateNonRetryableErrorTypes())
+		why := reason(err, r.cfg.Retry, contract.ReplicateNonRetryableErrorTypes())
 		r.setError(entryError(e, why))
 		r.log.Error("replication failed: marking the version FAILED", "offset", e.Offset, "bucket", e.Record.Bucket,
 			"key", e.Record.Key, "versionId", e.Record.VersionID, "error", err)
 		r.startStatus(ctx, in, record.StatusFailed, why)
-	case PhaseSetStatus:
+	case contract.PhaseSetStatus:
 		counter := &r.st.Completed
 		if in.status.Status == record.StatusFailed {
 			counter = &r.st.Failed
 		}
 		if err := f.Get(ctx, nil); err != nil {
 			r.st.StatusErrors++
-			r.setError(entryError(e, "could not set status "+in.status.Status+": "+reason(err, r.cfg.StatusRetry, SetStatusNonRetryableErrorTypes())))
+			r.setError(entryError(e, "could not set status "+in.status.Status+": "+reason(err, r.cfg.StatusRetry, contract.SetStatusNonRetryableErrorTypes())))
 			r.log.Error("status write failed for good", "offset", e.Offset, "status", in.status.Status, "error", err)
 		}
 		r.finish(in, counter)
@@ -456,11 +500,11 @@ func (r *runner) onDone(ctx workflow.Context, in *inflight, f workflow.Future) {
 // finish removes a finished entry from the queue and from those in flight, and counts
 // it.
 func (r *runner) finish(in *inflight, counter *int64) {
-	off := in.e.Offset
-	if i, ok := slices.BinarySearchFunc(r.st.Queue, off, func(e Entry, off int64) int { return cmp.Compare(e.Offset, off) }); ok {
+	off, id := in.e.Offset, idOf(in.e)
+	if i := slices.IndexFunc(r.st.Queue, func(e contract.Entry) bool { return idOf(e) == id }); i >= 0 {
 		r.queueBytes -= entrySize(r.st.Queue[i])
 		if i == 0 {
-			r.st.Queue[0] = Entry{}
+			r.st.Queue[0] = contract.Entry{}
 			r.st.Queue = r.st.Queue[1:]
 		} else {
 			r.st.Queue = slices.Delete(r.st.Queue, i, i+1)
@@ -498,16 +542,16 @@ func (r *runner) publish(ctx workflow.Context, upsert bool) {
 	want := saValues{backlog: int64(len(r.st.Queue)), processed: r.st.Processed, paused: r.st.Paused}
 	var ups []temporal.SearchAttributeUpdate
 	if !r.saSet {
-		ups = append(ups, PartitionKey.ValueSet(int64(r.partition)), TopicKey.ValueSet(r.topic))
+		ups = append(ups, partitionKey.ValueSet(int64(r.partition)), topicKey.ValueSet(r.topic))
 	}
 	if !r.saSet || want.backlog != r.sa.backlog {
-		ups = append(ups, BacklogKey.ValueSet(want.backlog))
+		ups = append(ups, backlogKey.ValueSet(want.backlog))
 	}
 	if !r.saSet || want.processed != r.sa.processed {
-		ups = append(ups, ProcessedKey.ValueSet(want.processed))
+		ups = append(ups, processedKey.ValueSet(want.processed))
 	}
 	if !r.saSet || want.paused != r.sa.paused {
-		ups = append(ups, PausedKey.ValueSet(want.paused))
+		ups = append(ups, pausedKey.ValueSet(want.paused))
 	}
 	if len(ups) == 0 {
 		return
@@ -548,7 +592,7 @@ func (r *runner) details() string {
 }
 
 // writeRef writes "`bucket/key@version` (phase [status] since time)", the name trimmed.
-func writeRef(b *strings.Builder, ref EntryRef) {
+func writeRef(b *strings.Builder, ref contract.EntryRef) {
 	name := strings.ReplaceAll(truncate(ref.Bucket+"/"+ref.Key+"@"+ref.VersionID, detailsMaxName), "`", "'")
 	fmt.Fprintf(b, "`%s` (%s", name, ref.Phase)
 	if ref.Status != "" {
@@ -557,8 +601,8 @@ func writeRef(b *strings.Builder, ref EntryRef) {
 	fmt.Fprintf(b, " since %s)", ref.Since.UTC().Format(time.RFC3339))
 }
 
-func (r *runner) status() Status {
-	s := Status{
+func (r *runner) status() contract.Status {
+	s := contract.Status{
 		Topic:            r.topic,
 		Partition:        r.partition,
 		Backlog:          len(r.st.Queue),
@@ -583,7 +627,7 @@ func (r *runner) status() Status {
 }
 
 // entrySize is the JSON size of an entry, as the default data converter encodes it.
-func entrySize(e Entry) int {
+func entrySize(e contract.Entry) int {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return 0
@@ -599,7 +643,7 @@ func notReplicable(rec *record.Record) string {
 	return fmt.Sprintf("not replicable: op %q with replication status %s", rec.Op, status)
 }
 
-func entryError(e Entry, msg string) string {
+func entryError(e contract.Entry, msg string) string {
 	return fmt.Sprintf("offset %d %s/%s@%s: %s", e.Offset, e.Record.Bucket, e.Record.Key, e.Record.VersionID, msg)
 }
 
@@ -608,7 +652,7 @@ func entryError(e Entry, msg string) string {
 // for a non-retryable error or after the last attempt (no ScheduleToClose timeout is
 // set), so that is computed here rather than read from the error's retry state, which
 // the test environment does not fill.
-func reason(err error, rc RetryConfig, nonRetryable []string) string {
+func reason(err error, rc contract.RetryConfig, nonRetryable []string) string {
 	var msg string
 	retryable := true
 	var appErr *temporal.ApplicationError
@@ -617,7 +661,7 @@ func reason(err error, rc RetryConfig, nonRetryable []string) string {
 	switch {
 	case errors.As(err, &appErr):
 		msg = appErr.Message()
-		if t := appErr.Type(); slices.Contains(ReplicateNonRetryableErrorTypes(), t) {
+		if t := appErr.Type(); slices.Contains(contract.ReplicateNonRetryableErrorTypes(), t) {
 			msg = t + ": " + msg
 		}
 		retryable = !appErr.NonRetryable() && !slices.Contains(nonRetryable, appErr.Type())

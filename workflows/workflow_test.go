@@ -24,6 +24,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/journal/record"
 )
 
@@ -37,14 +38,14 @@ const (
 type fakes struct {
 	mu     sync.Mutex
 	events []string // "R<offset>#<attempt>", "S<offset>=<STATUS>#<attempt>"
-	inputs []ReplicateInput
-	status []SetStatusInput // successful status writes
+	inputs []contract.ReplicateInput
+	status []contract.SetStatusInput // successful status writes
 	// replicate and setStatus decide an attempt's outcome; nil succeeds.
-	replicate func(in ReplicateInput, attempt int32) (ReplicateResult, error)
-	setStatus func(in SetStatusInput, attempt int32) error
+	replicate func(in contract.ReplicateInput, attempt int32) (contract.ReplicateResult, error)
+	setStatus func(in contract.SetStatusInput, attempt int32) error
 }
 
-func (f *fakes) replicateActivity(ctx context.Context, in ReplicateInput) (ReplicateResult, error) {
+func (f *fakes) replicateActivity(ctx context.Context, in contract.ReplicateInput) (contract.ReplicateResult, error) {
 	attempt := activity.GetInfo(ctx).Attempt
 	f.mu.Lock()
 	f.events = append(f.events, fmt.Sprintf("R%d#%d", in.Entry.Offset, attempt))
@@ -54,10 +55,10 @@ func (f *fakes) replicateActivity(ctx context.Context, in ReplicateInput) (Repli
 	if fn != nil {
 		return fn(in, attempt)
 	}
-	return ReplicateResult{Bytes: in.Entry.Record.Size}, nil
+	return contract.ReplicateResult{Bytes: in.Entry.Record.Size}, nil
 }
 
-func (f *fakes) setStatusActivity(ctx context.Context, in SetStatusInput) error {
+func (f *fakes) setStatusActivity(ctx context.Context, in contract.SetStatusInput) error {
 	attempt := activity.GetInfo(ctx).Attempt
 	f.mu.Lock()
 	f.events = append(f.events, fmt.Sprintf("S%s=%s#%d", in.VersionID, in.Status, attempt))
@@ -81,10 +82,10 @@ func (f *fakes) Events() []string {
 	return append([]string(nil), f.events...)
 }
 
-func (f *fakes) Statuses() []SetStatusInput {
+func (f *fakes) Statuses() []contract.SetStatusInput {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]SetStatusInput(nil), f.status...)
+	return append([]contract.SetStatusInput(nil), f.status...)
 }
 
 func (f *fakes) count(prefix string) int {
@@ -111,21 +112,21 @@ func newEnv(t *testing.T, f *fakes) *testsuite.TestWorkflowEnvironment {
 	var ts testsuite.WorkflowTestSuite
 	ts.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))))
 	env := ts.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(PartitionWorkflow, workflow.RegisterOptions{Name: WorkflowName})
-	env.RegisterActivityWithOptions(f.replicateActivity, activity.RegisterOptions{Name: ActivityReplicate})
-	env.RegisterActivityWithOptions(f.setStatusActivity, activity.RegisterOptions{Name: ActivitySetStatus})
-	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: WorkflowID(testTopic, testPartition), TaskQueue: TaskQueue})
+	env.RegisterWorkflowWithOptions(PartitionWorkflow, workflow.RegisterOptions{Name: contract.WorkflowName})
+	env.RegisterActivityWithOptions(f.replicateActivity, activity.RegisterOptions{Name: contract.ActivityReplicate})
+	env.RegisterActivityWithOptions(f.setStatusActivity, activity.RegisterOptions{Name: contract.ActivitySetStatus})
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: contract.WorkflowID(testTopic, testPartition), TaskQueue: contract.TaskQueue})
 	return env
 }
 
 // slow makes every attempt of both activities take d of workflow time.
 func slow(env *testsuite.TestWorkflowEnvironment, f *fakes, d time.Duration) {
-	env.OnActivity(ActivityReplicate, mock.Anything, mock.Anything).After(d).Return(f.replicateActivity)
-	env.OnActivity(ActivitySetStatus, mock.Anything, mock.Anything).After(d).Return(f.setStatusActivity)
+	env.OnActivity(contract.ActivityReplicate, mock.Anything, mock.Anything).After(d).Return(f.replicateActivity)
+	env.OnActivity(contract.ActivitySetStatus, mock.Anything, mock.Anything).After(d).Return(f.setStatusActivity)
 }
 
-func entry(off int64) Entry {
-	return Entry{Topic: testTopic, Partition: testPartition, Offset: off, Record: record.Record{
+func entry(off int64) contract.Entry {
+	return contract.Entry{Topic: testTopic, Partition: testPartition, Offset: off, Record: record.Record{
 		Seq: uint64(1000 + off), Op: record.OpPut, Bucket: "source-bucket", Key: fmt.Sprintf("key-%d", off),
 		VersionID: fmt.Sprintf("v%d", off), Size: 100 + off, ETag: "etag",
 		Replication: &record.Replication{Status: record.StatusPending, Role: "arn:aws:iam::root:role/r",
@@ -133,8 +134,8 @@ func entry(off int64) Entry {
 	}}
 }
 
-func entries(offsets ...int64) EntriesSignal {
-	var s EntriesSignal
+func entries(offsets ...int64) contract.EntriesSignal {
+	var s contract.EntriesSignal
 	for _, o := range offsets {
 		s.Entries = append(s.Entries, entry(o))
 	}
@@ -149,43 +150,43 @@ func span(from, to int64) []int64 {
 	return o
 }
 
-func signalAt(env *testsuite.TestWorkflowEnvironment, d time.Duration, sig EntriesSignal) {
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalEntries, sig) }, d)
+func signalAt(env *testsuite.TestWorkflowEnvironment, d time.Duration, sig contract.EntriesSignal) {
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalEntries, sig) }, d)
 }
 
-func queryAt(t *testing.T, env *testsuite.TestWorkflowEnvironment, d time.Duration, check func(Status)) {
+func queryAt(t *testing.T, env *testsuite.TestWorkflowEnvironment, d time.Duration, check func(contract.Status)) {
 	t.Helper()
 	env.RegisterDelayedCallback(func() {
 		check(queryStatus(t, env))
 	}, d)
 }
 
-func queryStatus(t *testing.T, env *testsuite.TestWorkflowEnvironment) Status {
+func queryStatus(t *testing.T, env *testsuite.TestWorkflowEnvironment) contract.Status {
 	t.Helper()
-	v, err := env.QueryWorkflow(QueryStatus)
+	v, err := env.QueryWorkflow(contract.QueryStatus)
 	require.NoError(t, err)
-	var s Status
+	var s contract.Status
 	require.NoError(t, v.Get(&s))
 	return s
 }
 
 // runUntil runs the workflow with p and cancels it at d; it must end cancelled.
-func runUntil(t *testing.T, env *testsuite.TestWorkflowEnvironment, p Params, d time.Duration) {
+func runUntil(t *testing.T, env *testsuite.TestWorkflowEnvironment, p contract.Params, d time.Duration) {
 	t.Helper()
-	var last Status
+	var last contract.Status
 	env.RegisterDelayedCallback(func() {
 		last = queryStatus(t, env)
 		env.CancelWorkflow()
 	}, d)
-	env.ExecuteWorkflow(WorkflowName, p)
+	env.ExecuteWorkflow(contract.WorkflowName, p)
 	require.True(t, env.IsWorkflowCompleted())
 	err := env.GetWorkflowError()
 	var canceled *temporal.CanceledError
 	require.Truef(t, errors.As(err, &canceled), "workflow should end cancelled, got %v (status %+v)", err, last)
 }
 
-func params(cfg Config) Params {
-	return Params{Topic: testTopic, Partition: testPartition, Config: cfg}
+func params(cfg contract.Config) contract.Params {
+	return contract.Params{Topic: testTopic, Partition: testPartition, Config: cfg}
 }
 
 // completedSequence is the event list of entries replicated and marked COMPLETED at the
@@ -206,13 +207,13 @@ func TestFIFOAcrossSignals(t *testing.T) {
 	signalAt(env, 0, entries(3, 4))
 	signalAt(env, 1500*time.Millisecond, entries(5, 6, 7)) // while entry 0 is being marked
 	signalAt(env, 5*time.Second, entries(8))
-	queryAt(t, env, 1500*time.Millisecond+time.Millisecond, func(s Status) {
+	queryAt(t, env, 1500*time.Millisecond+time.Millisecond, func(s contract.Status) {
 		assert.Equal(t, 8, s.Backlog, "entries 0..7 accepted, none finished")
 		assert.Equal(t, int64(7), s.LastOffset)
 		require.NotNil(t, s.Current)
 		assert.Equal(t, int64(0), s.Current.Offset)
 	})
-	runUntil(t, env, params(Config{MaxConcurrent: 1}), time.Minute)
+	runUntil(t, env, params(contract.Config{MaxConcurrent: 1}), time.Minute)
 
 	assert.Equal(t, completedSequence(span(0, 8)...), f.Events())
 	for i, in := range f.inputs {
@@ -234,13 +235,13 @@ func TestDedupeRedeliveredOffsets(t *testing.T) {
 	signalAt(env, 30*time.Second, entries(0, 1, 7))          // long after they were processed
 	misrouted := entry(8)
 	misrouted.Partition = 4
-	signalAt(env, 31*time.Second, EntriesSignal{Entries: []Entry{misrouted, entry(8)}})
-	queryAt(t, env, 50*time.Second, func(s Status) {
+	signalAt(env, 31*time.Second, contract.EntriesSignal{Entries: []contract.Entry{misrouted, entry(8)}})
+	queryAt(t, env, 50*time.Second, func(s contract.Status) {
 		assert.Equal(t, int64(2+1+1+1+2+3), s.Duplicates)
 		assert.Equal(t, int64(1), s.Misrouted)
 		assert.Equal(t, int64(9), s.Completed)
 	})
-	runUntil(t, env, params(Config{MaxConcurrent: 1}), time.Minute)
+	runUntil(t, env, params(contract.Config{MaxConcurrent: 1}), time.Minute)
 
 	assert.Equal(t, completedSequence(span(0, 8)...), f.Events(), "each offset exactly once, in order")
 }
@@ -253,8 +254,8 @@ func TestDedupeCounters(t *testing.T) {
 	signalAt(env, 2*time.Second, entries(5, 4))  // 4 < 5: duplicate (not a gap filler)
 	bad := entry(9)
 	bad.Topic = "other"
-	signalAt(env, 3*time.Second, EntriesSignal{Entries: []Entry{bad}})
-	queryAt(t, env, 10*time.Second, func(s Status) {
+	signalAt(env, 3*time.Second, contract.EntriesSignal{Entries: []contract.Entry{bad}})
+	queryAt(t, env, 10*time.Second, func(s contract.Status) {
 		assert.Equal(t, int64(3), s.Duplicates)
 		assert.Equal(t, int64(1), s.Misrouted)
 		assert.Contains(t, s.LastError, "other/3")
@@ -264,36 +265,36 @@ func TestDedupeCounters(t *testing.T) {
 		assert.Equal(t, 0, s.Backlog)
 		assert.Equal(t, 4, s.SignalsThisRun)
 	})
-	runUntil(t, env, params(Config{MaxConcurrent: 1}), time.Minute)
+	runUntil(t, env, params(contract.Config{MaxConcurrent: 1}), time.Minute)
 	assert.Equal(t, completedSequence(0, 1, 2, 3, 5), f.Events())
 }
 
 func TestRetriesThenFailedThenNext(t *testing.T) {
-	f := &fakes{replicate: func(in ReplicateInput, attempt int32) (ReplicateResult, error) {
+	f := &fakes{replicate: func(in contract.ReplicateInput, attempt int32) (contract.ReplicateResult, error) {
 		if in.Entry.Offset == 1 {
-			return ReplicateResult{}, temporal.NewApplicationError(fmt.Sprintf("target unreachable (attempt %d)", attempt), "TargetUnavailable")
+			return contract.ReplicateResult{}, temporal.NewApplicationError(fmt.Sprintf("target unreachable (attempt %d)", attempt), "TargetUnavailable")
 		}
-		return ReplicateResult{Bytes: 7}, nil
+		return contract.ReplicateResult{Bytes: 7}, nil
 	}}
 	env := newEnv(t, f)
 	signalAt(env, 0, entries(0, 1, 2))
 	// Backoff 1 s ×1.5: attempts of entry 1 start at 0, 1, 2.5, 4.75, 8.125, 13.19 s.
-	queryAt(t, env, 5*time.Second, func(s Status) {
+	queryAt(t, env, 5*time.Second, func(s contract.Status) {
 		require.NotNil(t, s.Current)
 		assert.Equal(t, int64(1), s.Current.Offset)
-		assert.Equal(t, PhaseReplicate, s.Current.Phase)
+		assert.Equal(t, contract.PhaseReplicate, s.Current.Phase)
 		assert.Equal(t, 2, s.Backlog)
 		assert.Equal(t, int64(1), s.Completed)
 		assert.Contains(t, env.Now().Sub(s.Current.Since).String(), "5s")
 	})
-	queryAt(t, env, 20*time.Second, func(s Status) {
+	queryAt(t, env, 20*time.Second, func(s contract.Status) {
 		assert.Equal(t, int64(3), s.Processed)
 		assert.Equal(t, int64(2), s.Completed)
 		assert.Equal(t, int64(1), s.Failed)
 		assert.Equal(t, int64(14), s.Bytes)
 		assert.Contains(t, s.LastError, "offset 1 source-bucket/key-1@v1: target unreachable (attempt 6) (gave up after 6 attempts)")
 	})
-	runUntil(t, env, params(Config{MaxConcurrent: 1}), time.Minute)
+	runUntil(t, env, params(contract.Config{MaxConcurrent: 1}), time.Minute)
 
 	want := completedSequence(0)
 	for a := 1; a <= 6; a++ {
@@ -304,17 +305,17 @@ func TestRetriesThenFailedThenNext(t *testing.T) {
 	assert.Equal(t, want, f.Events())
 	st := f.Statuses()
 	require.Len(t, st, 3)
-	assert.Equal(t, SetStatusInput{Bucket: "source-bucket", Key: "key-1", VersionID: "v1", Status: record.StatusFailed,
+	assert.Equal(t, contract.SetStatusInput{Bucket: "source-bucket", Key: "key-1", VersionID: "v1", Status: record.StatusFailed,
 		Reason: "target unreachable (attempt 6) (gave up after 6 attempts)"}, st[1])
 }
 
 func TestConfiguredRetries(t *testing.T) {
-	f := &fakes{replicate: func(in ReplicateInput, attempt int32) (ReplicateResult, error) {
-		return ReplicateResult{}, errors.New("boom")
+	f := &fakes{replicate: func(in contract.ReplicateInput, attempt int32) (contract.ReplicateResult, error) {
+		return contract.ReplicateResult{}, errors.New("boom")
 	}}
 	env := newEnv(t, f)
 	signalAt(env, 0, entries(0))
-	runUntil(t, env, params(Config{Retry: RetryConfig{MaxRetries: 2}}), time.Minute)
+	runUntil(t, env, params(contract.Config{Retry: contract.RetryConfig{MaxRetries: 2}}), time.Minute)
 	assert.Equal(t, 3, f.count("R0#"), "MaxRetries 2 → 3 attempts")
 	require.Len(t, f.Statuses(), 1)
 	assert.Equal(t, "boom (gave up after 3 attempts)", f.Statuses()[0].Reason)
@@ -322,7 +323,7 @@ func TestConfiguredRetries(t *testing.T) {
 	f = &fakes{replicate: f.replicate}
 	env = newEnv(t, f)
 	signalAt(env, 0, entries(0))
-	runUntil(t, env, params(Config{Retry: RetryConfig{MaxRetries: NoRetries}}), time.Minute)
+	runUntil(t, env, params(contract.Config{Retry: contract.RetryConfig{MaxRetries: contract.NoRetries}}), time.Minute)
 	assert.Equal(t, 1, f.count("R0#"), "NoRetries → 1 attempt")
 }
 
@@ -332,27 +333,27 @@ func TestNonRetryableFailsAtOnce(t *testing.T) {
 		err    error
 		reason string
 	}{
-		{"access denied", temporal.NewApplicationError("target refused PutObject", ErrTypeAccessDenied),
+		{"access denied", temporal.NewApplicationError("target refused PutObject", contract.KindAccessDenied.ErrorType()),
 			"AccessDenied: target refused PutObject (not retried)"},
-		{"invalid config", temporal.NewApplicationError("no rule matches", ErrTypeInvalidConfig),
+		{"invalid config", temporal.NewApplicationError("no rule matches", contract.KindInvalidConfig.ErrorType()),
 			"InvalidConfig: no rule matches (not retried)"},
-		{"no such bucket", temporal.NewApplicationError("target-bucket does not exist", ErrTypeNoSuchBucket),
+		{"no such bucket", temporal.NewApplicationError("target-bucket does not exist", contract.KindNoSuchBucket.ErrorType()),
 			"NoSuchBucket: target-bucket does not exist (not retried)"},
-		{"generic", temporal.NewApplicationError("cannot", ErrTypeNonRetryable), "NonRetryable: cannot (not retried)"},
+		{"generic", temporal.NewApplicationError("cannot", contract.KindNonRetryable.ErrorType()), "NonRetryable: cannot (not retried)"},
 		{"flagged", temporal.NewNonRetryableApplicationError("flagged by the activity", "Other", nil),
 			"flagged by the activity (not retried)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := &fakes{replicate: func(in ReplicateInput, attempt int32) (ReplicateResult, error) {
+			f := &fakes{replicate: func(in contract.ReplicateInput, attempt int32) (contract.ReplicateResult, error) {
 				if in.Entry.Offset == 0 {
-					return ReplicateResult{}, c.err
+					return contract.ReplicateResult{}, c.err
 				}
-				return ReplicateResult{}, nil
+				return contract.ReplicateResult{}, nil
 			}}
 			env := newEnv(t, f)
 			signalAt(env, 0, entries(0, 1))
-			runUntil(t, env, params(Config{MaxConcurrent: 1}), time.Minute)
+			runUntil(t, env, params(contract.Config{MaxConcurrent: 1}), time.Minute)
 			assert.Equal(t, []string{"R0#1", "Sv0=FAILED#1", "R1#1", "Sv1=COMPLETED#1"}, f.Events())
 			assert.Equal(t, c.reason, f.Statuses()[0].Reason)
 		})
@@ -360,32 +361,32 @@ func TestNonRetryableFailsAtOnce(t *testing.T) {
 }
 
 func TestSourceVersionGoneIsSkipped(t *testing.T) {
-	f := &fakes{replicate: func(in ReplicateInput, attempt int32) (ReplicateResult, error) {
+	f := &fakes{replicate: func(in contract.ReplicateInput, attempt int32) (contract.ReplicateResult, error) {
 		if in.Entry.Offset == 0 {
-			return ReplicateResult{}, temporal.NewApplicationError("source version v0 is gone", ErrTypeNoSuchVersion)
+			return contract.ReplicateResult{}, temporal.NewApplicationError("source version v0 is gone", contract.KindSourceGone.ErrorType())
 		}
-		return ReplicateResult{}, nil
+		return contract.ReplicateResult{}, nil
 	}}
 	env := newEnv(t, f)
 	signalAt(env, 0, entries(0, 1))
-	queryAt(t, env, 30*time.Second, func(s Status) {
+	queryAt(t, env, 30*time.Second, func(s contract.Status) {
 		assert.Equal(t, int64(1), s.Skipped)
 		assert.Equal(t, int64(1), s.Completed)
 		assert.Equal(t, int64(0), s.Failed)
 		assert.Equal(t, int64(2), s.Processed)
 		assert.Contains(t, s.LastError, "NoSuchVersion: source version v0 is gone")
 	})
-	runUntil(t, env, params(Config{MaxConcurrent: 1}), time.Minute)
+	runUntil(t, env, params(contract.Config{MaxConcurrent: 1}), time.Minute)
 	assert.Equal(t, []string{"R0#1", "R1#1", "Sv1=COMPLETED#1"}, f.Events(), "no status write for a version that is gone")
 }
 
 func TestSetStatusRetriedUntilWritten(t *testing.T) {
-	f := &fakes{setStatus: func(in SetStatusInput, attempt int32) error {
+	f := &fakes{setStatus: func(in contract.SetStatusInput, attempt int32) error {
 		if in.VersionID == "v0" && attempt <= 8 {
 			return temporal.NewApplicationError("source endpoint down", "Unavailable")
 		}
 		if in.VersionID == "v1" {
-			return temporal.NewApplicationError("version v1 is gone", ErrTypeNoSuchVersion)
+			return temporal.NewApplicationError("version v1 is gone", contract.KindSourceGone.ErrorType())
 		}
 		return nil
 	}}
@@ -395,20 +396,20 @@ func TestSetStatusRetriedUntilWritten(t *testing.T) {
 	// TestConfigDefaults); the test environment turns "forever" into 10 attempts, so 8
 	// failures are used here: more than the replication policy's 6 attempts, with
 	// backoff 1 s ×2 capped at 60 s: 1+2+4+8+16+32+60+60 = 183 s.
-	queryAt(t, env, 170*time.Second, func(s Status) {
+	queryAt(t, env, 170*time.Second, func(s contract.Status) {
 		require.NotNil(t, s.Current, "still writing the status of entry 0")
 		assert.Equal(t, int64(0), s.Current.Offset)
-		assert.Equal(t, PhaseSetStatus, s.Current.Phase)
+		assert.Equal(t, contract.PhaseSetStatus, s.Current.Phase)
 		assert.Equal(t, record.StatusCompleted, s.Current.Status)
 		assert.Equal(t, int64(0), s.Processed)
 	})
-	queryAt(t, env, 10*time.Minute, func(s Status) {
+	queryAt(t, env, 10*time.Minute, func(s contract.Status) {
 		assert.Equal(t, int64(3), s.Processed)
 		assert.Equal(t, int64(3), s.Completed)
 		assert.Equal(t, int64(1), s.StatusErrors)
 		assert.Contains(t, s.LastError, "could not set status COMPLETED: NoSuchVersion: version v1 is gone (not retried)")
 	})
-	runUntil(t, env, params(Config{MaxConcurrent: 1}), time.Hour)
+	runUntil(t, env, params(contract.Config{MaxConcurrent: 1}), time.Hour)
 	assert.Equal(t, 9, f.count("Sv0=COMPLETED#"), "8 failures then the write")
 	assert.Equal(t, 1, f.count("Sv1=COMPLETED#"), "no version to mark: not retried")
 	assert.Equal(t, []string{"v0", "v2"}, []string{f.Statuses()[0].VersionID, f.Statuses()[1].VersionID})
@@ -432,14 +433,14 @@ func TestNotReplicableEntries(t *testing.T) {
 	marker := entry(5)
 	marker.Record.Op = record.OpDeleteMarker
 	marker.Record.IsDeleteMarker = true
-	signalAt(env, 0, EntriesSignal{Entries: []Entry{completed, noRepl, deleted, metaOnly, retry, marker}})
-	queryAt(t, env, 30*time.Second, func(s Status) {
+	signalAt(env, 0, contract.EntriesSignal{Entries: []contract.Entry{completed, noRepl, deleted, metaOnly, retry, marker}})
+	queryAt(t, env, 30*time.Second, func(s contract.Status) {
 		assert.Equal(t, int64(6), s.Processed)
 		assert.Equal(t, int64(2), s.Skipped)
 		assert.Equal(t, int64(1), s.Failed)
 		assert.Equal(t, int64(3), s.Completed)
 	})
-	runUntil(t, env, params(Config{MaxConcurrent: 1}), time.Minute)
+	runUntil(t, env, params(contract.Config{MaxConcurrent: 1}), time.Minute)
 	assert.Equal(t, []string{
 		"Sv2=FAILED#1",
 		"R3#1", "Sv3=COMPLETED#1",
@@ -450,17 +451,17 @@ func TestNotReplicableEntries(t *testing.T) {
 	assert.Equal(t, metaOnly, f.inputs[0].Entry, "metadata-only entries go to the same activity, untouched")
 }
 
-func decodeContinueAsNew(t *testing.T, err error) Params {
+func decodeContinueAsNew(t *testing.T, err error) contract.Params {
 	t.Helper()
 	var can *workflow.ContinueAsNewError
 	require.Truef(t, errors.As(err, &can), "want ContinueAsNewError, got %v", err)
-	assert.Equal(t, WorkflowName, can.WorkflowType.Name)
-	var p Params
+	assert.Equal(t, contract.WorkflowName, can.WorkflowType.Name)
+	var p contract.Params
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &p))
 	return p
 }
 
-func offsets(q []Entry) []int64 {
+func offsets(q []contract.Entry) []int64 {
 	var o []int64
 	for _, e := range q {
 		o = append(o, e.Offset)
@@ -472,16 +473,16 @@ func TestContinueAsNewCarriesQueueAndLateSignals(t *testing.T) {
 	f := &fakes{}
 	env := newEnv(t, f)
 	slow(env, f, time.Second)
-	cfg := Config{MaxConcurrent: 1, ContinueAsNewAfter: 3, Retry: RetryConfig{MaxRetries: 3}}
+	cfg := contract.Config{MaxConcurrent: 1, ContinueAsNewAfter: 3, Retry: contract.RetryConfig{MaxRetries: 3}}
 	signalAt(env, 0, entries(0, 1, 2, 3, 4))
 	// Entry 2 is marked from 5 s to 6 s; then the run must continue as new. These
 	// signals reach the workflow in the same workflow task as that completion: only
 	// draining the channels before ContinueAsNew keeps them.
 	env.RegisterDelayedCallback(func() {
-		env.SignalWorkflowSkippingWorkflowTask(SignalEntries, entries(4, 5, 6))
-		env.SignalWorkflowSkippingWorkflowTask(SignalPause, nil)
+		env.SignalWorkflowSkippingWorkflowTask(contract.SignalEntries, entries(4, 5, 6))
+		env.SignalWorkflowSkippingWorkflowTask(contract.SignalPause, nil)
 	}, 5500*time.Millisecond)
-	env.ExecuteWorkflow(WorkflowName, params(cfg))
+	env.ExecuteWorkflow(contract.WorkflowName, params(cfg))
 	require.True(t, env.IsWorkflowCompleted())
 	p := decodeContinueAsNew(t, env.GetWorkflowError())
 
@@ -502,15 +503,15 @@ func TestContinueAsNewCarriesQueueAndLateSignals(t *testing.T) {
 	f2 := &fakes{}
 	env2 := newEnv(t, f2)
 	signalAt(env2, 0, entries(6, 7)) // 6 redelivered
-	queryAt(t, env2, time.Second, func(s Status) {
+	queryAt(t, env2, time.Second, func(s contract.Status) {
 		assert.True(t, s.Paused)
 		assert.Equal(t, 5, s.Backlog)
 		assert.Equal(t, 2, s.Run)
 		assert.Equal(t, int64(2), s.Duplicates)
 		assert.Equal(t, 0, s.ProcessedThisRun)
-		env2.SignalWorkflow(SignalResume, nil)
+		env2.SignalWorkflow(contract.SignalResume, nil)
 	})
-	queryAt(t, env2, 10*time.Second, func(s Status) {
+	queryAt(t, env2, 10*time.Second, func(s contract.Status) {
 		assert.Equal(t, int64(8), s.Processed)
 		assert.Equal(t, 0, s.Backlog)
 	})
@@ -526,7 +527,7 @@ func TestContinueAsNewWhenSuggested(t *testing.T) {
 	signalAt(env, 0, entries(0, 1, 2, 3, 4))
 	// Entry 1 is in flight from 2 s to 4 s: the suggestion waits for it.
 	env.RegisterDelayedCallback(func() { env.SetContinueAsNewSuggested(true) }, 2500*time.Millisecond)
-	env.ExecuteWorkflow(WorkflowName, params(Config{MaxConcurrent: 1}))
+	env.ExecuteWorkflow(contract.WorkflowName, params(contract.Config{MaxConcurrent: 1}))
 	require.True(t, env.IsWorkflowCompleted())
 	p := decodeContinueAsNew(t, env.GetWorkflowError())
 	assert.Equal(t, completedSequence(0, 1), f.Events(), "the entry in flight finishes first")
@@ -537,15 +538,15 @@ func TestContinueAsNewWhenSuggested(t *testing.T) {
 func TestContinueAsNewAfterMaxSignalsDrainsBufferedSignals(t *testing.T) {
 	f := &fakes{}
 	env := newEnv(t, f)
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPause, nil) }, 0)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalPause, nil) }, 0)
 	// Three signals handled in one workflow task: the loop takes the first, reaches
 	// MaxSignalsPerRun (pause + 1), and must drain the other two before ContinueAsNew.
 	env.RegisterDelayedCallback(func() {
-		env.SignalWorkflowSkippingWorkflowTask(SignalEntries, entries(0))
-		env.SignalWorkflowSkippingWorkflowTask(SignalEntries, entries(1, 2))
-		env.SignalWorkflow(SignalEntries, entries(2, 3))
+		env.SignalWorkflowSkippingWorkflowTask(contract.SignalEntries, entries(0))
+		env.SignalWorkflowSkippingWorkflowTask(contract.SignalEntries, entries(1, 2))
+		env.SignalWorkflow(contract.SignalEntries, entries(2, 3))
 	}, time.Second)
-	env.ExecuteWorkflow(WorkflowName, params(Config{MaxConcurrent: 1, MaxSignalsPerRun: 2}))
+	env.ExecuteWorkflow(contract.WorkflowName, params(contract.Config{MaxConcurrent: 1, MaxSignalsPerRun: 2}))
 	require.True(t, env.IsWorkflowCompleted())
 	p := decodeContinueAsNew(t, env.GetWorkflowError())
 	assert.Empty(t, f.Events(), "paused: nothing replicated")
@@ -560,7 +561,7 @@ func TestContinueAsNewPostponedWhileBacklogTooBig(t *testing.T) {
 	slow(env, f, time.Second)
 	limit := 2*entrySize(entry(9)) + 10
 	signalAt(env, 0, entries(span(0, 5)...))
-	env.ExecuteWorkflow(WorkflowName, params(Config{MaxConcurrent: 1, ContinueAsNewAfter: 1, MaxCarryBytes: limit}))
+	env.ExecuteWorkflow(contract.WorkflowName, params(contract.Config{MaxConcurrent: 1, ContinueAsNewAfter: 1, MaxCarryBytes: limit}))
 	require.True(t, env.IsWorkflowCompleted())
 	p := decodeContinueAsNew(t, env.GetWorkflowError())
 	assert.Equal(t, []int64{4, 5}, offsets(p.State.Queue), "continued as new once the backlog fit")
@@ -572,13 +573,13 @@ func TestPauseResume(t *testing.T) {
 	env := newEnv(t, f)
 	slow(env, f, time.Second)
 	signalAt(env, 0, entries(0, 1, 2, 3, 4))
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPause, nil) }, 2500*time.Millisecond) // entry 1 in flight
-	queryAt(t, env, 3*time.Second, func(s Status) {
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalPause, nil) }, 2500*time.Millisecond) // entry 1 in flight
+	queryAt(t, env, 3*time.Second, func(s contract.Status) {
 		assert.True(t, s.Paused)
 		require.NotNil(t, s.Current, "the entry in flight finishes")
 		assert.Equal(t, int64(1), s.Current.Offset)
 	})
-	queryAt(t, env, 19*time.Second, func(s Status) {
+	queryAt(t, env, 19*time.Second, func(s contract.Status) {
 		assert.True(t, s.Paused)
 		assert.Nil(t, s.Current)
 		assert.Equal(t, int64(2), s.Processed)
@@ -587,13 +588,13 @@ func TestPauseResume(t *testing.T) {
 		assert.Equal(t, completedSequence(0, 1), f.Events())
 	})
 	signalAt(env, 19*time.Second, entries(5)) // accepted while paused
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalResume, nil) }, 20*time.Second)
-	queryAt(t, env, 40*time.Second, func(s Status) {
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalResume, nil) }, 20*time.Second)
+	queryAt(t, env, 40*time.Second, func(s contract.Status) {
 		assert.False(t, s.Paused)
 		assert.Equal(t, int64(6), s.Processed)
 		assert.Equal(t, 0, s.Backlog)
 	})
-	runUntil(t, env, params(Config{MaxConcurrent: 1}), time.Minute)
+	runUntil(t, env, params(contract.Config{MaxConcurrent: 1}), time.Minute)
 	assert.Equal(t, completedSequence(span(0, 5)...), f.Events())
 }
 
@@ -602,21 +603,21 @@ func TestStatusAndDetails(t *testing.T) {
 	env := newEnv(t, f)
 	slow(env, f, time.Second)
 	signalAt(env, 0, entries(10, 11, 12))
-	queryAt(t, env, 500*time.Millisecond, func(s Status) {
+	queryAt(t, env, 500*time.Millisecond, func(s contract.Status) {
 		assert.Equal(t, testTopic, s.Topic)
 		assert.Equal(t, testPartition, s.Partition)
 		assert.Equal(t, 3, s.Backlog)
 		assert.Equal(t, 3*entrySize(entry(10)), s.BacklogBytes)
 		require.NotNil(t, s.Current)
-		assert.Equal(t, EntryRef{Offset: 10, Op: record.OpPut, Bucket: "source-bucket", Key: "key-10", VersionID: "v10",
-			Phase: PhaseReplicate, Since: s.Current.Since}, *s.Current)
+		assert.Equal(t, contract.EntryRef{Offset: 10, Op: record.OpPut, Bucket: "source-bucket", Key: "key-10", VersionID: "v10",
+			Phase: contract.PhaseReplicate, Since: s.Current.Since}, *s.Current)
 		assert.Equal(t, int64(12), s.LastOffset)
 		assert.Equal(t, 1, s.Run)
 		assert.Equal(t, 1, s.SignalsThisRun)
 	})
-	queryAt(t, env, 1500*time.Millisecond, func(s Status) {
+	queryAt(t, env, 1500*time.Millisecond, func(s contract.Status) {
 		require.NotNil(t, s.Current)
-		assert.Equal(t, PhaseSetStatus, s.Current.Phase)
+		assert.Equal(t, contract.PhaseSetStatus, s.Current.Phase)
 		assert.Equal(t, record.StatusCompleted, s.Current.Status)
 		assert.Equal(t, int64(110), s.Bytes)
 	})
@@ -628,7 +629,7 @@ func TestStatusAndDetails(t *testing.T) {
 		assert.Regexp(t, "^partition 3 of backbeat-replication · backlog 2 · processed 1 · failed 0 · now: `source-bucket/key-11@v11` \\(replicate since .*Z\\)$",
 			md.GetCurrentDetails())
 	}, 2500*time.Millisecond)
-	queryAt(t, env, 10*time.Second, func(s Status) {
+	queryAt(t, env, 10*time.Second, func(s contract.Status) {
 		assert.Nil(t, s.Current)
 		assert.Equal(t, 0, s.Backlog)
 		assert.Equal(t, 0, s.BacklogBytes)
@@ -636,7 +637,7 @@ func TestStatusAndDetails(t *testing.T) {
 		assert.Equal(t, 3, s.ProcessedThisRun)
 		assert.Equal(t, "", s.LastError)
 	})
-	runUntil(t, env, params(Config{MaxConcurrent: 1}), time.Minute)
+	runUntil(t, env, params(contract.Config{MaxConcurrent: 1}), time.Minute)
 }
 
 // upserts records the search attribute upserts, in order.
@@ -681,21 +682,21 @@ func TestSearchAttributes(t *testing.T) {
 		u.mu.Lock()
 		defer u.mu.Unlock()
 		require.NotEmpty(t, u.list)
-		first, _ := u.list[0].GetInt64(PartitionKey)
+		first, _ := u.list[0].GetInt64(partitionKey)
 		assert.Equal(t, int64(testPartition), first)
-		topic, _ := u.list[0].GetKeyword(TopicKey)
+		topic, _ := u.list[0].GetKeyword(topicKey)
 		assert.Equal(t, testTopic, topic)
-		backlog, _ := u.list[len(u.list)-1].GetInt64(BacklogKey)
+		backlog, _ := u.list[len(u.list)-1].GetInt64(backlogKey)
 		assert.Equal(t, int64(3), backlog, "backlog upserted when entry 0 started, not per signal")
 		assert.LessOrEqual(t, len(u.list), 2)
 	}, 900*time.Millisecond)
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPause, nil) }, 30*time.Second)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalPause, nil) }, 30*time.Second)
 	env.RegisterDelayedCallback(func() {
 		m := u.merged()
-		assert.Equal(t, map[string]any{SearchAttrPartition: int64(3), SearchAttrTopic: testTopic,
-			SearchAttrBacklog: int64(0), SearchAttrProcessed: int64(8), SearchAttrPaused: true}, m)
+		assert.Equal(t, map[string]any{contract.SearchAttrPartition: int64(3), contract.SearchAttrTopic: testTopic,
+			contract.SearchAttrBacklog: int64(0), contract.SearchAttrProcessed: int64(8), contract.SearchAttrPaused: true}, m)
 	}, 31*time.Second)
-	runUntil(t, env, params(Config{MaxConcurrent: 1}), time.Minute)
+	runUntil(t, env, params(contract.Config{MaxConcurrent: 1}), time.Minute)
 	u.mu.Lock()
 	n := len(u.list)
 	u.mu.Unlock()
@@ -708,29 +709,29 @@ func TestSearchAttributesDisabled(t *testing.T) {
 	var u upserts
 	u.mock(env)
 	signalAt(env, 0, entries(0, 1))
-	runUntil(t, env, params(Config{DisableSearchAttributes: true}), time.Minute)
+	runUntil(t, env, params(contract.Config{DisableSearchAttributes: true}), time.Minute)
 	assert.Len(t, f.Statuses(), 2)
 	assert.Empty(t, u.list)
 }
 
 func TestInvalidParams(t *testing.T) {
 	env := newEnv(t, &fakes{})
-	env.ExecuteWorkflow(WorkflowName, Params{Partition: 1})
+	env.ExecuteWorkflow(contract.WorkflowName, contract.Params{Partition: 1})
 	require.True(t, env.IsWorkflowCompleted())
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(env.GetWorkflowError(), &appErr))
-	assert.Equal(t, ErrTypeInvalidConfig, appErr.Type())
+	assert.Equal(t, contract.KindInvalidConfig.ErrorType(), appErr.Type())
 }
 
 func TestNames(t *testing.T) {
-	assert.Equal(t, "backbeat-replication/backbeat-replication/7", WorkflowID("backbeat-replication", 7))
+	assert.Equal(t, "backbeat-replication/backbeat-replication/7", contract.WorkflowID("backbeat-replication", 7))
 	assert.Equal(t, map[string]string{"BackbeatPartition": "Int", "BackbeatTopic": "Keyword", "BackbeatBacklog": "Int",
-		"BackbeatPaused": "Bool", "BackbeatProcessed": "Int"}, SearchAttributes())
+		"BackbeatPaused": "Bool", "BackbeatProcessed": "Int"}, contract.SearchAttributes())
 }
 
 func TestConfigDefaults(t *testing.T) {
-	d := DefaultConfig()
-	assert.Equal(t, RetryConfig{InitialInterval: time.Second, BackoffCoefficient: 1.5, MaximumInterval: 300 * time.Second, MaxRetries: 5}, d.Retry)
+	d := contract.DefaultConfig()
+	assert.Equal(t, contract.RetryConfig{InitialInterval: time.Second, BackoffCoefficient: 1.5, MaximumInterval: 300 * time.Second, MaxRetries: 5}, d.Retry)
 	assert.Equal(t, int32(6), d.Retry.MaximumAttempts())
 	assert.Equal(t, int32(0), d.StatusRetry.MaximumAttempts(), "status writes retry forever")
 	assert.Equal(t, 1000, d.ContinueAsNewAfter)
@@ -740,14 +741,14 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Equal(t, 30*time.Second, d.StatusTimeout)
 	assert.Equal(t, 1<<20, d.MaxCarryBytes)
 	assert.Equal(t, 8, d.MaxConcurrent)
-	assert.Equal(t, 8, Config{MaxConcurrent: -1}.WithDefaults().MaxConcurrent)
-	assert.Equal(t, 1, Config{MaxConcurrent: 1}.WithDefaults().MaxConcurrent)
-	assert.Equal(t, int32(1), RetryConfig{MaxRetries: NoRetries}.MaximumAttempts())
+	assert.Equal(t, 8, contract.Config{MaxConcurrent: -1}.WithDefaults().MaxConcurrent)
+	assert.Equal(t, 1, contract.Config{MaxConcurrent: 1}.WithDefaults().MaxConcurrent)
+	assert.Equal(t, int32(1), contract.RetryConfig{MaxRetries: contract.NoRetries}.MaximumAttempts())
 
-	c := Config{Retry: RetryConfig{InitialInterval: 10 * time.Second, MaximumInterval: time.Second, BackoffCoefficient: 0.5}}.WithDefaults()
-	assert.Equal(t, RetryConfig{InitialInterval: 10 * time.Second, BackoffCoefficient: 1.5, MaximumInterval: 10 * time.Second, MaxRetries: 5}, c.Retry)
-	p := DefaultConfig().Retry.Policy(ReplicateNonRetryableErrorTypes())
-	assert.Contains(t, p.NonRetryableErrorTypes, ErrTypeAccessDenied)
+	c := contract.Config{Retry: contract.RetryConfig{InitialInterval: 10 * time.Second, MaximumInterval: time.Second, BackoffCoefficient: 0.5}}.WithDefaults()
+	assert.Equal(t, contract.RetryConfig{InitialInterval: 10 * time.Second, BackoffCoefficient: 1.5, MaximumInterval: 10 * time.Second, MaxRetries: 5}, c.Retry)
+	p := retryPolicy(contract.DefaultConfig().Retry, contract.ReplicateNonRetryableErrorTypes())
+	assert.Contains(t, p.NonRetryableErrorTypes, contract.KindAccessDenied.ErrorType())
 	assert.Equal(t, int32(6), p.MaximumAttempts)
 }
 
@@ -761,8 +762,8 @@ func TestSignalPayloadBound(t *testing.T) {
 	for i := range 10 {
 		big.Record.Tags[fmt.Sprintf("%0128d", i)] = strings.Repeat("v", 256)
 	}
-	sig := EntriesSignal{}
-	for range MaxEntriesPerSignal {
+	sig := contract.EntriesSignal{}
+	for range contract.MaxEntriesPerSignal {
 		sig.Entries = append(sig.Entries, big)
 	}
 	pl, err := converter.GetDefaultDataConverter().ToPayload(sig)
@@ -772,21 +773,21 @@ func TestSignalPayloadBound(t *testing.T) {
 }
 
 func TestReason(t *testing.T) {
-	rc := DefaultRetry()
-	nr := ReplicateNonRetryableErrorTypes()
+	rc := contract.DefaultRetry()
+	nr := contract.ReplicateNonRetryableErrorTypes()
 	assert.Equal(t, "timed out (Heartbeat) (gave up after 6 attempts)",
 		reason(temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil), rc, nr))
-	assert.Equal(t, "InvalidEntry: no key (not retried)", reason(temporal.NewApplicationError("no key", ErrTypeInvalidEntry), rc, nr))
+	assert.Equal(t, "InvalidEntry: no key (not retried)", reason(temporal.NewApplicationError("no key", contract.KindInvalidEntry.ErrorType()), rc, nr))
 	assert.Equal(t, "slow down (gave up after 6 attempts)", reason(temporal.NewApplicationError("slow down", "SlowDown"), rc, nr))
 	assert.Equal(t, "cancelled", reason(temporal.NewCanceledError(), rc, nr))
-	assert.Equal(t, "boom", reason(errors.New("boom"), RetryConfig{MaxRetries: RetryForever}, nr))
-	long := reason(errors.New(strings.Repeat("é", 1000)), RetryConfig{MaxRetries: RetryForever}, nr)
+	assert.Equal(t, "boom", reason(errors.New("boom"), contract.RetryConfig{MaxRetries: contract.RetryForever}, nr))
+	long := reason(errors.New(strings.Repeat("é", 1000)), contract.RetryConfig{MaxRetries: contract.RetryForever}, nr)
 	assert.LessOrEqual(t, len(long), maxReasonLen+len("…"))
 	assert.True(t, strings.HasSuffix(long, "é…"), "cut on a rune boundary")
 }
 
 // keyed is entry(off) for object key (bucket source-bucket), version v<off>.
-func keyed(off int64, key string) Entry {
+func keyed(off int64, key string) contract.Entry {
 	e := entry(off)
 	e.Record.Key = key
 	return e
@@ -796,10 +797,10 @@ func keyed(off int64, key string) Entry {
 // workflow time; durations lists the values dur returns.
 func slowBy(env *testsuite.TestWorkflowEnvironment, f *fakes, dur func(off int64) time.Duration, durations ...time.Duration) {
 	for _, d := range durations {
-		env.OnActivity(ActivityReplicate, mock.Anything, mock.MatchedBy(func(in ReplicateInput) bool {
+		env.OnActivity(contract.ActivityReplicate, mock.Anything, mock.MatchedBy(func(in contract.ReplicateInput) bool {
 			return dur(in.Entry.Offset) == d
 		})).After(d).Return(f.replicateActivity)
-		env.OnActivity(ActivitySetStatus, mock.Anything, mock.MatchedBy(func(in SetStatusInput) bool {
+		env.OnActivity(contract.ActivitySetStatus, mock.Anything, mock.MatchedBy(func(in contract.SetStatusInput) bool {
 			var off int64
 			_, err := fmt.Sscanf(in.VersionID, "v%d", &off)
 			return err == nil && dur(off) == d
@@ -831,14 +832,14 @@ func newTimeline(env *testsuite.TestWorkflowEnvironment) *timeline {
 		var off int64
 		var key string
 		switch info.ActivityType.Name {
-		case ActivityReplicate:
-			var in ReplicateInput
+		case contract.ActivityReplicate:
+			var in contract.ReplicateInput
 			if args.Get(&in) != nil {
 				return
 			}
 			off, key = in.Entry.Offset, in.Entry.Record.Bucket+"/"+in.Entry.Record.Key
-		case ActivitySetStatus:
-			var in SetStatusInput
+		case contract.ActivitySetStatus:
+			var in contract.SetStatusInput
 			if args.Get(&in) != nil {
 				return
 			}
@@ -860,10 +861,10 @@ func newTimeline(env *testsuite.TestWorkflowEnvironment) *timeline {
 	})
 	// The status write is a local activity by default (Config.LocalStatus).
 	env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, args []any) {
-		if info.ActivityType.Name != ActivitySetStatus || len(args) != 1 {
+		if info.ActivityType.Name != contract.ActivitySetStatus || len(args) != 1 {
 			return
 		}
-		in, ok := args[0].(SetStatusInput)
+		in, ok := args[0].(contract.SetStatusInput)
 		var off int64
 		if _, err := fmt.Sscanf(in.VersionID, "v%d", &off); !ok || err != nil {
 			return
@@ -935,8 +936,8 @@ func checkPerObjectOrder(t *testing.T, spans []entrySpan) {
 	}
 }
 
-func windowEntries(keys []string, offsets ...int64) EntriesSignal {
-	var s EntriesSignal
+func windowEntries(keys []string, offsets ...int64) contract.EntriesSignal {
+	var s contract.EntriesSignal
 	for _, o := range offsets {
 		s.Entries = append(s.Entries, keyed(o, keys[o%int64(len(keys))]))
 	}
@@ -956,17 +957,17 @@ func TestWindowOverlapsObjectsKeepsPerObjectOrder(t *testing.T) {
 		u.mock(env)
 		signalAt(env, 0, windowEntries(keys, span(0, 9)...))
 		signalAt(env, 3500*time.Millisecond, windowEntries(keys, span(10, 23)...))
-		queryAt(t, env, 10*time.Minute, func(s Status) {
+		queryAt(t, env, 10*time.Minute, func(s contract.Status) {
 			assert.Equal(t, int64(24), s.Completed)
 			assert.Equal(t, 0, s.Backlog)
 			assert.Empty(t, s.InFlight)
 			assert.Nil(t, s.Current)
 		})
-		runUntil(t, env, params(Config{MaxConcurrent: window}), time.Hour)
+		runUntil(t, env, params(contract.Config{MaxConcurrent: window}), time.Hour)
 		u.mu.Lock()
 		n := len(u.list)
 		u.mu.Unlock()
-		assert.Equal(t, int64(24), u.merged()[SearchAttrProcessed])
+		assert.Equal(t, int64(24), u.merged()[contract.SearchAttrProcessed])
 		return tl.spans(), f, n
 	}
 
@@ -1007,33 +1008,33 @@ func completedVersions(offsets ...int64) []string {
 }
 
 func TestWindowFailingObjectBlocksOnlyItsLaterVersions(t *testing.T) {
-	f := &fakes{replicate: func(in ReplicateInput, attempt int32) (ReplicateResult, error) {
+	f := &fakes{replicate: func(in contract.ReplicateInput, attempt int32) (contract.ReplicateResult, error) {
 		if in.Entry.Offset == 0 {
-			return ReplicateResult{}, temporal.NewApplicationError("target unreachable", "TargetUnavailable")
+			return contract.ReplicateResult{}, temporal.NewApplicationError("target unreachable", "TargetUnavailable")
 		}
-		return ReplicateResult{}, nil
+		return contract.ReplicateResult{}, nil
 	}}
 	env := newEnv(t, f)
 	slow(env, f, time.Second)
 	tl := newTimeline(env)
 	keys := map[int64]string{0: "A", 1: "B", 2: "A", 3: "B", 4: "B", 5: "A", 6: "C"}
-	var sig EntriesSignal
+	var sig contract.EntriesSignal
 	for o := range int64(7) {
 		sig.Entries = append(sig.Entries, keyed(o, keys[o]))
 	}
 	signalAt(env, 0, sig)
 	// Entry 0 (A): attempts 0–1 s, 2–3 s, 4.5–5.5 s, then FAILED 5.5–6.5 s.
 	// B: 1 at 0–2 s, 3 at 2–4 s, 4 at 4–6 s; C: 6 at 0–2 s.
-	queryAt(t, env, 6200*time.Millisecond, func(s Status) {
+	queryAt(t, env, 6200*time.Millisecond, func(s contract.Status) {
 		require.NotNil(t, s.Current)
 		assert.Equal(t, int64(0), s.Current.Offset, "the oldest entry in flight")
-		assert.Equal(t, PhaseSetStatus, s.Current.Phase)
+		assert.Equal(t, contract.PhaseSetStatus, s.Current.Phase)
 		assert.Equal(t, record.StatusFailed, s.Current.Status)
 		assert.Equal(t, []int64{0}, refOffsets(s.InFlight), "B and C done; A's later versions wait")
 		assert.Equal(t, int64(4), s.Completed)
 		assert.Equal(t, 3, s.Backlog)
 	})
-	runUntil(t, env, params(Config{MaxConcurrent: 4, Retry: RetryConfig{MaxRetries: 2}}), time.Minute)
+	runUntil(t, env, params(contract.Config{MaxConcurrent: 4, Retry: contract.RetryConfig{MaxRetries: 2}}), time.Minute)
 
 	spans := tl.spans()
 	require.Len(t, spans, 7)
@@ -1048,7 +1049,7 @@ func TestWindowFailingObjectBlocksOnlyItsLaterVersions(t *testing.T) {
 	assert.False(t, by[2].start.Before(by[0].end), "A's entry 2 waits for entry 0's FAILED status")
 	assert.Equal(t, 3, f.count("R0#"))
 	assert.Equal(t, 1, f.count("Sv0=FAILED#1"))
-	var st SetStatusInput
+	var st contract.SetStatusInput
 	for _, s := range f.Statuses() {
 		if s.VersionID == "v0" {
 			st = s
@@ -1064,7 +1065,7 @@ func TestWindowFailingObjectBlocksOnlyItsLaterVersions(t *testing.T) {
 	assert.Equal(t, 6, completed, "the other entries COMPLETED")
 }
 
-func refOffsets(refs []EntryRef) []int64 {
+func refOffsets(refs []contract.EntryRef) []int64 {
 	o := []int64{}
 	for _, r := range refs {
 		o = append(o, r.Offset)
@@ -1078,15 +1079,15 @@ func TestWindowPauseLetsInFlightFinish(t *testing.T) {
 	slow(env, f, time.Second)
 	tl := newTimeline(env)
 	signalAt(env, 0, entries(span(0, 9)...))
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPause, nil) }, 1500*time.Millisecond)
-	queryAt(t, env, 1600*time.Millisecond, func(s Status) {
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalPause, nil) }, 1500*time.Millisecond)
+	queryAt(t, env, 1600*time.Millisecond, func(s contract.Status) {
 		assert.True(t, s.Paused)
 		assert.Equal(t, []int64{0, 1, 2, 3}, refOffsets(s.InFlight), "the entries in flight go on")
 		for _, r := range s.InFlight {
-			assert.Equal(t, PhaseSetStatus, r.Phase)
+			assert.Equal(t, contract.PhaseSetStatus, r.Phase)
 		}
 	})
-	queryAt(t, env, 19*time.Second, func(s Status) {
+	queryAt(t, env, 19*time.Second, func(s contract.Status) {
 		assert.True(t, s.Paused)
 		assert.Empty(t, s.InFlight)
 		assert.Nil(t, s.Current)
@@ -1097,13 +1098,13 @@ func TestWindowPauseLetsInFlightFinish(t *testing.T) {
 	var resumed time.Time
 	env.RegisterDelayedCallback(func() {
 		resumed = env.Now()
-		env.SignalWorkflow(SignalResume, nil)
+		env.SignalWorkflow(contract.SignalResume, nil)
 	}, 20*time.Second)
-	queryAt(t, env, 40*time.Second, func(s Status) {
+	queryAt(t, env, 40*time.Second, func(s contract.Status) {
 		assert.False(t, s.Paused)
 		assert.Equal(t, int64(10), s.Completed)
 	})
-	runUntil(t, env, params(Config{MaxConcurrent: 4}), time.Minute)
+	runUntil(t, env, params(contract.Config{MaxConcurrent: 4}), time.Minute)
 	spans := tl.spans()
 	require.Len(t, spans, 10)
 	for _, s := range spans[4:] {
@@ -1127,7 +1128,7 @@ func TestWindowContinueAsNewDrainsInFlight(t *testing.T) {
 	signalAt(env, 0, entries(span(0, 8)...))
 	// At 1 s entries 0–2 finish: 4 and 5 take the free places, then the third
 	// completion makes ContinueAsNewAfter (3) due: nothing else starts.
-	queryAt(t, env, 3*time.Second, func(s Status) {
+	queryAt(t, env, 3*time.Second, func(s contract.Status) {
 		assert.Equal(t, []int64{3}, refOffsets(s.InFlight), "no entry starts once a ContinueAsNew is due")
 		assert.Equal(t, 4, s.Backlog)
 		assert.Equal(t, 5, s.ProcessedThisRun)
@@ -1135,10 +1136,10 @@ func TestWindowContinueAsNewDrainsInFlight(t *testing.T) {
 	signalAt(env, 4*time.Second, entries(8, 9))
 	// Entry 3 finishes at 6 s; these signals reach the workflow in that workflow task.
 	env.RegisterDelayedCallback(func() {
-		env.SignalWorkflowSkippingWorkflowTask(SignalEntries, entries(9, 10, 11))
-		env.SignalWorkflowSkippingWorkflowTask(SignalPause, nil)
+		env.SignalWorkflowSkippingWorkflowTask(contract.SignalEntries, entries(9, 10, 11))
+		env.SignalWorkflowSkippingWorkflowTask(contract.SignalPause, nil)
 	}, 5500*time.Millisecond)
-	env.ExecuteWorkflow(WorkflowName, params(Config{MaxConcurrent: 4, ContinueAsNewAfter: 3}))
+	env.ExecuteWorkflow(contract.WorkflowName, params(contract.Config{MaxConcurrent: 4, ContinueAsNewAfter: 3}))
 	require.True(t, env.IsWorkflowCompleted())
 	p := decodeContinueAsNew(t, env.GetWorkflowError())
 
@@ -1162,8 +1163,8 @@ func TestWindowContinueAsNewDrainsInFlight(t *testing.T) {
 	env2 := newEnv(t, f2)
 	slow(env2, f2, time.Second)
 	signalAt(env2, 0, entries(5, 6, 12))
-	env2.RegisterDelayedCallback(func() { env2.SignalWorkflow(SignalResume, nil) }, time.Second)
-	queryAt(t, env2, 30*time.Second, func(s Status) {
+	env2.RegisterDelayedCallback(func() { env2.SignalWorkflow(contract.SignalResume, nil) }, time.Second)
+	queryAt(t, env2, 30*time.Second, func(s contract.Status) {
 		assert.Equal(t, int64(13), s.Completed)
 		assert.Equal(t, int64(4), s.Duplicates)
 		assert.Equal(t, 2, s.Run)
@@ -1184,7 +1185,7 @@ func TestWindowStatusAndDetails(t *testing.T) {
 	env := newEnv(t, f)
 	slowBy(env, f, func(off int64) time.Duration { return time.Duration(1+off%2) * time.Second }, time.Second, 2*time.Second)
 	signalAt(env, 0, entries(span(0, 6)...))
-	queryAt(t, env, 1500*time.Millisecond, func(s Status) {
+	queryAt(t, env, 1500*time.Millisecond, func(s contract.Status) {
 		assert.Equal(t, 7, s.Backlog)
 		assert.Equal(t, []int64{0, 1, 2, 3, 4}, refOffsets(s.InFlight))
 		require.NotNil(t, s.Current)
@@ -1205,12 +1206,12 @@ func TestWindowStatusAndDetails(t *testing.T) {
 			"`source-bucket/key-0@v0` \\(set-status COMPLETED since [^)]*Z\\), `source-bucket/key-1@v1` \\(replicate since [^)]*Z\\), "+
 			"`source-bucket/key-2@v2` \\(set-status COMPLETED since [^)]*Z\\), \\+2 more$", md.GetCurrentDetails())
 	}, 1500*time.Millisecond)
-	queryAt(t, env, 2500*time.Millisecond, func(s Status) {
+	queryAt(t, env, 2500*time.Millisecond, func(s contract.Status) {
 		assert.Equal(t, []int64{1, 3, 5, 6}, refOffsets(s.InFlight), "0, 2, 4 done; 5 and 6 took their places")
 		assert.Equal(t, int64(1), s.Current.Offset)
 		assert.Equal(t, int64(3), s.Completed)
 	})
-	runUntil(t, env, params(Config{MaxConcurrent: 5}), time.Minute)
+	runUntil(t, env, params(contract.Config{MaxConcurrent: 5}), time.Minute)
 }
 
 func TestWindowNotReplicableEntries(t *testing.T) {
@@ -1226,14 +1227,14 @@ func TestWindowNotReplicableEntries(t *testing.T) {
 	deleted := entry(2)
 	deleted.Record.Op = record.OpDeleteVersion
 	put := entry(3)
-	signalAt(env, 0, EntriesSignal{Entries: []Entry{completed, noRepl, deleted, put, entry(4)}})
-	queryAt(t, env, 30*time.Second, func(s Status) {
+	signalAt(env, 0, contract.EntriesSignal{Entries: []contract.Entry{completed, noRepl, deleted, put, entry(4)}})
+	queryAt(t, env, 30*time.Second, func(s contract.Status) {
 		assert.Equal(t, int64(5), s.Processed)
 		assert.Equal(t, int64(2), s.Skipped)
 		assert.Equal(t, int64(1), s.Failed)
 		assert.Equal(t, int64(2), s.Completed)
 	})
-	runUntil(t, env, params(Config{MaxConcurrent: 2}), time.Minute)
+	runUntil(t, env, params(contract.Config{MaxConcurrent: 2}), time.Minute)
 	assert.ElementsMatch(t, []string{"Sv2=FAILED#1", "R3#1", "Sv3=COMPLETED#1", "R4#1", "Sv4=COMPLETED#1"}, f.Events())
 }
 
@@ -1247,14 +1248,14 @@ type statusCalls struct {
 func countStatusCalls(env *testsuite.TestWorkflowEnvironment) *statusCalls {
 	c := &statusCalls{}
 	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
-		if info.ActivityType.Name == ActivitySetStatus {
+		if info.ActivityType.Name == contract.ActivitySetStatus {
 			c.mu.Lock()
 			c.regular++
 			c.mu.Unlock()
 		}
 	})
 	env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
-		if info.ActivityType.Name == ActivitySetStatus {
+		if info.ActivityType.Name == contract.ActivitySetStatus {
 			c.mu.Lock()
 			c.local++
 			c.mu.Unlock()
@@ -1270,15 +1271,15 @@ func (c *statusCalls) get() (regular, local int) {
 }
 
 func TestLocalStatusDefault(t *testing.T) {
-	assert.True(t, *DefaultConfig().LocalStatus)
+	assert.True(t, *contract.DefaultConfig().LocalStatus)
 	off := false
-	assert.False(t, *Config{LocalStatus: &off}.WithDefaults().LocalStatus)
+	assert.False(t, *contract.Config{LocalStatus: &off}.WithDefaults().LocalStatus)
 
 	f := &fakes{}
 	env := newEnv(t, f)
 	calls := countStatusCalls(env)
 	signalAt(env, 0, entries(0, 1, 2))
-	runUntil(t, env, params(Config{MaxConcurrent: 1}), time.Minute)
+	runUntil(t, env, params(contract.Config{MaxConcurrent: 1}), time.Minute)
 	assert.Equal(t, completedSequence(0, 1, 2), f.Events())
 	regular, local := calls.get()
 	assert.Equal(t, 0, regular)
@@ -1289,18 +1290,18 @@ func TestLocalStatusDefault(t *testing.T) {
 // activity, retried by the server's policy, FAILED reasons and fail-fast types as before.
 func TestRegularStatusActivity(t *testing.T) {
 	f := &fakes{
-		replicate: func(in ReplicateInput, attempt int32) (ReplicateResult, error) {
+		replicate: func(in contract.ReplicateInput, attempt int32) (contract.ReplicateResult, error) {
 			if in.Entry.Offset == 1 {
-				return ReplicateResult{}, temporal.NewApplicationError("denied", ErrTypeAccessDenied)
+				return contract.ReplicateResult{}, temporal.NewApplicationError("denied", contract.KindAccessDenied.ErrorType())
 			}
-			return ReplicateResult{}, nil
+			return contract.ReplicateResult{}, nil
 		},
-		setStatus: func(in SetStatusInput, attempt int32) error {
+		setStatus: func(in contract.SetStatusInput, attempt int32) error {
 			switch {
 			case in.VersionID == "v0" && attempt <= 3:
 				return temporal.NewApplicationError("source endpoint down", "Unavailable")
 			case in.VersionID == "v2":
-				return temporal.NewApplicationError("version v2 is gone", ErrTypeNoSuchVersion)
+				return temporal.NewApplicationError("version v2 is gone", contract.KindSourceGone.ErrorType())
 			}
 			return nil
 		},
@@ -1309,18 +1310,18 @@ func TestRegularStatusActivity(t *testing.T) {
 	calls := countStatusCalls(env)
 	signalAt(env, 0, entries(0, 1, 2, 3))
 	off := false
-	queryAt(t, env, 10*time.Minute, func(s Status) {
+	queryAt(t, env, 10*time.Minute, func(s contract.Status) {
 		assert.Equal(t, int64(4), s.Processed)
 		assert.Equal(t, int64(3), s.Completed)
 		assert.Equal(t, int64(1), s.Failed)
 		assert.Equal(t, int64(1), s.StatusErrors)
 	})
-	runUntil(t, env, params(Config{MaxConcurrent: 1, LocalStatus: &off}), time.Hour)
+	runUntil(t, env, params(contract.Config{MaxConcurrent: 1, LocalStatus: &off}), time.Hour)
 	assert.Equal(t, 4, f.count("Sv0=COMPLETED#"), "3 failures then the write")
 	assert.Equal(t, 1, f.count("Sv2=COMPLETED#"), "fail-fast: not retried")
 	st := f.Statuses()
 	require.Len(t, st, 3)
-	assert.Equal(t, SetStatusInput{Bucket: "source-bucket", Key: "key-1", VersionID: "v1", Status: record.StatusFailed,
+	assert.Equal(t, contract.SetStatusInput{Bucket: "source-bucket", Key: "key-1", VersionID: "v1", Status: record.StatusFailed,
 		Reason: "AccessDenied: denied (not retried)"}, st[1])
 	regular, local := calls.get()
 	assert.Equal(t, 4+3, regular, "every attempt a regular activity")
@@ -1334,7 +1335,7 @@ func TestRegularStatusActivity(t *testing.T) {
 func TestLocalStatusTransientFailuresRetried(t *testing.T) {
 	var times []time.Time
 	var env *testsuite.TestWorkflowEnvironment
-	f := &fakes{setStatus: func(in SetStatusInput, attempt int32) error {
+	f := &fakes{setStatus: func(in contract.SetStatusInput, attempt int32) error {
 		if in.VersionID == "v0" {
 			times = append(times, env.Now())
 			if attempt <= 7 {
@@ -1347,17 +1348,17 @@ func TestLocalStatusTransientFailuresRetried(t *testing.T) {
 	calls := countStatusCalls(env)
 	signalAt(env, 0, windowEntries([]string{"a", "a", "b"}, 0, 1, 2))
 	// 7 failures: 1+2+4+8+16+32+60 = 123 s of backoff, well past StatusTimeout (30 s).
-	queryAt(t, env, 100*time.Second, func(s Status) {
+	queryAt(t, env, 100*time.Second, func(s contract.Status) {
 		require.Len(t, s.InFlight, 1, "entry 0 writing its status; 1 waits for it; 2 done")
 		assert.Equal(t, int64(0), s.InFlight[0].Offset)
-		assert.Equal(t, PhaseSetStatus, s.InFlight[0].Phase)
+		assert.Equal(t, contract.PhaseSetStatus, s.InFlight[0].Phase)
 		assert.Equal(t, int64(1), s.Completed, "entry 2 (another object) went on")
 	})
-	queryAt(t, env, 10*time.Minute, func(s Status) {
+	queryAt(t, env, 10*time.Minute, func(s contract.Status) {
 		assert.Equal(t, int64(3), s.Completed)
 		assert.Equal(t, int64(0), s.StatusErrors)
 	})
-	runUntil(t, env, params(Config{StatusTimeout: 30 * time.Second}), time.Hour)
+	runUntil(t, env, params(contract.Config{StatusTimeout: 30 * time.Second}), time.Hour)
 	assert.Equal(t, 8, f.count("Sv0=COMPLETED#"), "7 failures then the write")
 	for a := 1; a <= 8; a++ {
 		assert.Contains(t, f.Events(), fmt.Sprintf("Sv0=COMPLETED#%d", a))
@@ -1385,7 +1386,7 @@ func TestLocalStatusNotOnOldHistories(t *testing.T) {
 	env.OnGetVersion(localStatusChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	calls := countStatusCalls(env)
 	signalAt(env, 0, entries(0, 1))
-	runUntil(t, env, params(Config{}), time.Minute)
+	runUntil(t, env, params(contract.Config{}), time.Minute)
 	assert.Len(t, f.Statuses(), 2)
 	regular, local := calls.get()
 	assert.Equal(t, 2, regular)
@@ -1400,8 +1401,109 @@ func TestWindowTimelineSeesLocalStatus(t *testing.T) {
 	slowBy(env, f, func(int64) time.Duration { return time.Second }, time.Second)
 	tl := newTimeline(env)
 	signalAt(env, 0, entries(0))
-	runUntil(t, env, params(Config{}), time.Minute)
+	runUntil(t, env, params(contract.Config{}), time.Minute)
 	sp := tl.spans()
 	require.Len(t, sp, 1)
 	assert.Equal(t, 2*time.Second, sp[0].end.Sub(sp[0].start), "replicate 1 s + status 1 s")
+}
+
+// journaled is keyed(off, key) at journal position j1/seq, version "s<seq>".
+func journaled(off int64, seq uint64, key string) contract.Entry {
+	e := keyed(off, key)
+	e.JournalID, e.Seq = "j1", seq
+	e.Record.Seq = seq
+	e.Record.VersionID = fmt.Sprintf("s%d", seq)
+	return e
+}
+
+func signalOf(es ...contract.Entry) contract.EntriesSignal {
+	return contract.EntriesSignal{Entries: es}
+}
+
+// statusesByVersion counts the status writes of each version.
+func statusesByVersion(f *fakes) map[string][]string {
+	out := map[string][]string{}
+	for _, s := range f.Statuses() {
+		out[s.VersionID] = append(out[s.VersionID], s.Status)
+	}
+	return out
+}
+
+// Kafka offsets restart from 0 (a recreated topic): entries are deduped by journal
+// position, so every new entry is replicated and no old one twice; entries without a
+// journal position keep the offset rule.
+func TestDedupeByJournalPositionAcrossOffsetReset(t *testing.T) {
+	f := &fakes{}
+	env := newEnv(t, f)
+	slow(env, f, time.Second)
+	signalAt(env, 0, signalOf(journaled(0, 1, "a"), journaled(1, 2, "b"), journaled(2, 3, "c"), journaled(3, 4, "a"), journaled(4, 5, "d")))
+	signalAt(env, 100*time.Millisecond, signalOf(journaled(2, 3, "c"), journaled(3, 4, "a"), journaled(4, 5, "d"))) // redelivered
+	// The topic is recreated: offsets restart from 0, the journal goes on.
+	signalAt(env, 30*time.Second, signalOf(journaled(0, 6, "a"), journaled(1, 7, "e"), journaled(2, 8, "b")))
+	old := keyed(5, "f") // no journal position: the offset rule (next offset 3)
+	stale := keyed(1, "g")
+	signalAt(env, 31*time.Second, signalOf(journaled(3, 4, "a"), stale, old)) // seq 4 again: duplicate; offset 1 < 3: duplicate
+	queryAt(t, env, 50*time.Second, func(s contract.Status) {
+		assert.Equal(t, int64(3+2), s.Duplicates)
+		assert.Equal(t, int64(9), s.Completed)
+		assert.Equal(t, 0, s.Backlog)
+		assert.Equal(t, int64(5), s.LastOffset, "the offset of the last accepted entry")
+	})
+	runUntil(t, env, params(contract.Config{}), time.Minute)
+
+	want := map[string][]string{"v5": {record.StatusCompleted}}
+	for seq := 1; seq <= 8; seq++ {
+		want[fmt.Sprintf("s%d", seq)] = []string{record.StatusCompleted}
+	}
+	assert.Equal(t, want, statusesByVersion(f), "every version replicated and marked once")
+}
+
+// After an offset reset, an object's new version (low offset) waits for its old one
+// still in flight (high offset): the queue is in arrival order, not offset order.
+func TestJournalDedupeKeepsObjectOrderAcrossOffsetReset(t *testing.T) {
+	f := &fakes{}
+	env := newEnv(t, f)
+	slow(env, f, time.Second)
+	signalAt(env, 0, signalOf(journaled(9, 1, "a")))
+	signalAt(env, 100*time.Millisecond, signalOf(journaled(0, 2, "a"), journaled(1, 3, "b")))
+	queryAt(t, env, 500*time.Millisecond, func(s contract.Status) {
+		assert.Equal(t, []int64{9, 1}, refOffsets(s.InFlight), "a@s1 and b in flight, a@s2 waits")
+	})
+	runUntil(t, env, params(contract.Config{}), time.Minute)
+
+	var order []string
+	for _, s := range f.Statuses() {
+		if s.Key == "a" {
+			order = append(order, s.VersionID)
+		}
+	}
+	assert.Equal(t, []string{"s1", "s2"}, order, "versions of one object in journal order")
+	assert.Len(t, f.Statuses(), 3)
+}
+
+// A run whose history began before the journal dedupe (DefaultVersion of
+// journalDedupeChange) keeps the offset rule, journal position or not.
+func TestJournalDedupeVersionGuard(t *testing.T) {
+	f := &fakes{}
+	env := newEnv(t, f)
+	env.OnGetVersion(journalDedupeChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	signalAt(env, 0, signalOf(journaled(0, 1, "a"), journaled(1, 2, "b"), journaled(2, 3, "c")))
+	signalAt(env, 10*time.Second, signalOf(journaled(0, 4, "a"), journaled(1, 5, "e")))
+	queryAt(t, env, 20*time.Second, func(s contract.Status) {
+		assert.Equal(t, int64(2), s.Duplicates, "dropped by offset, as before")
+		assert.Equal(t, int64(3), s.Completed)
+	})
+	runUntil(t, env, params(contract.Config{}), 30*time.Second)
+}
+
+// The highest accepted seq of each journal is carried across ContinueAsNew.
+func TestJournalSeqsCarriedAcrossContinueAsNew(t *testing.T) {
+	f := &fakes{}
+	env := newEnv(t, f)
+	signalAt(env, 0, signalOf(journaled(0, 1, "a"), journaled(1, 2, "b")))
+	env.ExecuteWorkflow(contract.WorkflowName, params(contract.Config{ContinueAsNewAfter: 2}))
+	require.True(t, env.IsWorkflowCompleted())
+	p := decodeContinueAsNew(t, env.GetWorkflowError())
+	require.NotNil(t, p.State)
+	assert.Equal(t, map[string]uint64{"j1": 2}, p.State.JournalSeqs)
 }

@@ -15,26 +15,26 @@ import (
 	"time"
 
 	"github.com/backbeat-temporal/backbeat/bridge"
+	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/internal/flagenv"
-	"github.com/backbeat-temporal/backbeat/workflows"
 )
 
 func main() {
 	var cfg bridge.Config
 	var brokers string
 	var logLevel slog.Level
-	def := workflows.DefaultConfig()
+	def := contract.DefaultConfig()
 	fs := flag.NewFlagSet("bridge", flag.ExitOnError)
 	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
-	fs.StringVar(&cfg.Topic, "topic", "backbeat-replication", "Kafka topic")
+	fs.StringVar(&cfg.Topic, "topic", contract.DefaultTopic, "Kafka topic")
 	fs.StringVar(&cfg.Group, "group", "backbeat-replication-group", "Kafka consumer group")
 	fs.StringVar(&cfg.TemporalAddress, "temporal-address", "127.0.0.1:7233", "Temporal frontend host:port")
 	fs.StringVar(&cfg.Namespace, "namespace", "default", "Temporal namespace")
-	fs.StringVar(&cfg.TaskQueue, "task-queue", workflows.TaskQueue, "task queue of the partition workflows")
+	fs.StringVar(&cfg.TaskQueue, "task-queue", contract.TaskQueue, "task queue of the partition workflows")
 	fs.IntVar(&cfg.BatchEntries, "batch-entries", 100, "entries per signal at most")
 	fs.IntVar(&cfg.BatchBytes, "batch-bytes", 512<<10, "encoded bytes per signal at most (1 KiB - 1 MiB)")
 	fs.DurationVar(&cfg.BatchLinger, "batch-linger", 100*time.Millisecond, "how long a partial batch waits for more entries")
-	fs.IntVar(&cfg.HighWater, "high-water", workflows.DefaultHighWater, "pause a partition while its workflow backlog is at or above this")
+	fs.IntVar(&cfg.HighWater, "high-water", contract.DefaultHighWater, "pause a partition while its workflow backlog is at or above this")
 	fs.IntVar(&cfg.LowWater, "low-water", 0, "resume a paused partition at or below this backlog (0: high-water/2)")
 	fs.DurationVar(&cfg.Workflow.Retry.InitialInterval, "retry-initial", def.Retry.InitialInterval, "first retry delay of a replication")
 	fs.Float64Var(&cfg.Workflow.Retry.BackoffCoefficient, "retry-backoff", def.Retry.BackoffCoefficient, "retry delay multiplier")
@@ -50,7 +50,7 @@ func main() {
 		os.Exit(2)
 	}
 	if cfg.Workflow.Retry.MaxRetries == 0 {
-		cfg.Workflow.Retry.MaxRetries = workflows.NoRetries // --retries 0: one attempt only
+		cfg.Workflow.Retry.MaxRetries = contract.NoRetries // --retries 0: one attempt only
 	}
 	cfg.Brokers = strings.Split(brokers, ",")
 	cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))

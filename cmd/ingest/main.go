@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/ingest"
 	"github.com/backbeat-temporal/backbeat/internal/flagenv"
 )
@@ -31,7 +32,7 @@ func main() {
 	fs.StringVar(&cfg.AccessKey, "access-key", "", "access key of s3server's replication identity (required)")
 	fs.StringVar(&cfg.SecretKey, "secret-key", "", "secret key of s3server's replication identity (required)")
 	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
-	fs.StringVar(&cfg.Topic, "topic", "backbeat-replication", "Kafka topic")
+	fs.StringVar(&cfg.Topic, "topic", contract.DefaultTopic, "Kafka topic")
 	fs.IntVar(&cfg.Partitions, "partitions", 8, "partitions of the topic when ingest creates it")
 	fs.StringVar(&zkServers, "zookeeper", "127.0.0.1:2181", "ZooKeeper servers, comma-separated")
 	fs.StringVar(&cfg.ZKChroot, "zookeeper-chroot", "/backbeat", "prefix of ingest's znodes")

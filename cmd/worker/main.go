@@ -12,9 +12,9 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/internal/flagenv"
 	"github.com/backbeat-temporal/backbeat/worker"
-	"github.com/backbeat-temporal/backbeat/workflows"
 )
 
 func main() {
@@ -23,7 +23,7 @@ func main() {
 	fs := flag.NewFlagSet("worker", flag.ExitOnError)
 	fs.StringVar(&cfg.TemporalAddress, "temporal-address", "127.0.0.1:7233", "Temporal frontend host:port")
 	fs.StringVar(&cfg.Namespace, "namespace", "default", "Temporal namespace")
-	fs.StringVar(&cfg.TaskQueue, "task-queue", workflows.TaskQueue, "task queue to poll")
+	fs.StringVar(&cfg.TaskQueue, "task-queue", contract.TaskQueue, "task queue to poll")
 	fs.StringVar(&cfg.Source.Endpoint, "s3-endpoint", "http://127.0.0.1:8000", "source s3server base URL")
 	fs.StringVar(&cfg.Source.Region, "region", "us-east-1", "region of the source endpoint")
 	fs.StringVar(&cfg.Source.AccessKey, "access-key", "", "access key of s3server's replication identity")

@@ -39,7 +39,7 @@ func TemporalUIPort(port int) TemporalOption { return func(o *temporalOptions) {
 func TemporalHeadless() TemporalOption { return func(o *temporalOptions) { o.headless = true } }
 
 // TemporalSearchAttributes registers search attributes (name → type: Int, Keyword,
-// Bool...) at start, e.g. workflows.SearchAttributes(). Default none.
+// Bool...) at start, e.g. contract.SearchAttributes(). Default none.
 func TemporalSearchAttributes(attrs map[string]string) TemporalOption {
 	return func(o *temporalOptions) { o.attrs = attrs }
 }

@@ -2,7 +2,9 @@
 // separate and real, on 127.0.0.1: a source and a target s3server, ZooKeeper, the
 // Kafka-protocol dev broker, the Temporal dev server (with the partition workflows'
 // search attributes), and the ingest, bridge and worker commands wired together. The
-// worker's only site is the target s3server, named "dr".
+// worker has two sites: "dr", the target s3server (rules with StorageClass "dr"), and
+// "source", the source s3server itself and the default site (rules naming no site: a
+// destination bucket on the source s3server, as s3server takes them).
 package enginetest
 
 import (
@@ -12,9 +14,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/internal/devstack"
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
-	"github.com/backbeat-temporal/backbeat/workflows"
 )
 
 // Options tune Start.
@@ -58,12 +60,14 @@ func Start(t testing.TB, o Options) *Engine {
 	e.ZK = devstack.StartZooKeeper(t)
 	e.Kafka = devstack.StartBroker(t, devstack.BrokerTopics(fmt.Sprintf("backbeat-replication:%d", o.Partitions)))
 	e.Temporal = devstack.StartTemporal(t, devstack.TemporalHeadless(),
-		devstack.TemporalSearchAttributes(workflows.SearchAttributes()))
+		devstack.TemporalSearchAttributes(contract.SearchAttributes()))
 
 	sites := filepath.Join(t.TempDir(), "sites.json")
-	data, err := json.Marshal(map[string]any{"default": "dr", "sites": []map[string]any{{
-		"name": "dr", "endpoint": e.Dst.URL, "kind": "s3server",
-		"accessKey": s3test.Replication.AccessKey, "secretKey": s3test.Replication.SecretKey}}})
+	site := func(name, endpoint string) map[string]any {
+		return map[string]any{"name": name, "endpoint": endpoint, "kind": "s3server",
+			"accessKey": s3test.Replication.AccessKey, "secretKey": s3test.Replication.SecretKey}
+	}
+	data, err := json.Marshal(map[string]any{"default": "source", "sites": []map[string]any{site("dr", e.Dst.URL), site("source", e.Src.URL)}})
 	if err != nil {
 		t.Fatalf("enginetest: %v", err)
 	}

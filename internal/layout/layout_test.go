@@ -20,16 +20,20 @@ func deps(t *testing.T, pkg string) []string {
 	return strings.Fields(string(out))
 }
 
-// TestWorkflowsDoNoIO checks the workflow code's own imports: the Temporal SDK uses the
-// network, the workflow never does.
-func TestWorkflowsDoNoIO(t *testing.T) {
-	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, mod+"workflows").CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	for _, imp := range strings.Fields(string(out)) {
-		switch {
-		case imp == "os", strings.HasPrefix(imp, "net"), imp == "io/ioutil", imp == "math/rand", imp == "sync":
-			t.Errorf("workflows imports %s: workflow code must be deterministic and do no I/O", imp)
-		}
+// TestNoIO checks the own imports of the workflow code and of the engine's contract:
+// the Temporal SDK uses the network, the workflow never does, and the contract is data.
+func TestNoIO(t *testing.T) {
+	for _, pkg := range []string{"workflows", "contract"} {
+		t.Run(pkg, func(t *testing.T) {
+			out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, mod+pkg).CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			for _, imp := range strings.Fields(string(out)) {
+				switch {
+				case imp == "os", strings.HasPrefix(imp, "net"), imp == "io/ioutil", imp == "math/rand", imp == "sync":
+					t.Errorf("%s imports %s: it must be deterministic and do no I/O", pkg, imp)
+				}
+			}
+		})
 	}
 }
 
@@ -43,7 +47,13 @@ func TestImportRules(t *testing.T) {
 		{"workflows", "workflows do no I/O and import no S3 or Kafka code",
 			[]string{"github.com/aws/", "github.com/IBM/sarama", mod + "activities", mod + "s3server"}},
 		{"ingest", "ingest knows no Temporal", []string{"go.temporal.io", mod + "workflows", mod + "s3server"}},
-		{"bridge", "the bridge knows no S3", []string{"github.com/aws/", mod + "s3server", mod + "activities"}},
+		{"bridge", "the bridge knows no S3 and no workflow code (the contract is package contract)",
+			[]string{"github.com/aws/", mod + "s3server", mod + "activities", mod + "workflows"}},
+		{"starter", "the starter talks to workflows through package contract", []string{mod + "workflows"}},
+		{"activities", "activities share package contract with the workflow, not its code", []string{mod + "workflows"}},
+		{"contract", "the engine's contract is data: no Temporal, Kafka, S3 or engine code, so every part may import it",
+			[]string{"go.temporal.io", "github.com/IBM/sarama", "github.com/aws/", mod + "workflows", mod + "activities",
+				mod + "bridge", mod + "ingest", mod + "worker", mod + "starter", mod + "s3server"}},
 		{"journal/record", "the record format does no I/O", []string{"net/http", "github.com/aws/"}},
 	}
 	for _, r := range rules {

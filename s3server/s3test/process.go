@@ -32,6 +32,10 @@ var (
 	User = Account{Name: "backbeatuser", AccessKey: "AKS3TESTUSER00000001", SecretKey: "s3test-user-secret"}
 	// Replication is the replication identity (allowed on /_/backbeat/ routes).
 	Replication = Account{Name: "replication", AccessKey: "AKS3TESTREPL00000001", SecretKey: "s3test-repl-secret", Replication: true}
+	// Alice and Bob are two more ordinary accounts: tenants of the same server, for
+	// tests of what one account may do to another's buckets.
+	Alice = Account{Name: "alice", AccessKey: "AKS3TESTALICE0000001", SecretKey: "s3test-alice-secret"}
+	Bob   = Account{Name: "bob", AccessKey: "AKS3TESTBOB000000001", SecretKey: "s3test-bob-secret"}
 )
 
 // Account is an entry of the accounts file.
@@ -113,7 +117,7 @@ func StartIn(t testing.TB, dataDir string, extra ...string) *Process {
 	t.Helper()
 	accounts := filepath.Join(filepath.Dir(dataDir), "accounts.json")
 	if _, err := os.Stat(accounts); err != nil {
-		data, _ := json.Marshal(map[string][]Account{"accounts": {User, Replication}})
+		data, _ := json.Marshal(map[string][]Account{"accounts": {User, Replication, Alice, Bob}})
 		if err := os.WriteFile(accounts, data, 0o600); err != nil {
 			t.Fatalf("s3test: write accounts: %v", err)
 		}

@@ -67,7 +67,31 @@ var (
 	ErrNoReplicationConfig     = errors.New("store: no replication configuration")
 	ErrVersioningNotEnabled    = errors.New("store: versioning is not enabled")
 	ErrClosed                  = errors.New("store: closed")
+	// ErrReplicaConflict: a replica write found, under its version id, a version that is
+	// not a replica of the same source (see ReplicaConflictError).
+	ErrReplicaConflict = errors.New("store: the target holds another version under this version id")
 )
+
+// ReplicaConflictError is returned by PutReplica and CompleteUpload (replica) when the
+// bucket already holds, under the replica's version id, a version that is not a replica
+// of the same source: it is never replaced. It matches ErrReplicaConflict.
+type ReplicaConflictError struct {
+	Bucket, Key, VersionID string
+	// Replica tells whether the existing version is a replica (of another source).
+	Replica bool
+	// SourceBucket and SourceAccount are the existing replica's source.
+	SourceBucket, SourceAccount string
+}
+
+func (e *ReplicaConflictError) Error() string {
+	if e.Replica {
+		return fmt.Sprintf("store: bucket %s already holds version %s of %s as a replica of bucket %s (account %s)", e.Bucket, e.VersionID, e.Key, e.SourceBucket, e.SourceAccount)
+	}
+	return fmt.Sprintf("store: bucket %s already holds its own version %s of %s (not a replica)", e.Bucket, e.VersionID, e.Key)
+}
+
+// Is makes errors.Is(err, ErrReplicaConflict) true.
+func (e *ReplicaConflictError) Is(target error) bool { return target == ErrReplicaConflict }
 
 // DeleteMarkerError is returned by GetVersion when the requested (or latest) version is a
 // delete marker. Handlers answer 404 NoSuchKey (latest) or 405 MethodNotAllowed (by id) and
@@ -125,6 +149,8 @@ type Bucket struct {
 	// handler layer; nil when none.
 	ReplicationConfig []byte            `json:"replicationConfig,omitempty"`
 	Tags              map[string]string `json:"tags,omitempty"`
+	// Policy is the bucket policy JSON as validated by the handler layer; nil when none.
+	Policy []byte `json:"policy,omitempty"`
 }
 
 // Replication is a version's replication info (a system field, never user metadata).
@@ -136,6 +162,11 @@ type Replication struct {
 	Content     []string `json:"content,omitempty"` // ["DATA","METADATA"] or ["METADATA"]
 	RuleID      string   `json:"ruleId,omitempty"`
 	Reason      string   `json:"reason,omitempty"` // why FAILED
+	// SourceBucket and SourceAccount name the source of a replica (status REPLICA): the
+	// bucket and the account owning it. Empty on replicas written before they were
+	// recorded.
+	SourceBucket  string `json:"sourceBucket,omitempty"`
+	SourceAccount string `json:"sourceAccount,omitempty"`
 }
 
 // Part is one data segment of a version: a blob file and its size. A single-PUT object
@@ -208,6 +239,10 @@ type ReplicaInput struct {
 	Size           int64
 	// Source is the replication info carried from the source (role, site...).
 	Source *Replication
+	// SourceBucket and SourceAccount name the source the replica comes from: kept on the
+	// replica (Replication.SourceBucket/SourceAccount). A replica never replaces a
+	// version that is not a replica of the same source (ReplicaConflictError).
+	SourceBucket, SourceAccount string
 	// MetadataOnly updates Meta (tags, user metadata, content headers) of the existing
 	// replica VersionID without touching its data: ErrNoSuchVersion when it is absent.
 	MetadataOnly bool

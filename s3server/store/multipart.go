@@ -279,7 +279,7 @@ func (s *Store) CompleteUpload(ctx context.Context, bucket, key, uploadID string
 			v.LastModified = replica.LastModified.UTC()
 			v.Owner = cmp.Or(replica.Owner, up.Owner)
 			v.Meta = replica.Meta
-			replaced, err = w.writeReplica(b, d, v, replica.Source)
+			replaced, err = w.writeReplica(b, d, v, replica)
 		} else {
 			v.LastModified = w.now()
 			replaced, err = w.writeNew(b, d, v, OpPut)

@@ -496,6 +496,9 @@ func (s *Store) PutReplica(ctx context.Context, in ReplicaInput) (*Version, erro
 			if err != nil {
 				return err
 			}
+			if err := checkReplicaOf(v, &in); err != nil {
+				return err
+			}
 			v.Meta = in.Meta
 			if err := w.putJSON(d.versions, versionKey(in.Key, order), v); err != nil {
 				return err
@@ -518,7 +521,7 @@ func (s *Store) PutReplica(ctx context.Context, in ReplicaInput) (*Version, erro
 		if len(v.Parts) > 0 {
 			v.Size = partsSize(v.Parts)
 		}
-		removed, err = w.writeReplica(b, d, v, in.Source)
+		removed, err = w.writeReplica(b, d, v, &in)
 		out = v
 		return err
 	})
@@ -540,9 +543,30 @@ func checkReplica(in *ReplicaInput) error {
 	return nil
 }
 
-// writeReplica writes v (VersionID, LastModified... set) as a replica, replacing a
-// version of the same id, and journals it. It returns the blobs no longer referenced.
-func (w *wtx) writeReplica(b *Bucket, d *bucketData, v *Version, src *Replication) ([]string, error) {
+// checkReplicaOf refuses (ReplicaConflictError) to let the replica in replace old unless
+// old is a replica of the same source. Replicas written before sources were recorded
+// have none: they are compatible with any source.
+func checkReplicaOf(old *Version, in *ReplicaInput) error {
+	r := old.Replication
+	conflict := &ReplicaConflictError{Bucket: old.Bucket, Key: old.Key, VersionID: old.VersionID}
+	if r == nil || r.Status != StatusReplica {
+		return conflict
+	}
+	if r.SourceBucket == "" && r.SourceAccount == "" {
+		return nil
+	}
+	if r.SourceBucket != in.SourceBucket || r.SourceAccount != in.SourceAccount {
+		conflict.Replica, conflict.SourceBucket, conflict.SourceAccount = true, r.SourceBucket, r.SourceAccount
+		return conflict
+	}
+	return nil
+}
+
+// writeReplica writes v (VersionID, LastModified... set) as the replica described by in,
+// replacing a replica of the same id and source (ReplicaConflictError for any other
+// version of that id), and journals it. It returns the blobs no longer referenced.
+func (w *wtx) writeReplica(b *Bucket, d *bucketData, v *Version, in *ReplicaInput) ([]string, error) {
+	src := in.Source
 	if b.Versioning != VersioningEnabled {
 		return nil, fmt.Errorf("%w: bucket %s cannot receive replicas", ErrVersioningNotEnabled, b.Name)
 	}
@@ -561,6 +585,9 @@ func (w *wtx) writeReplica(b *Bucket, d *bucketData, v *Version, src *Replicatio
 		if old, err = d.version(v.Key, oldOrder); err != nil {
 			return nil, err
 		}
+		if err := checkReplicaOf(old, in); err != nil {
+			return nil, err
+		}
 	}
 	r := &Replication{}
 	if src != nil {
@@ -569,6 +596,7 @@ func (w *wtx) writeReplica(b *Bucket, d *bucketData, v *Version, src *Replicatio
 	}
 	r.Status = StatusReplica
 	r.Reason = ""
+	r.SourceBucket, r.SourceAccount = in.SourceBucket, in.SourceAccount
 	v.Replication = r
 	if old != nil {
 		removed = unusedBlobs(old, v)

@@ -176,3 +176,55 @@ func TestVersionOrderWithClockSkew(t *testing.T) {
 	other := put(t, s, "b", "other", "x")
 	assert.Greater(t, other.VersionID, future)
 }
+
+func TestReplicaNeverReplacesAnotherSourcesVersion(t *testing.T) {
+	ctx := context.Background()
+	dst := newStore(t)
+	newBucket(t, dst, "dst", "")
+	own := put(t, dst, "dst", "doc", "alice's own bytes") // the null version, put before versioning
+	require.Equal(t, NullVersionID, own.VersionID)
+	_, err := dst.UpdateBucket(ctx, "dst", func(b *Bucket) error { b.Versioning = VersioningEnabled; return nil })
+	require.NoError(t, err)
+
+	in := func(src string, meta bool) ReplicaInput {
+		r := ReplicaInput{Bucket: "dst", Key: "doc", VersionID: NullVersionID, LastModified: time.Now(),
+			SourceBucket: src, SourceAccount: "bob", MetadataOnly: meta, Meta: ObjectMeta{Tags: map[string]string{"x": "y"}}}
+		if !meta {
+			p := writeBlob(t, dst, []byte("bob's bytes"))
+			r.Parts, r.ETag, r.Size = []Part{p}, p.ETag, p.Size
+		}
+		return r
+	}
+	for _, meta := range []bool{false, true} {
+		_, err = dst.PutReplica(ctx, in("bob-src", meta))
+		var ce *ReplicaConflictError
+		require.ErrorAs(t, err, &ce, "metadataOnly=%v", meta)
+		assert.False(t, ce.Replica)
+		assert.ErrorIs(t, err, ErrReplicaConflict)
+	}
+	got, err := dst.GetVersion(ctx, "dst", "doc", NullVersionID)
+	require.NoError(t, err)
+	assert.Equal(t, "alice's own bytes", readData(t, dst, got))
+	assert.Empty(t, got.Meta.Tags)
+
+	// A replica of one source is replaced by a re-run from it, never by another source.
+	r1 := in("src1", false)
+	r1.VersionID = "v1"
+	_, err = dst.PutReplica(ctx, r1)
+	require.NoError(t, err)
+	got, err = dst.GetVersion(ctx, "dst", "doc", "v1")
+	require.NoError(t, err)
+	assert.Equal(t, "src1", got.Replication.SourceBucket)
+	assert.Equal(t, "bob", got.Replication.SourceAccount)
+	r1 = in("src1", false)
+	r1.VersionID = "v1"
+	_, err = dst.PutReplica(ctx, r1)
+	require.NoError(t, err)
+	r2 := in("src2", true)
+	r2.VersionID = "v1"
+	_, err = dst.PutReplica(ctx, r2)
+	var ce *ReplicaConflictError
+	require.ErrorAs(t, err, &ce)
+	assert.True(t, ce.Replica)
+	assert.Equal(t, "src1", ce.SourceBucket)
+}
