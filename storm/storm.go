@@ -251,8 +251,9 @@ func (s *storm) setup(i int) {
 		ReplicationConfiguration: &s3types.ReplicationConfiguration{
 			Role: aws.String("arn:aws:iam::000000000000:role/backbeat"),
 			Rules: []s3types.ReplicationRule{{ID: aws.String("all"), Status: s3types.ReplicationRuleStatusEnabled,
-				Prefix:      aws.String(""),
-				Destination: &s3types.Destination{Bucket: aws.String("arn:aws:s3:::" + dstBucket(i))}}}}})
+				Prefix: aws.String(""),
+				// "dr" is enginetest's site of the target s3server.
+				Destination: &s3types.Destination{Bucket: aws.String("arn:aws:s3:::" + dstBucket(i)), StorageClass: "dr"}}}}})
 	must(s.t, err, "set replication on %s", srcBucket(i))
 }
 
