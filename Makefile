@@ -9,7 +9,7 @@ export GOCACHE ?= $(CURDIR)/.cache/go-build
 export GOFLAGS ?= -buildvcs=false
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all build test test-short deps lint bench demo clean
+.PHONY: all build test test-short deps lint bench storm demo clean
 
 all: build
 
@@ -42,6 +42,13 @@ lint:
 ## bench: benchmarks (figures go in the issue notes and docs/BENCHMARKS.md)
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./s3server/...
+
+## storm: the long fault storm (>= 5000 writer operations, >= 20 kill -9, outages of
+## ZooKeeper, the broker and Temporal) for SEED (default 1); prints the table that goes in
+## docs/RELIABILITY.md. The short form (seed 1) runs in `make test`.
+SEED ?= 1
+storm: build
+	STORM_LONG=1 STORM_SEED=$(SEED) $(GO) test -count=1 -timeout 2h -run '^TestStorm$$' -v ./storm/
 
 ## demo: run the system locally on 127.0.0.1 under one supervisor and replay the
 ## quickstart (see README); DEMO_EXIT=1 stops after the replay (exit 0: COMPLETED/REPLICA);

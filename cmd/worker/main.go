@@ -44,6 +44,8 @@ func main() {
 	fs.DurationVar(&wf.RetryBudget, "retry-budget", def.RetryBudget, "how long a replication is retried after its first failure before its version is marked FAILED")
 	fs.IntVar(&wf.BreakerThreshold, "breaker-threshold", def.BreakerThreshold, "consecutive failed bursts to one site that open its circuit breaker (its entries then wait for one probe to succeed); negative: no breaker")
 	fs.IntVar(&wf.MaxConcurrent, "max-concurrent", def.MaxConcurrent, "entries of different objects a partition workflow replicates at once (1: one at a time; an object's versions are always in order)")
+	fs.IntVar(&wf.ContinueAsNewAfter, "continue-as-new-after", def.ContinueAsNewAfter, "entries one run of a partition workflow processes before it continues as new (it also continues when Temporal suggests it)")
+	fs.DurationVar(&wf.HeartbeatTimeout, "heartbeat-timeout", def.HeartbeatTimeout, "a replication attempt silent that long (a killed worker) is retried (negative: no heartbeat timeout)")
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", "127.0.0.1:9103", "address of /metrics and /healthz (empty: off)")
 	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	if err := flagenv.Parse(fs, os.Args[1:], nil); err != nil {

@@ -34,15 +34,24 @@ type Options struct {
 	// devstack.TemporalPostgres() for the production-shaped server on PostgreSQL.
 	// Default none: the dev server, headless, with the search attributes.
 	Temporal []devstack.TemporalOption
+	// Ingests, Bridges and Workers are how many processes of each command run (ingest:
+	// one leader and standbys sharing the ZooKeeper lock; bridge: members of one Kafka
+	// consumer group; worker: pollers of one task queue). Default 1 each.
+	Ingests, Bridges, Workers int
 }
 
 // Engine is every process of a started engine.
 type Engine struct {
-	Src, Dst               *s3test.Process
-	ZK                     *devstack.ZooKeeper
-	Kafka                  *devstack.Broker
-	Temporal               *devstack.Temporal
+	Src, Dst *s3test.Process
+	ZK       *devstack.ZooKeeper
+	Kafka    *devstack.Broker
+	Temporal *devstack.Temporal
+	// Ingest, Bridge and Worker are the first process of each command (Ingests[0],
+	// Bridges[0], Workers[0]).
 	Ingest, Bridge, Worker *devstack.Process
+	// Ingests, Bridges and Workers are every process of each command, named
+	// "ingest-1", "ingest-2", ... when there are several.
+	Ingests, Bridges, Workers []*devstack.Process
 }
 
 // Start starts the engine; everything is stopped when the test ends. Replication rules
@@ -52,6 +61,7 @@ func Start(t testing.TB, o Options) *Engine {
 	if o.Partitions == 0 {
 		o.Partitions = 4
 	}
+	o.Ingests, o.Bridges, o.Workers = max(o.Ingests, 1), max(o.Bridges, 1), max(o.Workers, 1)
 	e := &Engine{Src: s3test.Start(t), Dst: s3test.Start(t)}
 	e.ZK = devstack.StartZooKeeper(t)
 	e.Kafka = devstack.StartBroker(t, devstack.BrokerTopics(fmt.Sprintf("backbeat-replication:%d", o.Partitions)))
@@ -82,14 +92,30 @@ func Start(t testing.TB, o Options) *Engine {
 		}
 		return out
 	}
-	e.Ingest = devstack.StartProcess(t, devstack.Command{Name: "ingest", Path: devstack.Build(t, "cmd/ingest"),
-		Args: args([]string{"--s3-endpoint", e.Src.URL, "--kafka-brokers", e.Kafka.Addr(), "--zookeeper", e.ZK.Addr(),
-			"--partitions", fmt.Sprint(o.Partitions), "--poll-wait", "2s", "--metrics-listen", devstack.FreeAddr(t)}, creds, common, o.IngestArgs)})
-	e.Bridge = devstack.StartProcess(t, devstack.Command{Name: "bridge", Path: devstack.Build(t, "cmd/bridge"),
-		Args: args([]string{"--kafka-brokers", e.Kafka.Addr(), "--temporal-address", e.Temporal.Addr(),
-			"--metrics-listen", devstack.FreeAddr(t)}, common, o.BridgeArgs)})
-	e.Worker = devstack.StartProcess(t, devstack.Command{Name: "worker", Path: devstack.Build(t, "cmd/worker"),
-		Args: args([]string{"--temporal-address", e.Temporal.Addr(), "--s3-endpoint", e.Src.URL, "--sites", sites,
-			"--retry-initial", "200ms", "--retry-max-interval", "2s", "--metrics-listen", devstack.FreeAddr(t)}, creds, common, o.WorkerArgs)})
+	ingest, bridge, worker := devstack.Build(t, "cmd/ingest"), devstack.Build(t, "cmd/bridge"), devstack.Build(t, "cmd/worker")
+	for i := range o.Ingests {
+		e.Ingests = append(e.Ingests, devstack.StartProcess(t, devstack.Command{Name: name("ingest", i, o.Ingests), Path: ingest,
+			Args: args([]string{"--s3-endpoint", e.Src.URL, "--kafka-brokers", e.Kafka.Addr(), "--zookeeper", e.ZK.Addr(),
+				"--partitions", fmt.Sprint(o.Partitions), "--poll-wait", "2s", "--metrics-listen", devstack.FreeAddr(t)}, creds, common, o.IngestArgs)}))
+	}
+	for i := range o.Bridges {
+		e.Bridges = append(e.Bridges, devstack.StartProcess(t, devstack.Command{Name: name("bridge", i, o.Bridges), Path: bridge,
+			Args: args([]string{"--kafka-brokers", e.Kafka.Addr(), "--temporal-address", e.Temporal.Addr(),
+				"--metrics-listen", devstack.FreeAddr(t)}, common, o.BridgeArgs)}))
+	}
+	for i := range o.Workers {
+		e.Workers = append(e.Workers, devstack.StartProcess(t, devstack.Command{Name: name("worker", i, o.Workers), Path: worker,
+			Args: args([]string{"--temporal-address", e.Temporal.Addr(), "--s3-endpoint", e.Src.URL, "--sites", sites,
+				"--retry-initial", "200ms", "--retry-max-interval", "2s", "--metrics-listen", devstack.FreeAddr(t)}, creds, common, o.WorkerArgs)}))
+	}
+	e.Ingest, e.Bridge, e.Worker = e.Ingests[0], e.Bridges[0], e.Workers[0]
 	return e
+}
+
+// name is cmd alone when it runs once, else cmd-1, cmd-2, ...
+func name(cmd string, i, n int) string {
+	if n == 1 {
+		return cmd
+	}
+	return fmt.Sprintf("%s-%d", cmd, i+1)
 }

@@ -1,0 +1,638 @@
+package storm
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/backbeat-temporal/backbeat/internal/devstack"
+	"github.com/backbeat-temporal/backbeat/internal/enginetest"
+	"github.com/backbeat-temporal/backbeat/s3server/s3test"
+)
+
+// Config tunes a storm.
+type Config struct {
+	// Seed drives the writer's plan and the faults. Default 1.
+	Seed int64
+	// Ops is the number of writer operations. Default 300.
+	Ops int
+	// Rate is the writer's pace in operations per second, so that the faults fall
+	// while the engine replicates rather than on a backlog. Default 0: as fast as the
+	// source s3server answers.
+	Rate float64
+	// Buckets is the number of source buckets (each replicated to its own target
+	// bucket). Default 3.
+	Buckets int
+	// Keys is the number of keys per bucket the writer spreads its operations over.
+	// Default 30.
+	Keys int
+	// MultipartEvery makes one operation in MultipartEvery a multipart upload (5 MiB and
+	// more). Default 150; negative: none.
+	MultipartEvery int
+	// MinKills is how many process kills the storm does at least: faults go on after
+	// the writer finished until there were that many. Default 6.
+	MinKills int
+	// FaultGap is the mean pause between two faults (uniform in [FaultGap/2,
+	// 3*FaultGap/2]). Default 3 s.
+	FaultGap time.Duration
+	// Outage is how long ZooKeeper, the broker or Temporal stays stopped. Keep it short:
+	// the engine retries an entry for ~13 s before it marks it FAILED. Default 3 s.
+	Outage time.Duration
+	// Quiescence bounds the wait, after the storm, for every source version to be
+	// COMPLETED or FAILED. Default 5 min.
+	Quiescence time.Duration
+	// Partitions of the topic. Default 4.
+	Partitions int
+	// ContinueAsNewAfter is the workers' --continue-as-new-after: a partition workflow
+	// run continues as new after that many entries, so the storm crosses many
+	// continuations with signals arriving and entries in flight. Default 5.
+	ContinueAsNewAfter int
+	// HeartbeatTimeout is the workers' --heartbeat-timeout: how long an entry in flight
+	// on a killed worker waits before it is retried. Default 10 s (the engine's is 60 s).
+	HeartbeatTimeout time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	def(&c.Ops, 300)
+	def(&c.Buckets, 3)
+	def(&c.Keys, 30)
+	def(&c.MultipartEvery, 150)
+	def(&c.MinKills, 6)
+	def(&c.Partitions, 4)
+	def(&c.ContinueAsNewAfter, 5)
+	if c.HeartbeatTimeout == 0 {
+		c.HeartbeatTimeout = 10 * time.Second
+	}
+	if c.FaultGap <= 0 {
+		c.FaultGap = 3 * time.Second
+	}
+	if c.Outage <= 0 {
+		c.Outage = 3 * time.Second
+	}
+	if c.Quiescence <= 0 {
+		c.Quiescence = 5 * time.Minute
+	}
+	return c
+}
+
+// Report is the outcome of a storm: its figures and the check of the final state.
+type Report struct {
+	Seed                 int64
+	Ops                  map[OpKind]int
+	Versions             int            // source versions at the end (delete markers included)
+	Kills                map[string]int // per process name
+	Outages              map[string]int // per ZooKeeper, broker, Temporal
+	MaxLag               time.Duration  // oldest version seen not yet COMPLETED (sampled every second)
+	StormTime, Quiescent time.Duration  // writer+faults; then until every version settled
+	Continuations        int64          // partition workflow runs that continued as new
+	Result               Result
+}
+
+// Table renders the report as a Markdown table.
+func (r Report) Table() string {
+	var b strings.Builder
+	row := func(k string, v any) { fmt.Fprintf(&b, "| %s | %v |\n", k, v) }
+	b.WriteString("| storm | |\n|---|---|\n")
+	row("seed", r.Seed)
+	puts := 0
+	var ops []string
+	for k := OpPut; k <= OpMultipart; k++ {
+		ops = append(ops, fmt.Sprintf("%s %d", k, r.Ops[k]))
+		if k == OpPut || k == OpMultipart {
+			puts += r.Ops[k]
+		}
+	}
+	row("puts", puts)
+	row("operations", strings.Join(ops, ", "))
+	row("source versions", r.Versions)
+	row("kills (kill -9)", counts(r.Kills))
+	row("outages (stop/start)", counts(r.Outages))
+	row("workflow runs continued as new", r.Continuations)
+	row("max lag", r.MaxLag.Round(100*time.Millisecond))
+	row("storm time", r.StormTime.Round(100*time.Millisecond))
+	row("time to quiescence", r.Quiescent.Round(100*time.Millisecond))
+	row("lost", r.Result.Lost)
+	row("out of order", r.Result.OutOfOrder)
+	row("stuck", r.Result.Stuck)
+	row("failed", r.Result.Failed)
+	row("duplicate / extra", r.Result.Duplicate)
+	row("mismatch", r.Result.Mismatch)
+	return b.String()
+}
+
+func counts(m map[string]int) string {
+	keys := slices.Sorted(func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	total := 0
+	var parts []string
+	for _, k := range keys {
+		total += m[k]
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return fmt.Sprintf("%d (%s)", total, strings.Join(parts, ", "))
+}
+
+// storm is one run.
+type storm struct {
+	t        testing.TB
+	ctx      context.Context
+	cfg      Config
+	e        *enginetest.Engine
+	src, dst *s3.Client
+	procs    []*devstack.Process // engine processes the faults kill
+
+	mu      sync.Mutex
+	report  Report
+	pending []written           // versions written and not yet seen COMPLETED, oldest first
+	byKey   map[string][]string // bucket/key → version ids written (not delete markers)
+	acked   []Version
+}
+
+type written struct {
+	bucket, key, id string
+	at              time.Time
+}
+
+func srcBucket(i int) string { return fmt.Sprintf("storm-%d", i) }
+func dstBucket(i int) string { return fmt.Sprintf("storm-%d-replica", i) }
+
+// Run starts the engine (ingest ×2, bridge ×2, worker ×2, every process separate), runs
+// the storm of c and returns its report once every source version settled or
+// c.Quiescence passed. It fails the test only when the harness itself cannot work (a
+// writer's S3 call fails, a process cannot be restarted); the caller checks the report.
+func Run(t testing.TB, c Config) Report {
+	t.Helper()
+	c = c.withDefaults()
+	e := enginetest.Start(t, enginetest.Options{Partitions: c.Partitions, LogLevel: "info",
+		Ingests: 2, Bridges: 2, Workers: 2, WorkerArgs: []string{"--continue-as-new-after", fmt.Sprint(c.ContinueAsNewAfter),
+			"--heartbeat-timeout", c.HeartbeatTimeout.String()}})
+	s := &storm{t: t, ctx: context.Background(), cfg: c, e: e,
+		src: e.Src.Client(s3test.User), dst: e.Dst.Client(s3test.User), byKey: map[string][]string{},
+		report: Report{Seed: c.Seed, Ops: map[OpKind]int{}, Kills: map[string]int{}, Outages: map[string]int{}}}
+	s.procs = slices.Concat(e.Ingests, e.Bridges, e.Workers)
+	for i := range c.Buckets {
+		s.setup(i)
+	}
+
+	start := time.Now()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); s.sampleLag(stop) }()
+	writerDone := make(chan error, 1)
+	go func() { writerDone <- s.write(Plan(c.Seed, c)) }()
+	faultErr := s.faults(writerDone)
+	s.report.StormTime = time.Since(start)
+	if faultErr != nil {
+		close(stop)
+		wg.Wait()
+		t.Fatalf("storm: %v", faultErr)
+	}
+	if err := s.allUp(); err != nil {
+		t.Fatalf("storm: %v", err)
+	}
+	settled := time.Now()
+	s.quiesce(time.Now().Add(c.Quiescence))
+	s.report.Quiescent = time.Since(settled)
+	close(stop)
+	wg.Wait()
+
+	snap := s.snapshot()
+	s.report.Versions = len(snap.Source)
+	s.report.Result = Check(snap)
+	s.report.Continuations = s.continuations()
+	return s.report
+}
+
+func (s *storm) setup(i int) {
+	s.t.Helper()
+	for _, b := range []struct {
+		c    *s3.Client
+		name string
+	}{{s.src, srcBucket(i)}, {s.dst, dstBucket(i)}} {
+		_, err := b.c.CreateBucket(s.ctx, &s3.CreateBucketInput{Bucket: aws.String(b.name)})
+		must(s.t, err, "create bucket %s", b.name)
+		_, err = b.c.PutBucketVersioning(s.ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(b.name),
+			VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}})
+		must(s.t, err, "enable versioning on %s", b.name)
+	}
+	_, err := s.src.PutBucketReplication(s.ctx, &s3.PutBucketReplicationInput{Bucket: aws.String(srcBucket(i)),
+		ReplicationConfiguration: &s3types.ReplicationConfiguration{
+			Role: aws.String("arn:aws:iam::000000000000:role/backbeat"),
+			Rules: []s3types.ReplicationRule{{ID: aws.String("all"), Status: s3types.ReplicationRuleStatusEnabled,
+				Prefix: aws.String(""),
+				// "dr" is enginetest's site of the target s3server.
+				Destination: &s3types.Destination{Bucket: aws.String("arn:aws:s3:::" + dstBucket(i)), StorageClass: "dr"}}}}})
+	must(s.t, err, "set replication on %s", srcBucket(i))
+}
+
+func must(t testing.TB, err error, format string, args ...any) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("storm: "+format+": %v", append(args, err)...)
+	}
+}
+
+// write runs the plan against the source; it stops at the first error.
+func (s *storm) write(ops []Op) error {
+	data := rand.New(rand.NewPCG(uint64(s.cfg.Seed), 0xda7a))
+	var pace <-chan time.Time
+	if s.cfg.Rate > 0 {
+		tick := time.NewTicker(time.Duration(float64(time.Second) / s.cfg.Rate))
+		defer tick.Stop()
+		pace = tick.C
+	}
+	for i, op := range ops {
+		if pace != nil {
+			<-pace // the writer's pace, not a synchronisation
+		}
+		if err := s.do(i, op, data); err != nil {
+			return fmt.Errorf("writer op %d (%s %s/%s): %w", i, op.Kind, srcBucket(op.Bucket), op.Key, err)
+		}
+	}
+	return nil
+}
+
+func (s *storm) do(i int, op Op, data *rand.Rand) error {
+	bucket, key := srcBucket(op.Bucket), op.Key
+	bk := bucket + "/" + key
+	meta := map[string]string{"op": fmt.Sprint(i), "seed": fmt.Sprint(s.cfg.Seed)}
+	s.mu.Lock()
+	ids := s.byKey[bk]
+	s.report.Ops[op.Kind]++
+	s.mu.Unlock()
+	var (
+		id string
+		dm bool
+	)
+	switch op.Kind {
+	case OpPut:
+		in := &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(fill(data, op.Size)),
+			Metadata: meta}
+		if op.Tags != nil {
+			in.Tagging = aws.String(url.Values{"put": {op.Tags["put"]}}.Encode())
+		}
+		out, err := s.src.PutObject(s.ctx, in)
+		if err != nil {
+			return err
+		}
+		id = aws.ToString(out.VersionId)
+	case OpMultipart:
+		up, err := s.src.CreateMultipartUpload(s.ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key), Metadata: meta})
+		if err != nil {
+			return err
+		}
+		var parts []s3types.CompletedPart
+		for n, size := range []int{5 << 20, op.Size} {
+			p, err := s.src.UploadPart(s.ctx, &s3.UploadPartInput{Bucket: aws.String(bucket), Key: aws.String(key), UploadId: up.UploadId,
+				PartNumber: aws.Int32(int32(n + 1)), Body: bytes.NewReader(fill(data, size))})
+			if err != nil {
+				return err
+			}
+			parts = append(parts, s3types.CompletedPart{ETag: p.ETag, PartNumber: aws.Int32(int32(n + 1))})
+		}
+		out, err := s.src.CompleteMultipartUpload(s.ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key),
+			UploadId: up.UploadId, MultipartUpload: &s3types.CompletedMultipartUpload{Parts: parts}})
+		if err != nil {
+			return err
+		}
+		id = aws.ToString(out.VersionId)
+	case OpDelete:
+		out, err := s.src.DeleteObject(s.ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+		if err != nil {
+			return err
+		}
+		id, dm = aws.ToString(out.VersionId), true
+	case OpTag, OpUntag:
+		if len(ids) == 0 {
+			return nil // nothing to tag yet: a no-op, as planned
+		}
+		v := aws.String(ids[op.Pick%uint64(len(ids))])
+		var err error
+		if op.Kind == OpTag {
+			var tags []s3types.Tag
+			for _, k := range slices.Sorted(mapKeys(op.Tags)) {
+				tags = append(tags, s3types.Tag{Key: aws.String(k), Value: aws.String(op.Tags[k])})
+			}
+			_, err = s.src.PutObjectTagging(s.ctx, &s3.PutObjectTaggingInput{Bucket: aws.String(bucket), Key: aws.String(key),
+				VersionId: v, Tagging: &s3types.Tagging{TagSet: tags}})
+		} else {
+			_, err = s.src.DeleteObjectTagging(s.ctx, &s3.DeleteObjectTaggingInput{Bucket: aws.String(bucket), Key: aws.String(key), VersionId: v})
+		}
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !dm {
+		s.byKey[bk] = append(s.byKey[bk], id)
+	}
+	s.pending = append(s.pending, written{bucket, key, id, time.Now()})
+	s.acked = append(s.acked, Version{Bucket: bucket, Key: key, VersionID: id, DeleteMarker: dm})
+	return nil
+}
+
+func mapKeys(m map[string]string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// fill returns n bytes from r.
+func fill(r *rand.Rand, n int) []byte {
+	b := make([]byte, n+8)
+	for i := 0; i < n; i += 8 {
+		v := r.Uint64()
+		for j := range 8 {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return b[:n]
+}
+
+// faults runs faults until the writer is done and MinKills kills were made; it returns
+// the writer's error, or the first restart that failed.
+func (s *storm) faults(writerDone <-chan error) error {
+	next := Faults(s.cfg.Seed, s.cfg, len(s.procs))
+	kills, finished := 0, false
+	var werr error
+	var restarts sync.WaitGroup
+	var rmu sync.Mutex
+	var restartErr error
+	for !finished || kills < s.cfg.MinKills {
+		f := next()
+		timer := time.NewTimer(f.Wait) // the storm's pace, not a synchronisation
+		select {
+		case werr = <-writerDone:
+			finished = true
+			timer.Stop()
+			if werr != nil {
+				restarts.Wait()
+				return werr
+			}
+			continue
+		case <-timer.C:
+		}
+		switch f.Kind {
+		case FaultKill:
+			for i, v := range f.Victims {
+				p := s.procs[v]
+				if !p.Running() {
+					continue // still down from an earlier kill
+				}
+				if err := p.Kill(); err != nil {
+					return fmt.Errorf("kill -9 %s: %w", p.Name(), err)
+				}
+				kills++
+				s.mu.Lock()
+				s.report.Kills[p.Name()]++
+				s.mu.Unlock()
+				restarts.Add(1)
+				go func(down time.Duration) {
+					defer restarts.Done()
+					time.Sleep(down) // the victim stays down that long, on purpose
+					if err := p.Start(); err != nil {
+						rmu.Lock()
+						restartErr = fmt.Errorf("restart %s after kill -9: %w", p.Name(), err)
+						rmu.Unlock()
+					}
+				}(f.Down[i])
+			}
+		default:
+			p := map[FaultKind]*devstack.Process{FaultZooKeeper: s.e.ZK.Process(), FaultBroker: s.e.Kafka.Process(),
+				FaultTemporal: s.e.Temporal.Process()}[f.Kind]
+			if err := p.Stop(); err != nil {
+				s.t.Logf("storm: stop %s: %v", f.Kind, err)
+			}
+			s.mu.Lock()
+			s.report.Outages[f.Kind.String()]++
+			s.mu.Unlock()
+			time.Sleep(s.cfg.Outage) // the outage, on purpose
+			if err := p.Start(); err != nil {
+				return fmt.Errorf("start %s after its outage: %w", f.Kind, err)
+			}
+		}
+	}
+	restarts.Wait()
+	rmu.Lock()
+	defer rmu.Unlock()
+	return restartErr
+}
+
+// allUp starts any engine process that is not running (it should not happen: each
+// killed process was restarted).
+func (s *storm) allUp() error {
+	for _, p := range s.procs {
+		if !p.Running() {
+			s.t.Logf("storm: %s is not running after the storm; starting it", p.Name())
+			if err := p.Start(); err != nil {
+				return fmt.Errorf("start %s: %w", p.Name(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// sampleLag checks, every second, the oldest written versions not yet seen COMPLETED
+// (at most 50 per round) and records the age of the oldest still waiting as the lag.
+func (s *storm) sampleLag(stop <-chan struct{}) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		s.mu.Lock()
+		batch := slices.Clone(s.pending[:min(50, len(s.pending))])
+		s.mu.Unlock()
+		done := map[written]bool{}
+		for _, w := range batch {
+			v, err := s.version(s.e.Src, w.bucket, w.key, w.id)
+			if err == nil && (v.Status == StatusCompleted || v.Status == StatusFailed) {
+				done[w] = true
+			}
+		}
+		now := time.Now()
+		s.mu.Lock()
+		s.pending = slices.DeleteFunc(s.pending, func(w written) bool { return done[w] })
+		if len(s.pending) > 0 {
+			s.report.MaxLag = max(s.report.MaxLag, now.Sub(s.pending[0].at))
+		}
+		s.mu.Unlock()
+	}
+}
+
+// quiesce waits until no source version is PENDING or PROCESSING, or the deadline.
+func (s *storm) quiesce(deadline time.Time) {
+	for {
+		open := 0
+		for i := range s.cfg.Buckets {
+			for _, v := range s.list(s.e.Src, s.src, srcBucket(i), srcBucket(i), false) {
+				if v.Status != StatusCompleted && v.Status != StatusFailed {
+					open++
+				}
+			}
+		}
+		if open == 0 || time.Now().After(deadline) {
+			if open > 0 {
+				s.t.Logf("storm: %d source versions not settled at the quiescence deadline (%s)", open, s.cfg.Quiescence)
+			}
+			return
+		}
+		time.Sleep(2 * time.Second) // polling interval of a condition with a deadline
+	}
+}
+
+// snapshot reads every version of the source and target buckets, with data hashes.
+func (s *storm) snapshot() Snapshot {
+	var snap Snapshot
+	for i := range s.cfg.Buckets {
+		snap.Source = append(snap.Source, s.list(s.e.Src, s.src, srcBucket(i), srcBucket(i), true)...)
+		snap.Target = append(snap.Target, s.list(s.e.Dst, s.dst, dstBucket(i), srcBucket(i), true)...)
+	}
+	s.mu.Lock()
+	snap.Acked = slices.Clone(s.acked)
+	s.mu.Unlock()
+	return snap
+}
+
+// list returns the versions of bucket on p, per key newest first, read from the version
+// route (status, metadata, tags) and, when withData, the data's SHA-256; Bucket is set
+// to as (the source bucket's name, so that both sides compare).
+func (s *storm) list(p *s3test.Process, c *s3.Client, bucket, as string, withData bool) []Version {
+	type item struct {
+		key, id string
+		at      time.Time
+	}
+	var items []item
+	in := &s3.ListObjectVersionsInput{Bucket: aws.String(bucket)}
+	for {
+		res, err := c.ListObjectVersions(s.ctx, in)
+		must(s.t, err, "list versions of %s", bucket)
+		for _, v := range res.Versions {
+			items = append(items, item{aws.ToString(v.Key), aws.ToString(v.VersionId), aws.ToTime(v.LastModified)})
+		}
+		for _, d := range res.DeleteMarkers {
+			items = append(items, item{aws.ToString(d.Key), aws.ToString(d.VersionId), aws.ToTime(d.LastModified)})
+		}
+		if !aws.ToBool(res.IsTruncated) {
+			break
+		}
+		in.KeyMarker, in.VersionIdMarker = res.NextKeyMarker, res.NextVersionIdMarker
+	}
+	// The SDK splits versions from delete markers; put them back in the listing order:
+	// by key, then newest first (last-modified, then version id, the store's order key).
+	slices.SortStableFunc(items, func(a, b item) int {
+		if a.key != b.key {
+			return strings.Compare(a.key, b.key)
+		}
+		if !a.at.Equal(b.at) {
+			return b.at.Compare(a.at)
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	out := make([]Version, 0, len(items))
+	for _, it := range items {
+		v, err := s.version(p, bucket, it.key, it.id)
+		must(s.t, err, "read version %s/%s@%s", bucket, it.key, it.id)
+		v.Bucket = as
+		if withData && !v.DeleteMarker {
+			got, err := c.GetObject(s.ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(it.key), VersionId: aws.String(it.id)})
+			must(s.t, err, "get %s/%s@%s", bucket, it.key, it.id)
+			h := sha256.New()
+			_, err = io.Copy(h, got.Body)
+			got.Body.Close()
+			must(s.t, err, "read %s/%s@%s", bucket, it.key, it.id)
+			v.BodySHA256 = hex.EncodeToString(h.Sum(nil))
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// version reads one version from the privileged version route.
+func (s *storm) version(p *s3test.Process, bucket, key, id string) (Version, error) {
+	resp, err := p.Backbeat(s.ctx, http.MethodGet, "version/"+bucket+"/"+url.PathEscape(key)+"?versionId="+url.QueryEscape(id), nil, nil)
+	if err != nil {
+		return Version{}, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return Version{}, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return Version{}, fmt.Errorf("version route: %s: %s", resp.Status, body)
+	}
+	var v struct {
+		Key            string `json:"key"`
+		VersionID      string `json:"versionId"`
+		IsDeleteMarker bool   `json:"isDeleteMarker"`
+		ETag           string `json:"etag"`
+		Size           int64  `json:"size"`
+		Meta           struct {
+			UserMetadata map[string]string `json:"userMetadata"`
+			Tags         map[string]string `json:"tags"`
+		} `json:"meta"`
+		Replication *struct{ Status, Reason string } `json:"replication"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil {
+		return Version{}, fmt.Errorf("version route: %w: %s", err, body)
+	}
+	out := Version{Bucket: bucket, Key: v.Key, VersionID: v.VersionID, DeleteMarker: v.IsDeleteMarker, ETag: v.ETag,
+		Size: v.Size, UserMetadata: v.Meta.UserMetadata, Tags: v.Meta.Tags}
+	if v.Replication != nil {
+		out.Status, out.Reason = v.Replication.Status, v.Replication.Reason
+	}
+	return out, nil
+}
+
+// continuations counts the partition workflow runs closed as ContinuedAsNew (-1 when
+// Temporal's visibility cannot say).
+func (s *storm) continuations() int64 {
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	res, err := s.e.Temporal.Client().CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+		Namespace: "default", Query: "ExecutionStatus = 'ContinuedAsNew'"})
+	if err != nil {
+		s.t.Logf("storm: count the runs continued as new: %v", err)
+		return -1
+	}
+	return res.GetCount()
+}
