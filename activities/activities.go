@@ -63,10 +63,11 @@ func NewActivities(r *Replicator, metrics Metrics, log *slog.Logger) *Activities
 	return &Activities{r: r, metrics: metrics, log: log, changed: map[string]time.Time{}}
 }
 
-// Register registers the activities under contract.ActivityReplicate and
-// contract.ActivitySetStatus.
+// Register registers the activities under contract.ActivityReplicate,
+// contract.ActivityReplicateBatch and contract.ActivitySetStatus.
 func (a *Activities) Register(reg worker.ActivityRegistry) {
 	reg.RegisterActivityWithOptions(a.ReplicateVersion, activity.RegisterOptions{Name: contract.ActivityReplicate})
+	reg.RegisterActivityWithOptions(a.ReplicateBatch, activity.RegisterOptions{Name: contract.ActivityReplicateBatch})
 	reg.RegisterActivityWithOptions(a.SetReplicationStatus, activity.RegisterOptions{Name: contract.ActivitySetStatus})
 }
 

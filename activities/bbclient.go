@@ -64,7 +64,10 @@ type bbRequest struct {
 // do sends r and returns the 2xx answer (its body for the caller to close), or an
 // *S3Error for any other status.
 func (c *bbClient) do(ctx context.Context, r bbRequest) (*http.Response, error) {
-	path := "/_/backbeat/" + r.route + "/" + r.bucket + "/" + r.key
+	path := "/_/backbeat/" + r.route
+	if r.bucket != "" {
+		path += "/" + r.bucket + "/" + r.key
+	}
 	u := *c.base
 	u.Path = c.base.Path + path
 	u.RawPath = c.base.EscapedPath() + escapeKey(path)

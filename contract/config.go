@@ -75,6 +75,22 @@ type Config struct {
 	// another in offset order while different objects overlap. 1 replicates the
 	// entries strictly one after another. Default 8.
 	MaxConcurrent int
+	// BatchMaxEntries bounds the entries of one ActivityReplicateBatch (runs begun
+	// after the workflow's "batch" change; older runs replicate entry by entry). With
+	// batches, MaxConcurrent bounds the activities in flight (a batch counts as one).
+	// Default 64 (DefaultBatchMaxEntries); 1 makes batches of one entry.
+	BatchMaxEntries int `json:",omitempty"`
+	// BatchMaxBytes bounds the sum of the object sizes of one batch (a batch always
+	// takes at least one entry). Default 64 MiB (DefaultBatchMaxBytes).
+	BatchMaxBytes int64 `json:",omitempty"`
+	// BatchParallelism is the most entries of one batch replicated at once by the
+	// activity. Default 16 (DefaultBatchParallelism).
+	BatchParallelism int `json:",omitempty"`
+	// LargeObjectSize is the object size from which an entry is not batched: it is
+	// replicated alone by ActivityReplicate, whose multipart copy resumes from its
+	// heartbeats, within its own byte budget. Default 64 MiB (DefaultLargeObjectSize,
+	// the default multipart threshold of the sites).
+	LargeObjectSize int64 `json:",omitempty"`
 	// DisableSearchAttributes stops the search attribute upserts, for namespaces where
 	// the attributes of SearchAttributes() are not registered (an upsert of an unknown
 	// attribute fails every workflow task). Default false.
@@ -166,6 +182,18 @@ func (c Config) WithDefaults() Config {
 	if c.MaxConcurrent <= 0 {
 		c.MaxConcurrent = DefaultMaxConcurrent
 	}
+	if c.BatchMaxEntries <= 0 {
+		c.BatchMaxEntries = DefaultBatchMaxEntries
+	}
+	if c.BatchMaxBytes <= 0 {
+		c.BatchMaxBytes = DefaultBatchMaxBytes
+	}
+	if c.BatchParallelism <= 0 {
+		c.BatchParallelism = DefaultBatchParallelism
+	}
+	if c.LargeObjectSize <= 0 {
+		c.LargeObjectSize = DefaultLargeObjectSize
+	}
 	return c
 }
 
@@ -217,6 +245,10 @@ func (c Config) Overlay(o Config) Config {
 	setIf(&c.MaxSignalsPerRun, o.MaxSignalsPerRun)
 	setIf(&c.MaxCarryBytes, o.MaxCarryBytes)
 	setIf(&c.MaxConcurrent, o.MaxConcurrent)
+	setIf(&c.BatchMaxEntries, o.BatchMaxEntries)
+	setIf(&c.BatchMaxBytes, o.BatchMaxBytes)
+	setIf(&c.BatchParallelism, o.BatchParallelism)
+	setIf(&c.LargeObjectSize, o.LargeObjectSize)
 	c.DisableSearchAttributes = c.DisableSearchAttributes || o.DisableSearchAttributes
 	return c
 }

@@ -97,7 +97,8 @@ type Counters struct {
 	// record was not PENDING).
 	Skipped int64
 	// Duplicates: redelivered entries dropped (journal position already accepted, or
-	// without one, offset below State.NextOffset).
+	// without one, offset below State.NextOffset), and entries of a version already
+	// held in the queue (see workflows/batch.go).
 	Duplicates int64
 	// Misrouted: entries of another topic or partition, dropped (a bridge bug).
 	Misrouted int64

@@ -19,6 +19,9 @@ package s3server
 //	PUT    status/BUCKET/KEY?versionId=V                 200 the updated version (JSON store.Version
 //	         body {"status":"COMPLETED","reason":"..."}  plus "isLatest"); the change is journaled
 //	                                                     (op "status")
+//	PUT    status                                        200 {"results":[...]}: many statuses in one
+//	         body {"statuses":[{"bucket":..,"key":..,    transaction (see backbeat_bulk.go)
+//	         "versionId":..,"status":..,"reason":..}]}
 //	GET    version/BUCKET/KEY[?versionId=V]              200 the version or delete marker (JSON
 //	                                                     store.Version plus "isLatest", and
 //	                                                     "bucketOwner", "journalId": the source
@@ -196,6 +199,11 @@ func (s *Server) routeBackbeat(rq *request, path string) error {
 			return err
 		}
 		return s.bbJournal(rq)
+	case name == "status" && !hasRest: // backbeat_bulk.go
+		if err := allow(http.MethodPut); err != nil {
+			return err
+		}
+		return s.bbSetStatuses(rq)
 	case name == "status" && hasRest:
 		if err := allow(http.MethodPut); err != nil {
 			return err

@@ -429,7 +429,7 @@ func TestBackbeatAccessAndRouting(t *testing.T) {
 
 	// Only the replication identity: others get the router's S3 AccessDenied.
 	for _, acct := range []Account{testUser, testOther} {
-		for _, p := range []string{"journal", "version/bkt/k", "status/bkt/k?versionId=x", "replica/bkt/k", "nope"} {
+		for _, p := range []string{"journal", "version/bkt/k", "status/bkt/k?versionId=x", "status", "replica/bkt/k", "nope"} {
 			r := h.bbAs(acct, "GET", p, nil, nil)
 			assert.Equal(t, http.StatusForbidden, r.Status, p)
 			assert.Contains(t, string(r.Body), "<Code>AccessDenied</Code>", p)
@@ -440,7 +440,7 @@ func TestBackbeatAccessAndRouting(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, doBB(t, req).Status, "anonymous")
 
 	// Unknown routes: 404 JSON.
-	for _, p := range []string{"nope", "journal/x", "", "status", "versions/b/k"} {
+	for _, p := range []string{"nope", "journal/x", "", "versions/b/k"} {
 		r := h.bb("GET", p, nil, nil)
 		assert.Equal(t, http.StatusNotFound, r.Status, p)
 		assert.Equal(t, "NotFound", r.jsonErr(t)["code"], p)
@@ -450,6 +450,7 @@ func TestBackbeatAccessAndRouting(t *testing.T) {
 		{"POST", "journal", "GET"},
 		{"DELETE", "journal", "GET"},
 		{"GET", "status/bkt/k?versionId=x", "PUT"},
+		{"POST", "status", "PUT"},
 		{"PUT", "version/bkt/k", "GET, HEAD"},
 		{"GET", "replica/bkt/k", "PUT"},
 		{"PUT", "replica/bkt/k?uploads", "POST"},

@@ -329,6 +329,9 @@ func (r *runner) retryLater(ctx workflow.Context, in *inflight, msg string) {
 	rs.Bursts++
 	rs.LastError = truncate(msg, maxReasonLen)
 	attempts := attemptsMade(rc, rs.Bursts)
+	if in.once {
+		attempts = rs.Bursts
+	}
 	r.breakerFail(ctx, in, rc, rs.LastError)
 	if phase == contract.PhaseReplicate && now.Sub(rs.Since) >= r.cfg.RetryBudget {
 		delete(r.waiting, id)

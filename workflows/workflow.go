@@ -72,6 +72,10 @@ type inflight struct {
 	// the probe of its target's open breaker.
 	target string
 	probe  bool
+	// batch is the batch in flight the entry belongs to (batches, see batch.go), nil
+	// when it runs alone; once: its bursts are single attempts (batched entries).
+	batch *batchRun
+	once  bool
 }
 
 // saValues are the last upserted values of the changing search attributes.
@@ -104,6 +108,12 @@ type runner struct {
 	durable bool
 	carried contract.Config
 	retries
+	// batching: replications go by batches (this run began after batchChange);
+	// batchesInFlight counts them. dedupeHeld: an entry of a version already held (queued,
+	// not in flight) is dropped (this run began after dedupeHeldChange). See batch.go.
+	batching        bool
+	batchesInFlight int
+	dedupeHeld      bool
 
 	// flying are the entries in flight, in offset order (a subset of st.Queue), at
 	// most cfg.MaxConcurrent of them.
@@ -190,6 +200,10 @@ func newRunner(ctx workflow.Context, p contract.Params) (*runner, error) {
 		r.statusOnceCtx = onceActivity(r.statusCtx)
 	}
 	r.journalDedupe = workflow.GetVersion(ctx, journalDedupeChange, workflow.DefaultVersion, 1) >= 1
+	if r.durable {
+		r.batching = workflow.GetVersion(ctx, batchChange, workflow.DefaultVersion, 1) >= 1
+		r.dedupeHeld = workflow.GetVersion(ctx, dedupeHeldChange, workflow.DefaultVersion, 1) >= 1
+	}
 	if !cfg.DisableSearchAttributes {
 		// ContinueAsNew carries the search attributes: only upsert what differs.
 		sa := workflow.GetTypedSearchAttributes(ctx)
@@ -245,7 +259,16 @@ func (r *runner) run(ctx workflow.Context) error {
 			r.setPaused(false)
 		})
 		// In offset order: when several are ready, the selector takes the first added.
+		// The entries of a batch share its future, added once.
+		batches := map[*batchRun]bool{}
 		for _, in := range r.flying {
+			if b := in.batch; b != nil {
+				if !batches[b] {
+					batches[b] = true
+					sel.AddFuture(b.fut, func(f workflow.Future) { r.onBatchDone(ctx, b, f) })
+				}
+				continue
+			}
 			sel.AddFuture(in.fut, func(f workflow.Future) { r.onDone(ctx, in, f) })
 		}
 		if r.durable && !due {
@@ -266,9 +289,12 @@ func (r *runner) run(ctx workflow.Context) error {
 // has no earlier entry still queued or in flight. It reports whether an entry finished
 // at once (skipped), after which the caller looks again (a ContinueAsNew may be due).
 func (r *runner) startEntries(ctx workflow.Context) bool {
+	if r.batching {
+		return r.startBatches(ctx)
+	}
 	now := workflow.Now(ctx)
 	for !r.st.Paused && len(r.flying) < r.cfg.MaxConcurrent {
-		i := r.nextStartable(now)
+		i := r.nextStartable(now, nil)
 		if i < 0 {
 			return false
 		}
@@ -279,10 +305,12 @@ func (r *runner) startEntries(ctx workflow.Context) bool {
 	return false
 }
 
-// nextStartable is the index in the queue of the next entry to start, -1 if none. The
-// queue is in arrival order (offset order but after an offset reset); the maps only
-// answer membership, so the choice does not depend on map iteration order.
-func (r *runner) nextStartable(now time.Time) int {
+// nextStartable is the index in the queue of the next entry to start, -1 if none; only
+// (when not nil) says which entries may be chosen (the others still hold back the later
+// versions of their object). The queue is in arrival order (offset order but after an
+// offset reset); the maps only answer membership, so the choice does not depend on map
+// iteration order.
+func (r *runner) nextStartable(now time.Time, only func(contract.Entry) bool) int {
 	earlier := make(map[string]bool, len(r.flying))
 	inFlight := make(map[entryID]bool, len(r.flying))
 	for _, in := range r.flying {
@@ -295,7 +323,7 @@ func (r *runner) nextStartable(now time.Time) int {
 			continue // an earlier version of this object is queued or in flight
 		}
 		earlier[k] = true
-		if !flying && (!r.durable || r.ready(e, now)) {
+		if !flying && (only == nil || only(e)) && (!r.durable || r.ready(e, now)) {
 			return i
 		}
 	}
@@ -374,6 +402,7 @@ func (r *runner) continueAsNew(ctx workflow.Context) error {
 func (r *runner) accept(sig contract.EntriesSignal) {
 	r.signalsThisRun++
 	var dups, misrouted int
+	held := r.heldVersions()
 	for _, e := range sig.Entries {
 		if e.Topic != r.topic || e.Partition != r.partition {
 			misrouted++
@@ -387,6 +416,13 @@ func (r *runner) accept(sig contract.EntriesSignal) {
 			r.st.Duplicates++
 			continue
 		}
+		if r.dedupeHeld && held.covers(e) {
+			dups++
+			r.st.Duplicates++
+			r.st.NextOffset = e.Offset + 1
+			continue
+		}
+		held.add(e)
 		r.st.Queue = append(r.st.Queue, e)
 		r.st.NextOffset = e.Offset + 1
 		r.queueBytes += entrySize(e)
@@ -432,18 +468,8 @@ func (r *runner) setPaused(p bool) {
 func (r *runner) start(ctx workflow.Context, i int) bool {
 	e := r.st.Queue[i]
 	rec := &e.Record
-	r.boundary = true
-	in := &inflight{e: e, ref: contract.EntryRef{Offset: e.Offset, Op: rec.Op, Bucket: rec.Bucket, Key: rec.Key, VersionID: rec.VersionID}}
+	in := r.newInflight(e)
 	rs := r.waiting[idOf(e)]
-	if r.durable {
-		in.target = r.targetOf(e, rs)
-		if b := r.breakers[in.target]; b != nil && b.Open {
-			in.probe = true
-			r.probing[in.target] = true
-			r.log.Info("probing a target whose breaker is open", "target", in.target, "offset", e.Offset,
-				"failedProbes", b.Probes)
-		}
-	}
 	if rs != nil && rs.Phase == contract.PhaseSetStatus {
 		r.startStatus(ctx, in, rs.Status, rs.Reason)
 		r.track(in)
@@ -475,6 +501,24 @@ func (r *runner) start(ctx workflow.Context, i int) bool {
 	in.fut = workflow.ExecuteActivity(actx, contract.ActivityReplicate, contract.ReplicateInput{Entry: e})
 	r.track(in)
 	return false
+}
+
+// newInflight makes queued entry e an entry in flight (not tracked yet): with durable
+// retries, its target, and whether it probes its target's open breaker.
+func (r *runner) newInflight(e contract.Entry) *inflight {
+	rec := &e.Record
+	r.boundary = true
+	in := &inflight{e: e, ref: contract.EntryRef{Offset: e.Offset, Op: rec.Op, Bucket: rec.Bucket, Key: rec.Key, VersionID: rec.VersionID}}
+	if r.durable {
+		in.target = r.targetOf(e, r.waiting[idOf(e)])
+		if b := r.breakers[in.target]; b != nil && b.Open {
+			in.probe = true
+			r.probing[in.target] = true
+			r.log.Info("probing a target whose breaker is open", "target", in.target, "offset", e.Offset,
+				"failedProbes", b.Probes)
+		}
+	}
+	return in
 }
 
 // track adds an entry to those in flight, keeping them in queue order.

@@ -118,6 +118,16 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 // Activities take no workflow time unless slow is called.
 func newEnv(t *testing.T, f *fakes) *testsuite.TestWorkflowEnvironment {
 	t.Helper()
+	env := newBaseEnv(t, f)
+	// These tests cover the entry-by-entry path (runs begun before batches); batch_test.go
+	// covers batches.
+	env.OnGetVersion(batchChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	return env
+}
+
+// newBaseEnv is newEnv for runs of the current code.
+func newBaseEnv(t *testing.T, f *fakes) *testsuite.TestWorkflowEnvironment {
+	t.Helper()
 	var ts testsuite.WorkflowTestSuite
 	ts.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))))
 	env := ts.NewTestWorkflowEnvironment()

@@ -436,38 +436,45 @@ func (s *Store) SetReplicationStatus(ctx context.Context, bucket, key, versionID
 	}
 	var out *Version
 	err := s.update(ctx, func(w *wtx) error {
-		b, d, err := w.bucket(bucket)
-		if err != nil {
-			return err
-		}
-		v, order, err := d.find(bucket, key, versionID)
-		if errors.Is(err, ErrNoSuchKey) {
-			return fmt.Errorf("%w: %s/%s version %s", ErrNoSuchVersion, bucket, key, versionID)
-		}
-		if err != nil {
-			return err
-		}
-		if v.Replication == nil && status == StatusPending && w.s.opts.Policy != nil {
-			v.Replication = w.s.opts.Policy(b, key, v.Meta.Tags, v.IsDeleteMarker)
-		}
-		if v.Replication == nil {
-			v.Replication = &Replication{}
-		}
-		v.Replication.setStatus(status, w.now())
-		v.Replication.Reason = ""
-		if status == StatusFailed {
-			v.Replication.Reason = reason
-		}
-		if err := w.putJSON(d.versions, versionKey(key, order), v); err != nil {
-			return err
-		}
+		v, err := w.setStatus(bucket, key, versionID, status, reason)
 		out = v
-		return w.appendRecord(recordOf(OpStatus, v))
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// setStatus is SetReplicationStatus (and SetReplicationStatuses for one version) inside
+// a write transaction: every check that can fail comes before the write.
+func (w *wtx) setStatus(bucket, key, versionID, status, reason string) (*Version, error) {
+	b, d, err := w.bucket(bucket)
+	if err != nil {
+		return nil, err
+	}
+	v, order, err := d.find(bucket, key, versionID)
+	if errors.Is(err, ErrNoSuchKey) {
+		return nil, fmt.Errorf("%w: %s/%s version %s", ErrNoSuchVersion, bucket, key, versionID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if v.Replication == nil && status == StatusPending && w.s.opts.Policy != nil {
+		v.Replication = w.s.opts.Policy(b, key, v.Meta.Tags, v.IsDeleteMarker)
+	}
+	if v.Replication == nil {
+		v.Replication = &Replication{}
+	}
+	v.Replication.setStatus(status, w.now())
+	v.Replication.Reason = ""
+	if status == StatusFailed {
+		v.Replication.Reason = reason
+	}
+	if err := w.putJSON(d.versions, versionKey(key, order), v); err != nil {
+		return nil, err
+	}
+	return v, w.appendRecord(recordOf(OpStatus, v))
 }
 
 // PutReplica writes a replica version or delete marker keeping the source's version id

@@ -1,0 +1,99 @@
+package s3server
+
+// The bulk status route, PUT /_/backbeat/status (no bucket nor key in the path): the
+// replication engine writes the statuses of a whole batch of versions in one request,
+// one store transaction and one fsync. Its wire types are here (bbBulkStatus*), so that
+// they can move with the other privileged-route types.
+//
+// Request body (JSON, at most 1 MiB, at most store.MaxStatusUpdates versions):
+//
+//	{"statuses":[{"bucket":"b","key":"k","versionId":"v","status":"COMPLETED"},
+//	             {"bucket":"b","key":"k2","versionId":"v2","status":"FAILED","reason":"..."}]}
+//
+// Answer 200, one result per status in the request's order:
+//
+//	{"results":[{"bucket":"b","key":"k","versionId":"v","status":"COMPLETED",
+//	             "lastModified":"..."},
+//	            {"bucket":"b","key":"k2","versionId":"v2","code":"NoSuchVersion",
+//	             "message":"..."}]}
+//
+// Each version is written exactly as by PUT status/BUCKET/KEY (journaled as op
+// "status", its status and pending times kept the same way); a version that cannot be
+// written (missing bucket or version, invalid key, status other than COMPLETED, FAILED,
+// PROCESSING or PENDING) gets a code and a message (the error codes of the single
+// route) and the others are still written. A body that is not this JSON answers 400
+// MalformedJSON, too many statuses 400 InvalidArgument; nothing is written then.
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/backbeat-temporal/backbeat/s3server/store"
+)
+
+// bbBulkStatusBody is the body of PUT status.
+type bbBulkStatusBody struct {
+	Statuses []bbBulkStatusItem `json:"statuses"`
+}
+
+// bbBulkStatusItem is one version's status in a bulk status request.
+type bbBulkStatusItem struct {
+	Bucket    string `json:"bucket"`
+	Key       string `json:"key"`
+	VersionID string `json:"versionId"`
+	Status    string `json:"status"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// bbBulkStatusAnswer is the answer of PUT status.
+type bbBulkStatusAnswer struct {
+	Results []bbBulkStatusResult `json:"results"`
+}
+
+// bbBulkStatusResult is what was done to one version: Status and LastModified when it
+// was written, Code and Message when not.
+type bbBulkStatusResult struct {
+	Bucket       string    `json:"bucket"`
+	Key          string    `json:"key"`
+	VersionID    string    `json:"versionId"`
+	Status       string    `json:"status,omitempty"`
+	LastModified time.Time `json:"lastModified,omitzero"`
+	Code         string    `json:"code,omitempty"`
+	Message      string    `json:"message,omitempty"`
+}
+
+// bbSetStatuses serves PUT status (bulk).
+func (s *Server) bbSetStatuses(rq *request) error {
+	var body bbBulkStatusBody
+	if err := readBackbeatJSON(rq, &body); err != nil {
+		return err
+	}
+	if len(body.Statuses) > store.MaxStatusUpdates {
+		return bbInvalid("%d statuses in one request, at most %d.", len(body.Statuses), store.MaxStatusUpdates)
+	}
+	updates := make([]store.StatusUpdate, len(body.Statuses))
+	for i, it := range body.Statuses {
+		updates[i] = store.StatusUpdate{Bucket: it.Bucket, Key: it.Key, VersionID: it.VersionID, Status: it.Status, Reason: it.Reason}
+	}
+	res, err := s.store.SetReplicationStatuses(rq.r.Context(), updates)
+	if err != nil {
+		return err
+	}
+	out := bbBulkStatusAnswer{Results: make([]bbBulkStatusResult, len(res))}
+	for i, r := range res {
+		it := body.Statuses[i]
+		o := bbBulkStatusResult{Bucket: it.Bucket, Key: it.Key, VersionID: it.VersionID}
+		if r.Err != nil {
+			be := bbFromError(r.Err)
+			if be.Status >= 500 {
+				be = bbInvalid("%v", r.Err) // an invalid status: the store's own message
+			}
+			o.Code, o.Message = be.Code, be.Message
+		} else {
+			o.Status, o.LastModified = it.Status, r.Version.LastModified
+		}
+		out.Results[i] = o
+	}
+	writeBackbeatJSON(rq, http.StatusOK, out)
+	return nil
+}
