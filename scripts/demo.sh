@@ -4,7 +4,8 @@
 #
 #   make demo                 # build, install what is missing, start, replay, stay up
 #   DEMO_EXIT=1 make demo     # ... then stop; exit 0 only if the object reached
-#                             # COMPLETED on the source and REPLICA on the target
+#                             # COMPLETED on the source and REPLICA on the target, and
+#                             # its delete marker then reached the target
 #
 # Processes (start order; stopped in reverse), each in its own process group (setsid),
 # each logging to .demo/logs/NAME.log, each with a readiness check:
@@ -18,7 +19,8 @@
 # When every process is ready it writes .demo/env (source it: AWS CLI profile
 # `backbeatuser`, BACKBEAT_* endpoints), replays the quickstart's set-up of
 # source-bucket -> target-bucket, writes .demo/ready (every process up, buckets set up),
-# then puts the quickstart's object and polls its status on both buckets.
+# then puts the quickstart's object and polls its status on both buckets, then deletes
+# it and polls the target until the delete marker is there (setup replicates them).
 # Ctrl-C or SIGTERM stops everything (SIGTERM to each group, SIGKILL after
 # DEMO_STOP_TIMEOUT). If a process dies the supervisor names it, shows the end of its
 # log, stops the rest and exits 1. A port already taken is reported with its holder.
@@ -342,18 +344,41 @@ replay() {
     --query '{VersionId:VersionId,ETag:ETag,ReplicationStatus:ReplicationStatus}' || true
   run "${aws[@]}" s3api head-object --bucket target-bucket --key object-to-replicate --version-id "$vid" \
     --query '{VersionId:VersionId,ETag:ETag,ReplicationStatus:ReplicationStatus}' || true
+  local dm= dmt=absent
+  if [ "$src" = COMPLETED ] && [ "$dst" = REPLICA ]; then
+    # Backbeat replicates deletes: a delete makes a delete marker on source-bucket, and
+    # the marker reaches target-bucket with the same version ID.
+    say "4. delete the object on source-bucket (a delete marker) and wait for it on target-bucket"
+    dm=$(run "${aws[@]}" s3api delete-object --bucket source-bucket --key object-to-replicate \
+      --query VersionId --output text)
+    say "   delete marker $dm"
+    t0=$SECONDS
+    while :; do
+      dmt=$("${aws[@]}" s3api list-object-versions --bucket target-bucket --prefix object-to-replicate \
+        --query "DeleteMarkers[?VersionId=='$dm'].VersionId" --output text 2>/dev/null || true)
+      if [ "$dmt" = "$dm" ]; then
+        printf 'demo:    %5.1fs  target-bucket: delete marker %s\n' "$((SECONDS - t0))" "$dm"
+        break
+      fi
+      dmt=absent
+      if [ $((SECONDS - t0)) -ge "$REPLAY_TIMEOUT" ]; then break; fi
+      sleep 0.2
+    done
+    run "${aws[@]}" s3api list-object-versions --bucket target-bucket --prefix object-to-replicate \
+      --query '{Versions:Versions[].[VersionId,IsLatest],DeleteMarkers:DeleteMarkers[].[VersionId,IsLatest]}' || true
+  fi
   if [ -n "$STARTER" ]; then
-    run "$STARTER" status --bucket source-bucket --key object-to-replicate --version-id "$vid" \
+    run "$STARTER" status --bucket source-bucket --key object-to-replicate \
       --source-profile backbeatuser --replication-profile replication || true
     run "$STARTER" partitions || true
   fi
   echo
   say "Web UI (partition workflows): $UI_LINK"
-  if [ "$src" = COMPLETED ] && [ "$dst" = REPLICA ]; then
-    say "RESULT: object-to-replicate is COMPLETED on source-bucket and REPLICA on target-bucket (read from s3server)"
+  if [ "$src" = COMPLETED ] && [ "$dst" = REPLICA ] && [ "$dmt" = "$dm" ]; then
+    say "RESULT: object-to-replicate is COMPLETED on source-bucket and REPLICA on target-bucket, and its delete marker $dm is on target-bucket (read from s3server)"
     return 0
   fi
-  say "RESULT: source-bucket: $src, target-bucket: $dst after ${REPLAY_TIMEOUT}s — see .demo/logs/ and README 'Troubleshooting'" >&2
+  say "RESULT: source-bucket: $src, target-bucket: $dst, delete marker on target-bucket: $dmt after ${REPLAY_TIMEOUT}s — see .demo/logs/ and README 'Troubleshooting'" >&2
   return 1
 }
 

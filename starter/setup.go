@@ -34,8 +34,8 @@ setupReplication.js does:
   3. puts the replication configuration on the source bucket: Role --role, one V2 rule
      with ID "` + RuleIDPrefix + `TARGET", Priority 1, Filter Prefix --prefix, Status Enabled,
      Destination arn:aws:s3:::TARGET, StorageClass --site (the worker's site name; none by
-     default: the worker's default site), DeleteMarkerReplication Enabled with
-     --delete-markers (Disabled otherwise).
+     default: the worker's default site), DeleteMarkerReplication Enabled (as Backbeat, which
+     replicates deletes; --delete-markers=false: Disabled, AWS's V2 default).
      setup owns the source bucket's replication configuration: a different configuration
      is replaced (the replaced rules are named in the output).
 Every step says whether it changed something or found it already in place, so running
@@ -52,7 +52,7 @@ setup twice is harmless. Then validate runs; the exit code is validate's.`,
 	f.StringVar(&o.source, "source-bucket", "", "source bucket (required)")
 	f.StringVar(&o.target, "target-bucket", "", "target bucket (required)")
 	f.StringVar(&o.prefix, "prefix", "", "replicate only the keys that start with this prefix (default: every key)")
-	f.BoolVar(&o.deleteMarkers, "delete-markers", false, "replicate delete markers too (DeleteMarkerReplication Enabled)")
+	f.BoolVar(&o.deleteMarkers, "delete-markers", true, "replicate delete markers (DeleteMarkerReplication Enabled); --delete-markers=false leaves them on the source (Disabled)")
 	f.StringVar(&o.site, "site", "", "the rule's StorageClass: the name of the worker's site that receives the replicas (default: none, the worker's default site)")
 	a.stringFlag(f, &o.role, "role", DefaultRole, EnvRole, "Role of the replication configuration")
 	return cmd
@@ -178,6 +178,8 @@ func (a *app) ensureReplication(ctx context.Context, w io.Writer, src *endpoint,
 	desc := describeRule(o.source, &r)
 	if o.deleteMarkers {
 		desc += ", delete markers included"
+	} else {
+		desc += ", delete markers not replicated"
 	}
 	rules, have, err := a.replicationRules(ctx, src, o.source)
 	if err != nil {
