@@ -28,7 +28,9 @@
 # Knobs: DEMO_EXIT=1; DEMO_KEEP=1 keeps the data of the previous run (default: fresh
 # state each run); DEMO_TIMEOUT (replication deadline of the replay, default 60 s);
 # DEMO_READY_TIMEOUT (per process, default 60 s); DEMO_STOP_TIMEOUT (default 15 s);
-# DEMO_AWS (default /usr/bin/aws, Debian's awscli). BACKBEAT_* variables of the calling
+# DEMO_AWS (default /usr/bin/aws, Debian's awscli); DEMO_PROMETHEUS=1 also starts
+# Debian's Prometheus on 127.0.0.1:9090 (installed with apt-get when missing), scraping
+# ingest, bridge and worker with deploy/prometheus/prometheus.yml's jobs. BACKBEAT_* variables of the calling
 # shell are ignored: the demo passes every address as a flag.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +50,11 @@ export AWS_PAGER=
 SERVICES=(zookeeper kafka temporal s3server ingest bridge worker)
 declare -A PORTS=([zookeeper]="2181" [kafka]="9092" [temporal]="7233 8233" [s3server]="8000"
   [ingest]="9101" [bridge]="9102" [worker]="9103")
+# DEMO_PROMETHEUS=1: Debian's Prometheus too, scraping ingest, bridge and worker.
+if [ "${DEMO_PROMETHEUS:-}" = 1 ]; then
+  SERVICES+=(prometheus)
+  PORTS[prometheus]=9090
+fi
 
 say() { printf 'demo: %s\n' "$*"; }
 die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
@@ -63,6 +70,15 @@ for b in s3server devbroker ingest bridge worker; do
   [ -x "bin/$b" ] || die "bin/$b missing: run make build"
 done
 scripts/deps.sh
+if [ "${DEMO_PROMETHEUS:-}" = 1 ] && [ ! -x /usr/bin/prometheus ]; then
+  say "installing Debian's prometheus with apt-get"
+  SUDO=
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 || {
+    $SUDO apt-get update -qq >/dev/null
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  }
+fi
 scripts/temporal.sh install # the first time: go install, 2-5 min and ~2 GB of RAM
 [ -x "$AWS" ] || die "$AWS not found: Debian package awscli (scripts/deps.sh installs it)"
 STARTER=
@@ -100,7 +116,7 @@ done
 mkdir -p "$DEMO"
 rm -f "$DEMO/ready" "$DEMO/env"
 if [ "${DEMO_KEEP:-}" != 1 ]; then
-  rm -rf "$DEMO/zookeeper" "$DEMO/kafka" "$DEMO/s3data" "$DEMO"/temporal.db* "$LOGS" "$DEMO/aws" "$DEMO/accounts.json"
+  rm -rf "$DEMO/zookeeper" "$DEMO/kafka" "$DEMO/s3data" "$DEMO/prometheus" "$DEMO"/temporal.db* "$LOGS" "$DEMO/aws" "$DEMO/accounts.json"
 fi
 mkdir -p "$LOGS" "$DEMO/aws"
 key() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F; }
@@ -199,6 +215,7 @@ ready_health() { curl -fsS -m 2 -o /dev/null "http://127.0.0.1:$1/healthz" 2>/de
 ready_ingest() { ready_health 9101; }
 ready_bridge() { ready_health 9102; }
 ready_worker() { ready_health 9103; }
+ready_prometheus() { curl -fsS -m 2 -o /dev/null http://127.0.0.1:9090/-/ready 2>/dev/null; }
 
 # await NAME: polls NAME's readiness check; fails when the process exits or after
 # READY_TIMEOUT.
@@ -245,6 +262,13 @@ start worker env BACKBEAT_ACCESS_KEY="$RAK" BACKBEAT_SECRET_KEY="$RSK" bin/worke
   --temporal-address 127.0.0.1:7233 --task-queue backbeat-replication --s3-endpoint "$S3" \
   --metrics-listen 127.0.0.1:9103
 await worker
+if [ "${DEMO_PROMETHEUS:-}" = 1 ]; then
+  # The scrape configuration of docker-compose.yml, with the demo's addresses.
+  sed -E 's/"(ingest|bridge|worker):([0-9]+)"/"127.0.0.1:\2"/' deploy/prometheus/prometheus.yml >"$DEMO/prometheus.yml"
+  start prometheus /usr/bin/prometheus --config.file "$DEMO/prometheus.yml" \
+    --storage.tsdb.path "$DEMO/prometheus" --web.listen-address 127.0.0.1:9090
+  await prometheus
+fi
 
 cat >"$DEMO/env" <<EOF
 # Written by scripts/demo.sh while \`make demo\` runs. Use it:  . .demo/env
@@ -420,6 +444,9 @@ demo: the stack keeps running; Ctrl-C stops it. In another shell:
         starter partitions
       Web UI: $UI_LINK   metrics: http://127.0.0.1:910{1,2,3}/metrics
 EOF
+    if [ "${DEMO_PROMETHEUS:-}" = 1 ]; then
+      echo "      Prometheus: http://127.0.0.1:9090/graph (the dashboard's queries: deploy/grafana/dashboards/backbeat.json)"
+    fi
     continue
   fi
   how="exited with status $rc"

@@ -35,6 +35,9 @@ type Engine struct {
 	Kafka                  *devstack.Broker
 	Temporal               *devstack.Temporal
 	Ingest, Bridge, Worker *devstack.Process
+	// IngestMetrics, BridgeMetrics and WorkerMetrics are the processes' /metrics and
+	// /healthz addresses (host:port), unless BridgeArgs or WorkerArgs give another.
+	IngestMetrics, BridgeMetrics, WorkerMetrics string
 }
 
 // Start starts the engine; everything is stopped when the test ends. Replication rules
@@ -72,14 +75,15 @@ func Start(t testing.TB, o Options) *Engine {
 		}
 		return out
 	}
+	e.IngestMetrics, e.BridgeMetrics, e.WorkerMetrics = devstack.FreeAddr(t), devstack.FreeAddr(t), devstack.FreeAddr(t)
 	e.Ingest = devstack.StartProcess(t, devstack.Command{Name: "ingest", Path: devstack.Build(t, "cmd/ingest"),
 		Args: args([]string{"--s3-endpoint", e.Src.URL, "--kafka-brokers", e.Kafka.Addr(), "--zookeeper", e.ZK.Addr(),
-			"--partitions", fmt.Sprint(o.Partitions), "--poll-wait", "2s", "--metrics-listen", devstack.FreeAddr(t)}, creds, common)})
+			"--partitions", fmt.Sprint(o.Partitions), "--poll-wait", "2s", "--metrics-listen", e.IngestMetrics}, creds, common)})
 	e.Bridge = devstack.StartProcess(t, devstack.Command{Name: "bridge", Path: devstack.Build(t, "cmd/bridge"),
 		Args: args([]string{"--kafka-brokers", e.Kafka.Addr(), "--temporal-address", e.Temporal.Addr(),
-			"--retry-initial", "200ms", "--retry-max-interval", "2s", "--metrics-listen", devstack.FreeAddr(t)}, common, o.BridgeArgs)})
+			"--retry-initial", "200ms", "--retry-max-interval", "2s", "--metrics-listen", e.BridgeMetrics}, common, o.BridgeArgs)})
 	e.Worker = devstack.StartProcess(t, devstack.Command{Name: "worker", Path: devstack.Build(t, "cmd/worker"),
 		Args: args([]string{"--temporal-address", e.Temporal.Addr(), "--s3-endpoint", e.Src.URL, "--sites", sites,
-			"--metrics-listen", devstack.FreeAddr(t)}, creds, common, o.WorkerArgs)})
+			"--metrics-listen", e.WorkerMetrics}, creds, common, o.WorkerArgs)})
 	return e
 }
