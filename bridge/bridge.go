@@ -24,7 +24,10 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	m := newMetrics()
-	_, closeMetrics, err := metricsserver.Start(cfg.MetricsListen, m.handler(), cfg.Logger)
+	temporal := &tclient.Probe{Address: cfg.TemporalAddress}
+	_, closeMetrics, err := metricsserver.Start(cfg.MetricsListen, m.handler(
+		metricsserver.Check{Name: "kafka", Probe: metricsserver.TCPProbe(cfg.Brokers)},
+		metricsserver.Check{Name: "temporal", Probe: temporal.Check}), cfg.Logger)
 	if err != nil {
 		return fmt.Errorf("bridge: %w", err)
 	}
@@ -35,7 +38,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return nil // ctx ended while waiting
 	}
 	defer tc.Close()
-	b := &bridge{cfg: cfg, log: cfg.Logger, m: m, sink: &temporalSink{c: tc, cfg: cfg}}
+	temporal.Set(tc)
+	b := &bridge{cfg: cfg, log: cfg.Logger, m: m, sink: &temporalSink{c: tc, cfg: cfg, m: m}}
 	return b.consume(ctx)
 }
 
@@ -160,6 +164,9 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 		hwm:  claim.HighWaterMarkOffset,
 	}
 	p.log.Info("consuming partition", "from", claim.InitialOffset())
+	h.b.m.claim(part)
+	stopPoll := pollStatus(sess.Context(), p)
+	defer stopPoll()
 	err := p.run(h.parent, sess.Context(), claim.Messages())
 	if err != nil {
 		p.log.Error("partition stopped with entries Temporal did not accept; the next owner resends them", "err", err)
@@ -171,6 +178,7 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 type temporalSink struct {
 	c   client.Client
 	cfg Config
+	m   *metrics // exports each status answer (workflowStatus); nil: not exported
 }
 
 // Send signals the partition's workflow, starting it when it is not running.
@@ -191,6 +199,9 @@ func (s *temporalSink) Backlog(ctx context.Context, topic string, partition int3
 	var st contract.Status
 	if err := v.Get(&st); err != nil {
 		return 0, 0, fmt.Errorf("decode status: %w", err)
+	}
+	if s.m != nil {
+		s.m.workflowStatus(partition, st, time.Now())
 	}
 	return st.Backlog, st.BacklogBytes, nil
 }

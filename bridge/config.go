@@ -53,6 +53,9 @@ type Config struct {
 	// BacklogCheck is how often the backlog is queried while entries flow, and polled
 	// while a partition is paused. Default 1s.
 	BacklogCheck time.Duration
+	// StatusPoll is how often the status of each claimed partition's workflow is queried
+	// for the metrics (backlog, the workflow's counters), traffic or not. Default 5s.
+	StatusPoll time.Duration
 	// DrainTimeout bounds the last send when a claim ends (rebalance or clean stop): the
 	// batch in hand is sent so that the next owner does not send it again. Default 15s.
 	DrainTimeout time.Duration
@@ -108,6 +111,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.BacklogCheck == 0 {
 		c.BacklogCheck = time.Second
+	}
+	if c.StatusPoll == 0 {
+		c.StatusPoll = 5 * time.Second
 	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = 15 * time.Second

@@ -2,11 +2,16 @@ package bridge
 
 import (
 	"net/http"
+	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/backbeat-temporal/backbeat/contract"
+	"github.com/backbeat-temporal/backbeat/internal/metricsserver"
 )
 
 // metrics are the bridge's Prometheus metrics, on a registry of its own.
@@ -23,6 +28,10 @@ type metrics struct {
 	paused        *prometheus.GaugeVec
 	claimed       prometheus.Gauge
 	malformed     prometheus.Counter
+	// workflow are the partition workflows' own counters (contract.Counters).
+	workflow *prometheus.GaugeVec
+	// inFlight is the age of the phase of each workflow's oldest entry in flight.
+	inFlight *prometheus.GaugeVec
 	// ready is true while the bridge is in a consumer group session.
 	ready atomic.Bool
 }
@@ -53,23 +62,52 @@ func newMetrics() *metrics {
 			Help: "Partitions this bridge consumes."}),
 		malformed: prometheus.NewCounter(prometheus.CounterOpts{Name: "backbeat_bridge_malformed_messages_total",
 			Help: "Kafka messages that are not journal records (logged, not replicated)."}),
+		workflow: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "backbeat_workflow_counter",
+			Help: "A partition workflow's counter since its first run (completed, failed, skipped, duplicates, misrouted, " +
+				"status_errors, bytes), as of the bridge's last status query of the partition (made while it sends entries)."},
+			[]string{"partition", "counter"}),
+		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "backbeat_workflow_in_flight_seconds",
+			Help: "How long the partition workflow's oldest entry in flight has been in its phase (replicate or set-status, " +
+				"retries included); 0 when none is in flight. As of the bridge's last status query."}, byPart),
 	}
 	m.reg.MustRegister(m.messages, m.entries, m.signals, m.signalErrors, m.signalSeconds, m.committed,
-		m.lag, m.backlog, m.paused, m.claimed, m.malformed,
+		m.lag, m.backlog, m.paused, m.claimed, m.malformed, m.workflow, m.inFlight,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
-// handler serves /metrics and /healthz.
-func (m *metrics) handler() http.Handler {
+// claim makes the series of a newly claimed partition that would otherwise appear only
+// at their first change (not paused, no signal error yet), so that dashboards and alerts
+// see them.
+func (m *metrics) claim(partition int32) {
+	p := strconv.Itoa(int(partition))
+	m.paused.WithLabelValues(p).Set(0)
+	m.signalErrors.WithLabelValues(p)
+}
+
+// workflowStatus exports a partition workflow's status answer, received at now: its
+// counters and the age of its oldest entry in flight.
+func (m *metrics) workflowStatus(partition int32, st contract.Status, now time.Time) {
+	p := strconv.Itoa(int(partition))
+	age := 0.0
+	if st.Current != nil && !st.Current.Since.IsZero() {
+		age = max(now.Sub(st.Current.Since).Seconds(), 0)
+	}
+	m.inFlight.WithLabelValues(p).Set(age)
+	c := st.Counters
+	for name, v := range map[string]int64{"completed": c.Completed, "failed": c.Failed, "skipped": c.Skipped,
+		"duplicates": c.Duplicates, "misrouted": c.Misrouted, "status_errors": c.StatusErrors, "bytes": c.Bytes} {
+		m.workflow.WithLabelValues(p, name).Set(float64(v))
+	}
+}
+
+// handler serves /metrics and /healthz: deps are the dependencies' checks (Kafka,
+// Temporal); /healthz adds "consuming" (in a consumer group session) and answers 503
+// when one fails.
+func (m *metrics) handler(deps ...metricsserver.Check) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		if !m.ready.Load() {
-			http.Error(w, "not consuming: waiting for Kafka or Temporal (see the logs)", http.StatusServiceUnavailable)
-			return
-		}
-		w.Write([]byte("ok\n"))
-	})
+	mux.Handle("/healthz", &metricsserver.Health{Checks: append(deps, metricsserver.Check{Name: "consuming",
+		Probe: metricsserver.FlagProbe(m.ready.Load, "not in a consumer group session: waiting for Kafka (see the logs)")})})
 	return mux
 }

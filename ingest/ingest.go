@@ -32,7 +32,10 @@ func Run(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("ingest: %w", err)
 		}
 	}
-	_, closeMetrics, err := metricsserver.Start(cfg.MetricsListen, in.m.handler(), in.log)
+	_, closeMetrics, err := metricsserver.Start(cfg.MetricsListen, in.m.handler(
+		metricsserver.Check{Name: "s3server", Probe: metricsserver.HTTPProbe(cfg.S3Endpoint)},
+		metricsserver.Check{Name: "kafka", Probe: metricsserver.TCPProbe(cfg.Brokers)},
+		metricsserver.Check{Name: "zookeeper", Probe: metricsserver.TCPProbe(cfg.ZooKeeper)}), in.log)
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}

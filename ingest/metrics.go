@@ -1,7 +1,8 @@
 package ingest
 
 import (
-	"encoding/json"
+	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -9,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/backbeat-temporal/backbeat/internal/metricsserver"
 )
 
 // metrics are ingest's Prometheus series, on a registry of its own.
@@ -80,25 +83,31 @@ func (m *metrics) ok(offset, head uint64) {
 	m.mu.Unlock()
 }
 
-// handler serves /metrics and /healthz. /healthz answers 200 unless the last attempt
-// failed (then 503), with a JSON body: state, last error.
-func (m *metrics) handler() http.Handler {
+// handler serves /metrics and /healthz. deps are the dependencies' checks (s3server,
+// Kafka, ZooKeeper); /healthz adds "ingest" (the last attempt did not fail) and answers
+// 503 when one fails, with a JSON body: healthy, checks, state, last error.
+func (m *metrics) handler(deps ...metricsserver.Check) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		m.mu.Lock()
-		failing := !m.lastErrAt.IsZero() && m.lastErrAt.After(m.lastOK)
-		body := map[string]any{"state": m.state, "healthy": !failing}
-		if m.lastErr != "" {
-			body["lastError"] = m.lastErr
-			body["lastErrorAt"] = m.lastErrAt
-		}
-		m.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		if failing {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-		json.NewEncoder(w).Encode(body)
+	mux.Handle("/healthz", &metricsserver.Health{
+		Checks: append(deps, metricsserver.Check{Name: "ingest", Probe: func(context.Context) error {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			if !m.lastErrAt.IsZero() && m.lastErrAt.After(m.lastOK) {
+				return fmt.Errorf("last attempt failed at %s: %s", m.lastErrAt.Format(time.RFC3339), m.lastErr)
+			}
+			return nil
+		}}),
+		Extra: func() map[string]any {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			body := map[string]any{"state": m.state}
+			if m.lastErr != "" {
+				body["lastError"] = m.lastErr
+				body["lastErrorAt"] = m.lastErrAt
+			}
+			return body
+		},
 	})
 	return mux
 }

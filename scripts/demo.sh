@@ -4,7 +4,8 @@
 #
 #   make demo                 # build, install what is missing, start, replay, stay up
 #   DEMO_EXIT=1 make demo     # ... then stop; exit 0 only if the object reached
-#                             # COMPLETED on the source and REPLICA on the target
+#                             # COMPLETED on the source and REPLICA on the target, and
+#                             # its delete marker then reached the target
 #
 # Processes (start order; stopped in reverse), each in its own process group (setsid),
 # each logging to .demo/logs/NAME.log, each with a readiness check:
@@ -20,7 +21,8 @@
 # When every process is ready it writes .demo/env (source it: AWS CLI profile
 # `backbeatuser`, BACKBEAT_* endpoints), replays the quickstart's set-up of
 # source-bucket -> target-bucket, writes .demo/ready (every process up, buckets set up),
-# then puts the quickstart's object and polls its status on both buckets.
+# then puts the quickstart's object and polls its status on both buckets, then deletes
+# it and polls the target until the delete marker is there (setup replicates them).
 # Ctrl-C or SIGTERM stops everything (SIGTERM to each group, SIGKILL after
 # DEMO_STOP_TIMEOUT). If a process dies the supervisor names it, shows the end of its
 # log, stops the rest and exits 1. A port already taken is reported with its holder.
@@ -29,9 +31,12 @@
 # postgres (the production-shaped server on PostgreSQL, as docker-compose.yml runs it);
 # DEMO_KEEP=1 keeps the data of the previous run (default: fresh state each run); DEMO_TIMEOUT (replication deadline of the replay, default 60 s);
 # DEMO_READY_TIMEOUT (per process, default 60 s); DEMO_STOP_TIMEOUT (default 15 s);
-# DEMO_AWS (default /usr/bin/aws, Debian's awscli). BACKBEAT_* variables of the calling
-# shell are ignored: the demo passes every address as a flag. With DEMO_TEMPORAL=postgres
-# Temporal's readiness deadline is at least 180 s (initdb and schemas the first time).
+# DEMO_AWS (default /usr/bin/aws, Debian's awscli); DEMO_PROMETHEUS=1 also starts
+# Debian's Prometheus on 127.0.0.1:9090 (installed with apt-get when missing), scraping
+# ingest, bridge and worker with deploy/prometheus/prometheus.yml's jobs. BACKBEAT_*
+# variables of the calling shell are ignored: the demo passes every address as a flag.
+# With DEMO_TEMPORAL=postgres Temporal's readiness deadline is at least 180 s (initdb
+# and schemas the first time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -62,6 +67,11 @@ case $TEMPORAL_KIND in
     ;;
   *) printf 'demo: DEMO_TEMPORAL=%s: want dev (default) or postgres\n' "$TEMPORAL_KIND" >&2; exit 2 ;;
 esac
+# DEMO_PROMETHEUS=1: Debian's Prometheus too, scraping ingest, bridge and worker.
+if [ "${DEMO_PROMETHEUS:-}" = 1 ]; then
+  SERVICES+=(prometheus)
+  PORTS[prometheus]=9090
+fi
 
 say() { printf 'demo: %s\n' "$*"; }
 die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
@@ -77,6 +87,15 @@ for b in s3server devbroker ingest bridge worker; do
   [ -x "bin/$b" ] || die "bin/$b missing: run make build"
 done
 scripts/deps.sh
+if [ "${DEMO_PROMETHEUS:-}" = 1 ] && [ ! -x /usr/bin/prometheus ]; then
+  say "installing Debian's prometheus with apt-get"
+  SUDO=
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 || {
+    $SUDO apt-get update -qq >/dev/null
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  }
+fi
 scripts/temporal.sh install # the first time: go install, 2-5 min and ~2 GB of RAM
 if [ "$TEMPORAL_KIND" = postgres ]; then
   scripts/temporal-postgres.sh install # the first time: the server's go install, 3-10 min
@@ -124,7 +143,7 @@ done
 mkdir -p "$DEMO"
 rm -f "$DEMO/ready" "$DEMO/env"
 if [ "${DEMO_KEEP:-}" != 1 ]; then
-  rm -rf "$DEMO/zookeeper" "$DEMO/kafka" "$DEMO/s3data" "$DEMO"/temporal.db* "$DEMO/temporal-pg" "$LOGS" "$DEMO/aws" "$DEMO/accounts.json"
+  rm -rf "$DEMO/zookeeper" "$DEMO/kafka" "$DEMO/s3data" "$DEMO/prometheus" "$DEMO"/temporal.db* "$DEMO/temporal-pg" "$LOGS" "$DEMO/aws" "$DEMO/accounts.json"
 fi
 mkdir -p "$LOGS" "$DEMO/aws"
 key() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F; }
@@ -223,6 +242,7 @@ ready_health() { curl -fsS -m 2 -o /dev/null "http://127.0.0.1:$1/healthz" 2>/de
 ready_ingest() { ready_health 9101; }
 ready_bridge() { ready_health 9102; }
 ready_worker() { ready_health 9103; }
+ready_prometheus() { curl -fsS -m 2 -o /dev/null http://127.0.0.1:9090/-/ready 2>/dev/null; }
 
 # await NAME [SECONDS]: polls NAME's readiness check; fails when the process exits or
 # after SECONDS (default READY_TIMEOUT).
@@ -274,6 +294,13 @@ start worker env BACKBEAT_ACCESS_KEY="$RAK" BACKBEAT_SECRET_KEY="$RSK" bin/worke
   --temporal-address 127.0.0.1:7233 --task-queue backbeat-replication --s3-endpoint "$S3" \
   --metrics-listen 127.0.0.1:9103
 await worker
+if [ "${DEMO_PROMETHEUS:-}" = 1 ]; then
+  # The scrape configuration of docker-compose.yml, with the demo's addresses.
+  sed -E 's/"(ingest|bridge|worker):([0-9]+)"/"127.0.0.1:\2"/' deploy/prometheus/prometheus.yml >"$DEMO/prometheus.yml"
+  start prometheus /usr/bin/prometheus --config.file "$DEMO/prometheus.yml" \
+    --storage.tsdb.path "$DEMO/prometheus" --web.listen-address 127.0.0.1:9090
+  await prometheus
+fi
 
 cat >"$DEMO/env" <<EOF
 # Written by scripts/demo.sh while \`make demo\` runs. Use it:  . .demo/env
@@ -373,18 +400,41 @@ replay() {
     --query '{VersionId:VersionId,ETag:ETag,ReplicationStatus:ReplicationStatus}' || true
   run "${aws[@]}" s3api head-object --bucket target-bucket --key object-to-replicate --version-id "$vid" \
     --query '{VersionId:VersionId,ETag:ETag,ReplicationStatus:ReplicationStatus}' || true
+  local dm= dmt=absent
+  if [ "$src" = COMPLETED ] && [ "$dst" = REPLICA ]; then
+    # Backbeat replicates deletes: a delete makes a delete marker on source-bucket, and
+    # the marker reaches target-bucket with the same version ID.
+    say "4. delete the object on source-bucket (a delete marker) and wait for it on target-bucket"
+    dm=$(run "${aws[@]}" s3api delete-object --bucket source-bucket --key object-to-replicate \
+      --query VersionId --output text)
+    say "   delete marker $dm"
+    t0=$SECONDS
+    while :; do
+      dmt=$("${aws[@]}" s3api list-object-versions --bucket target-bucket --prefix object-to-replicate \
+        --query "DeleteMarkers[?VersionId=='$dm'].VersionId" --output text 2>/dev/null || true)
+      if [ "$dmt" = "$dm" ]; then
+        printf 'demo:    %5.1fs  target-bucket: delete marker %s\n' "$((SECONDS - t0))" "$dm"
+        break
+      fi
+      dmt=absent
+      if [ $((SECONDS - t0)) -ge "$REPLAY_TIMEOUT" ]; then break; fi
+      sleep 0.2
+    done
+    run "${aws[@]}" s3api list-object-versions --bucket target-bucket --prefix object-to-replicate \
+      --query '{Versions:Versions[].[VersionId,IsLatest],DeleteMarkers:DeleteMarkers[].[VersionId,IsLatest]}' || true
+  fi
   if [ -n "$STARTER" ]; then
-    run "$STARTER" status --bucket source-bucket --key object-to-replicate --version-id "$vid" \
+    run "$STARTER" status --bucket source-bucket --key object-to-replicate \
       --source-profile backbeatuser --replication-profile replication || true
     run "$STARTER" partitions || true
   fi
   echo
   say "Web UI (partition workflows): $UI_LINK"
-  if [ "$src" = COMPLETED ] && [ "$dst" = REPLICA ]; then
-    say "RESULT: object-to-replicate is COMPLETED on source-bucket and REPLICA on target-bucket (read from s3server)"
+  if [ "$src" = COMPLETED ] && [ "$dst" = REPLICA ] && [ "$dmt" = "$dm" ]; then
+    say "RESULT: object-to-replicate is COMPLETED on source-bucket and REPLICA on target-bucket, and its delete marker $dm is on target-bucket (read from s3server)"
     return 0
   fi
-  say "RESULT: source-bucket: $src, target-bucket: $dst after ${REPLAY_TIMEOUT}s — see .demo/logs/ and README 'Troubleshooting'" >&2
+  say "RESULT: source-bucket: $src, target-bucket: $dst, delete marker on target-bucket: $dmt after ${REPLAY_TIMEOUT}s — see .demo/logs/ and README 'Troubleshooting'" >&2
   return 1
 }
 
@@ -426,6 +476,9 @@ demo: the stack keeps running; Ctrl-C stops it. In another shell:
         starter partitions
       Web UI: $UI_LINK   metrics: http://127.0.0.1:910{1,2,3}/metrics
 EOF
+    if [ "${DEMO_PROMETHEUS:-}" = 1 ]; then
+      echo "      Prometheus: http://127.0.0.1:9090/graph (the dashboard's queries: deploy/grafana/dashboards/backbeat.json)"
+    fi
     continue
   fi
   how="exited with status $rc"

@@ -39,32 +39,9 @@ fi
 CHROMIUM=$(chromium_bin)
 [ -n "$CHROMIUM" ] || { echo "ui-screenshot: chromium not found after apt-get install" >&2; exit 1; }
 
-pids=()
-demo_pid=
-tmp=$(mktemp -d)
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  if [ -n "$demo_pid" ]; then
-    say "stopping the demo it started"
-    kill -TERM "$demo_pid" 2>/dev/null || true
-    wait "$demo_pid" 2>/dev/null || true
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-if [ ! -f .demo/ready ]; then
-  say "no demo running: starting scripts/demo.sh (log $tmp/demo.log)"
-  scripts/demo.sh >"$tmp/demo.log" 2>&1 &
-  demo_pid=$!
-  for _ in $(seq 1 600); do
-    [ -f .demo/ready ] && break
-    kill -0 "$demo_pid" 2>/dev/null || { tail -20 "$tmp/demo.log" >&2; exit 1; }
-    sleep 0.5
-  done
-  [ -f .demo/ready ] || { say "demo not ready after 300s" >&2; exit 1; }
-fi
+. scripts/demo-session.sh
+demo_ready() { [ -f .demo/ready ]; }
+demo_session demo_ready
 [ -x bin/starter ] || make -s build
 . .demo/env
 aws=("$AWS" --endpoint-url "$BACKBEAT_S3_ENDPOINT" --profile backbeatuser)

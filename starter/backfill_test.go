@@ -24,7 +24,7 @@ func TestBackfillMarksVersionsWithoutStatus(t *testing.T) {
 	oldOut := putObject(t, p.srcC, "src", "logs/x", "outside the prefix of the rule")
 	dm, err := p.srcC.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("src"), Key: aws.String("docs/gone")})
 	require.NoError(t, err)
-	runOK(t, p.cmd("setup --source-bucket src --target-bucket dst --prefix docs/ --site dr")...)
+	runOK(t, p.cmd("setup --source-bucket src --target-bucket dst --prefix docs/ --site dr --delete-markers=false")...)
 	fresh := putObject(t, p.srcC, "src", "docs/new", "written after setup: PENDING already")
 	setStatusOf(t, p.src, "src", "docs/new", fresh, StatusCompleted, "")
 

@@ -34,7 +34,8 @@ setupReplication.js does:
   3. puts the replication configuration on the source bucket: Role --role, one V2 rule
      with ID "` + RuleIDPrefix + `TARGET", Priority 1, Filter Prefix --prefix, Status Enabled,
      Destination arn:aws:s3:::TARGET, StorageClass --site, DeleteMarkerReplication
-     Enabled with --delete-markers (Disabled otherwise).
+     Enabled (as Backbeat, which replicates deletes; --delete-markers=false: Disabled,
+     AWS's V2 default).
      Without --site the target bucket is a bucket of the source s3server (the target
      endpoint must be the source endpoint); a target on another endpoint needs --site,
      the name of the worker's site for that endpoint (its sites file).
@@ -57,7 +58,7 @@ setup twice is harmless. Then validate runs; the exit code is validate's.`,
 	f.StringVar(&o.source, "source-bucket", "", "source bucket (required)")
 	f.StringVar(&o.target, "target-bucket", "", "target bucket (required)")
 	f.StringVar(&o.prefix, "prefix", "", "replicate only the keys that start with this prefix (default: every key)")
-	f.BoolVar(&o.deleteMarkers, "delete-markers", false, "replicate delete markers too (DeleteMarkerReplication Enabled)")
+	f.BoolVar(&o.deleteMarkers, "delete-markers", true, "replicate delete markers (DeleteMarkerReplication Enabled); --delete-markers=false leaves them on the source (Disabled)")
 	f.StringVar(&o.site, "site", "", "the rule's StorageClass: the name of the worker's site that receives the replicas; required when the target endpoint is not the source endpoint (default: none, a target bucket on the source s3server)")
 	a.stringFlag(f, &o.role, "role", DefaultRole, EnvRole, "Role of the replication configuration")
 	return cmd
@@ -206,6 +207,8 @@ func (a *app) ensureReplication(ctx context.Context, w io.Writer, src, dst *endp
 	desc := describeRule(o.source, &r)
 	if o.deleteMarkers {
 		desc += ", delete markers included"
+	} else {
+		desc += ", delete markers not replicated"
 	}
 	rules, have, err := a.replicationRules(ctx, src, o.source)
 	if err != nil {

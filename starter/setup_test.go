@@ -22,7 +22,7 @@ func TestSetupCreatesEverythingAndIsIdempotent(t *testing.T) {
 	p := startPair(t)
 	ctx := context.Background()
 
-	r := runOK(t, p.cmd("setup --source-bucket src --target-bucket dst --prefix docs/ --delete-markers --site dr")...)
+	r := runOK(t, p.cmd("setup --source-bucket src --target-bucket dst --prefix docs/ --site dr")...)
 	assert.Contains(t, r.stdout, "created: bucket src at "+p.src.URL)
 	assert.Contains(t, r.stdout, "created: bucket dst at "+p.dst.URL)
 	assert.Contains(t, r.stdout, "enabled: versioning on src (was not enabled)")
@@ -67,7 +67,7 @@ func TestSetupCreatesEverythingAndIsIdempotent(t *testing.T) {
 	assert.Empty(t, h.ReplicationStatus)
 
 	// Twice: everything is in place, nothing changes.
-	r = runOK(t, p.cmd("setup --source-bucket src --target-bucket dst --prefix docs/ --delete-markers --site dr")...)
+	r = runOK(t, p.cmd("setup --source-bucket src --target-bucket dst --prefix docs/ --site dr")...)
 	for _, want := range []string{"in place: bucket src exists", "in place: bucket dst exists", "in place: versioning Enabled on src",
 		"in place: versioning Enabled on dst", "in place: replication configuration on src"} {
 		assert.Contains(t, r.stdout, want)
@@ -77,7 +77,8 @@ func TestSetupCreatesEverythingAndIsIdempotent(t *testing.T) {
 	}
 
 	// Another prefix replaces the rule and says what it replaced.
-	r = runOK(t, p.cmd("setup --source-bucket src --target-bucket dst --site dr")...)
+	r = runOK(t, p.cmd("setup --source-bucket src --target-bucket dst --site dr --delete-markers=false")...)
+	assert.Contains(t, r.stdout, "delete markers not replicated")
 	assert.Contains(t, r.stdout, `replaced: replication configuration on src (had "backbeat-dst" -> arn:aws:s3:::dst; role `+DefaultRole+`)`)
 	rc, err = p.srcC.GetBucketReplication(ctx, &s3.GetBucketReplicationInput{Bucket: aws.String("src")})
 	require.NoError(t, err)

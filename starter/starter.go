@@ -259,7 +259,7 @@ With the demo: source .demo/env, then e.g.
 
 	root.AddCommand(a.setupCommand(), a.validateCommand(), a.statusCommand(), a.partitionsCommand(),
 		a.failedCommand(), a.pauseCommand(contract.SignalPause), a.pauseCommand(contract.SignalResume),
-		a.backfillCommand(), a.redriveCommand())
+		a.backfillCommand(), a.redriveCommand(), a.statsCommand())
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usagef("%v", err) })
 	return root
 }

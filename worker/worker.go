@@ -107,7 +107,10 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("worker: %w", err)
 	}
 	m := newMetrics()
-	_, closeMetrics, err := metricsserver.Start(cfg.MetricsListen, m.handler(), log)
+	temporal := &tclient.Probe{Address: cfg.TemporalAddress}
+	_, closeMetrics, err := metricsserver.Start(cfg.MetricsListen, m.handler(
+		metricsserver.Check{Name: "temporal", Probe: temporal.Check},
+		metricsserver.Check{Name: "s3server", Probe: metricsserver.HTTPProbe(cfg.Source.Endpoint)}), log)
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
@@ -118,6 +121,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return nil // ctx ended while waiting for Temporal
 	}
 	defer c.Close()
+	temporal.Set(c)
 	w := tworker.New(c, cfg.TaskQueue, tworker.Options{
 		MaxConcurrentActivityExecutionSize:     cfg.MaxConcurrentActivities,
 		MaxConcurrentWorkflowTaskExecutionSize: cfg.MaxConcurrentWorkflowTasks,
@@ -151,9 +155,11 @@ type metrics struct {
 	replicated *prometheus.CounterVec
 	failures   *prometheus.CounterVec
 	bytes      *prometheus.CounterVec
-	statuses   *prometheus.CounterVec
-	latency    prometheus.Histogram
-	ready      atomic.Bool
+	// failedBytes are the bytes streamed by attempts that failed.
+	failedBytes *prometheus.CounterVec
+	statuses    *prometheus.CounterVec
+	latency     prometheus.Histogram
+	ready       atomic.Bool
 }
 
 func newMetrics() *metrics {
@@ -164,14 +170,16 @@ func newMetrics() *metrics {
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "backbeat_worker_replication_failures_total",
 			Help: "Failed replication attempts (kind: retryable or the fail-fast reason)."}, []string{"site", "kind"}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "backbeat_worker_bytes_total",
-			Help: "Object data bytes written to targets."}, []string{"site"}),
+			Help: "Object data bytes of the versions replicated (counted once, on success)."}, []string{"site"}),
+		failedBytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "backbeat_worker_failed_attempt_bytes_total",
+			Help: "Object data bytes streamed by replication attempts that failed (retried or FAILED)."}, []string{"site"}),
 		statuses: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "backbeat_worker_statuses_total",
 			Help: "Replication statuses written on source versions (COMPLETED, FAILED)."}, []string{"status"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "backbeat_worker_put_to_completed_seconds",
 			Help:    "Time from the journaled change (the put) to its COMPLETED status.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 16)}),
 	}
-	m.reg.MustRegister(m.replicated, m.failures, m.bytes, m.statuses, m.latency,
+	m.reg.MustRegister(m.replicated, m.failures, m.bytes, m.failedBytes, m.statuses, m.latency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -182,14 +190,16 @@ func (m *metrics) Replicated(site, action string, bytes int64) {
 	m.bytes.WithLabelValues(site).Add(float64(bytes))
 }
 
-// ReplicationFailed implements activities.Metrics.
+// ReplicationFailed implements activities.Metrics. The bytes the failed attempt
+// streamed go to backbeat_worker_failed_attempt_bytes_total, not to
+// backbeat_worker_bytes_total, which counts each replicated version's bytes once.
 func (m *metrics) ReplicationFailed(site string, kind contract.ErrorKind, bytes int64) {
 	k := string(kind)
 	if k == "" {
 		k = "retryable"
 	}
 	m.failures.WithLabelValues(site, k).Inc()
-	m.bytes.WithLabelValues(site).Add(float64(bytes))
+	m.failedBytes.WithLabelValues(site).Add(float64(bytes))
 }
 
 // StatusSet implements activities.Metrics.
@@ -200,16 +210,13 @@ func (m *metrics) StatusSet(status string, latency time.Duration) {
 	}
 }
 
-// handler serves /metrics and /healthz.
-func (m *metrics) handler() http.Handler {
+// handler serves /metrics and /healthz: deps are the dependencies' checks (Temporal,
+// the source s3server); /healthz adds "polling" (the task queue is polled) and answers
+// 503 when one fails.
+func (m *metrics) handler(deps ...metricsserver.Check) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		if !m.ready.Load() {
-			http.Error(w, "not polling: waiting for Temporal (see the logs)", http.StatusServiceUnavailable)
-			return
-		}
-		w.Write([]byte("ok\n"))
-	})
+	mux.Handle("/healthz", &metricsserver.Health{Checks: append(deps, metricsserver.Check{Name: "polling",
+		Probe: metricsserver.FlagProbe(m.ready.Load, "not polling the task queue: waiting for Temporal (see the logs)")})})
 	return mux
 }

@@ -52,6 +52,9 @@ type Engine struct {
 	// Ingests, Bridges and Workers are every process of each command, named
 	// "ingest-1", "ingest-2", ... when there are several.
 	Ingests, Bridges, Workers []*devstack.Process
+	// IngestMetrics, BridgeMetrics and WorkerMetrics are the first process's /metrics
+	// and /healthz addresses (host:port), unless BridgeArgs or WorkerArgs give another.
+	IngestMetrics, BridgeMetrics, WorkerMetrics string
 }
 
 // Start starts the engine; everything is stopped when the test ends. Replication rules
@@ -92,21 +95,30 @@ func Start(t testing.TB, o Options) *Engine {
 		}
 		return out
 	}
+	// metricsAddr returns a free address, kept in *first when it is the first of its
+	// command.
+	metricsAddr := func(first *string) string {
+		addr := devstack.FreeAddr(t)
+		if *first == "" {
+			*first = addr
+		}
+		return addr
+	}
 	ingest, bridge, worker := devstack.Build(t, "cmd/ingest"), devstack.Build(t, "cmd/bridge"), devstack.Build(t, "cmd/worker")
 	for i := range o.Ingests {
 		e.Ingests = append(e.Ingests, devstack.StartProcess(t, devstack.Command{Name: name("ingest", i, o.Ingests), Path: ingest,
 			Args: args([]string{"--s3-endpoint", e.Src.URL, "--kafka-brokers", e.Kafka.Addr(), "--zookeeper", e.ZK.Addr(),
-				"--partitions", fmt.Sprint(o.Partitions), "--poll-wait", "2s", "--metrics-listen", devstack.FreeAddr(t)}, creds, common, o.IngestArgs)}))
+				"--partitions", fmt.Sprint(o.Partitions), "--poll-wait", "2s", "--metrics-listen", metricsAddr(&e.IngestMetrics)}, creds, common, o.IngestArgs)}))
 	}
 	for i := range o.Bridges {
 		e.Bridges = append(e.Bridges, devstack.StartProcess(t, devstack.Command{Name: name("bridge", i, o.Bridges), Path: bridge,
 			Args: args([]string{"--kafka-brokers", e.Kafka.Addr(), "--temporal-address", e.Temporal.Addr(),
-				"--metrics-listen", devstack.FreeAddr(t)}, common, o.BridgeArgs)}))
+				"--metrics-listen", metricsAddr(&e.BridgeMetrics)}, common, o.BridgeArgs)}))
 	}
 	for i := range o.Workers {
 		e.Workers = append(e.Workers, devstack.StartProcess(t, devstack.Command{Name: name("worker", i, o.Workers), Path: worker,
 			Args: args([]string{"--temporal-address", e.Temporal.Addr(), "--s3-endpoint", e.Src.URL, "--sites", sites,
-				"--retry-initial", "200ms", "--retry-max-interval", "2s", "--metrics-listen", devstack.FreeAddr(t)}, creds, common, o.WorkerArgs)}))
+				"--retry-initial", "200ms", "--retry-max-interval", "2s", "--metrics-listen", metricsAddr(&e.WorkerMetrics)}, creds, common, o.WorkerArgs)}))
 	}
 	e.Ingest, e.Bridge, e.Worker = e.Ingests[0], e.Bridges[0], e.Workers[0]
 	return e

@@ -6,7 +6,9 @@ package tclient
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -62,4 +64,27 @@ func Dial(ctx context.Context, o Options) (client.Client, error) {
 		}
 		backoff = min(backoff*2, o.MaxBackoff)
 	}
+}
+
+// Probe is a /healthz check of Temporal (see metricsserver.Check): it fails until Set
+// gives it the dialed client, then whenever Temporal's health check does not pass.
+type Probe struct {
+	// Address is the frontend host:port, for the messages.
+	Address string
+	c       atomic.Pointer[client.Client]
+}
+
+// Set gives the probe the client Dial returned.
+func (p *Probe) Set(c client.Client) { p.c.Store(&c) }
+
+// Check runs the probe; it suits metricsserver.Check.Probe.
+func (p *Probe) Check(ctx context.Context) error {
+	c := p.c.Load()
+	if c == nil {
+		return fmt.Errorf("not connected to Temporal at %s yet (start it, or fix --temporal-address / --namespace)", p.Address)
+	}
+	if _, err := (*c).CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		return fmt.Errorf("health check of Temporal at %s fails: %w", p.Address, err)
+	}
+	return nil
 }
