@@ -51,6 +51,10 @@ type bridge struct {
 	sink sink
 }
 
+// joinGroupMargin is how much longer than the rebalance timeout a JoinGroup answer is
+// awaited.
+const joinGroupMargin = 10 * time.Second
+
 // saramaConfig is the consumer group's configuration.
 func saramaConfig() *sarama.Config {
 	c := sarama.NewConfig()
@@ -62,6 +66,13 @@ func saramaConfig() *sarama.Config {
 	c.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategySticky()}
 	c.Consumer.Return.Errors = true
 	c.Net.DialTimeout = 5 * time.Second
+	// A JoinGroup request is answered only when the rebalance completes, which the
+	// coordinator may hold for up to the rebalance timeout while it waits for the other
+	// members (killed ones included). sarama reads that answer with Net.ReadTimeout: with
+	// the defaults (30 s read, 60 s rebalance) a member gave up, rejoined as a new member,
+	// and after a few kill -9s of bridges the group never formed again (found by the
+	// storm, seed 2; IBM/sarama#2820). Kafka's Java client waits rebalance + 5 s.
+	c.Net.ReadTimeout = c.Consumer.Group.Rebalance.Timeout + joinGroupMargin
 	c.Metadata.Retry.Max = 2
 	return c
 }
