@@ -139,9 +139,14 @@ func TestGroupCPUCountsTheGroup(t *testing.T) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("no /proc")
 	}
-	self, err := GroupCPU(os.Getpid())
+	before, err := GroupCPU(os.Getpid())
 	require.NoError(t, err)
-	assert.Positive(t, self, "this test process has used some CPU")
+	require.Eventually(t, func() bool {
+		for end := time.Now().Add(20 * time.Millisecond); time.Now().Before(end); { // burn CPU
+		}
+		after, err := GroupCPU(os.Getpid())
+		return err == nil && after > before
+	}, 30*time.Second, time.Millisecond, "this process's CPU time grows as it spins")
 	_, err = GroupCPU(1 << 30)
 	assert.ErrorContains(t, err, "no process")
 
@@ -152,7 +157,19 @@ func TestGroupCPUCountsTheGroup(t *testing.T) {
 	t.Cleanup(func() { killGroup(cmd.Process.Pid); cmd.Wait() })
 	m := NewCPUMeter(map[string]int{"spinner": cmd.Process.Pid})
 	require.Eventually(t, func() bool { return m.Since().ByName["spinner"] >= 100*time.Millisecond }, 30*time.Second, 50*time.Millisecond)
-	assert.Contains(t, m.Since().String(), "spinner ")
+	u := m.Since()
+	assert.Contains(t, u.String(), "spinner ")
+	assert.GreaterOrEqual(t, u.Machine, u.ByName["spinner"]-2*clockTick, "the machine used at least what the spinner did")
+	assert.Contains(t, u.String(), "(the whole machine: ")
+}
+
+func TestMachineCPU(t *testing.T) {
+	if _, err := os.Stat("/proc/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	a, err := MachineCPU()
+	require.NoError(t, err)
+	assert.Positive(t, a)
 }
 
 func TestWriteTable(t *testing.T) {

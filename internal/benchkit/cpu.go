@@ -86,14 +86,45 @@ func parseStat(line string) (procStat, error) {
 type CPUUse struct {
 	Elapsed time.Duration
 	ByName  map[string]time.Duration
+	// Machine is the CPU time every process of the machine used (0 when /proc/stat
+	// cannot be read): on a shared machine, what the others took.
+	Machine time.Duration
+}
+
+// MachineCPU is the CPU time (user, nice, system, irq, softirq) of all the machine's
+// CPUs since boot, from the first line of /proc/stat.
+func MachineCPU() (time.Duration, error) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, fmt.Errorf("read /proc/stat: %w", err)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line)
+	if len(f) < 6 || f[0] != "cpu" {
+		return 0, fmt.Errorf("/proc/stat: first line %q is not the cpu total", line)
+	}
+	var ticks int64
+	for i, v := range f[1:] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/stat cpu field %d: %w", i+1, err)
+		}
+		// user nice system idle iowait irq softirq steal guest guest_nice: not idle,
+		// iowait, steal (another VM's) nor guest (already in user).
+		if i != 3 && i != 4 && i < 7 {
+			ticks += n
+		}
+	}
+	return time.Duration(ticks) * clockTick, nil
 }
 
 // CPUMeter samples the CPU time of named processes (by pid, GroupCPU) to tell what a
 // phase of a benchmark spent where.
 type CPUMeter struct {
-	pids  map[string]int
-	start map[string]time.Duration
-	at    time.Time
+	pids    map[string]int
+	start   map[string]time.Duration
+	machine time.Duration
+	at      time.Time
 }
 
 // NewCPUMeter meters the processes of pids (name → pid) from now on.
@@ -114,13 +145,19 @@ func (m *CPUMeter) sample() map[string]time.Duration {
 }
 
 // Reset starts a new phase.
-func (m *CPUMeter) Reset() { m.start, m.at = m.sample(), time.Now() }
+func (m *CPUMeter) Reset() {
+	m.start, m.at = m.sample(), time.Now()
+	m.machine, _ = MachineCPU()
+}
 
 // Since is the CPU time used by each process since the last Reset (a process that
 // could not be read at either end is left out).
 func (m *CPUMeter) Since() CPUUse {
 	now := m.sample()
 	u := CPUUse{Elapsed: time.Since(m.at), ByName: map[string]time.Duration{}}
+	if d, err := MachineCPU(); err == nil && m.machine > 0 {
+		u.Machine = d - m.machine
+	}
 	for name, d := range now {
 		if s, ok := m.start[name]; ok {
 			u.ByName[name] = d - s
@@ -130,7 +167,7 @@ func (m *CPUMeter) Since() CPUUse {
 }
 
 // String lists the processes by CPU use, highest first, each as name, percent of one
-// core over the phase ("worker 83%"), then the total.
+// core over the phase ("worker 83%"), then their total and the whole machine's.
 func (u CPUUse) String() string {
 	type row struct {
 		name string
@@ -159,5 +196,8 @@ func (u CPUUse) String() string {
 		fmt.Fprintf(&b, "%s %.0f%%, ", r.name, pct(r.d))
 	}
 	fmt.Fprintf(&b, "total %.0f%% of one core over %s", pct(total), u.Elapsed.Round(100*time.Millisecond))
+	if u.Machine > 0 {
+		fmt.Fprintf(&b, " (the whole machine: %.0f%%)", pct(u.Machine))
+	}
 	return b.String()
 }
