@@ -277,7 +277,7 @@ func (s *sideBySide) steady(w *workload) []benchkit.Row {
 	}
 	rowD := benchkit.Row{Group: w.groupName, Name: fmt.Sprintf("(d) engine steady, p99 < %s", *sbsBound),
 		ObjectsPerSec: best.Achieved, MBPerSec: best.Achieved * float64(w.size) / 1e6, P50: best.P50, P99: best.P99,
-		Note: fmt.Sprintf("%s/s steps: %s", *sbsStep, strings.Join(trail, " "))}
+		Note: fmt.Sprintf("steps of %s: %s", *sbsStep, strings.Join(trail, " "))}
 	if best.Put == 0 {
 		rowD.Note = fmt.Sprintf("no rate held p99 < %s; steps: %s", *sbsBound, strings.Join(trail, " "))
 	}

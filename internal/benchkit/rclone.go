@@ -29,7 +29,9 @@ type Rclone struct {
 }
 
 // Copy runs `rclone copy :s3:src :s3:dst` (each "bucket" or "bucket/prefix") and returns
-// how long it took. rclone's output is in the error when it fails. Objects are written
+// how long it took. rclone's output is in the error when it fails. Both paths are on
+// one remote, so rclone would copy server-side (CopyObject): that is disabled
+// (--disable Copy), every object is downloaded and uploaded. Objects are written
 // with the canned ACL bucket-owner-full-control: rclone's default, private, is refused by
 // s3server as by S3 buckets with ACLs disabled (AccessControlListNotSupported).
 func (r Rclone) Copy(ctx context.Context, src, dst string) (time.Duration, error) {
@@ -42,7 +44,7 @@ func (r Rclone) Copy(ctx context.Context, src, dst string) (time.Duration, error
 		transfers = 16
 	}
 	args := append([]string{"copy", ":s3:" + src, ":s3:" + dst,
-		"--transfers", strconv.Itoa(transfers), "--checkers", strconv.Itoa(transfers), "--config", os.DevNull, "--s3-acl", "bucket-owner-full-control"}, r.Args...)
+		"--transfers", strconv.Itoa(transfers), "--checkers", strconv.Itoa(transfers), "--config", os.DevNull, "--s3-acl", "bucket-owner-full-control", "--disable", "Copy"}, r.Args...)
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(rcloneEnv(os.Environ()),
 		"RCLONE_S3_PROVIDER=Other",

@@ -22,6 +22,7 @@ func (s Step) Pass(bound time.Duration) bool {
 	return s.Put > 0 && s.Done == s.Put && s.P99 < bound
 }
 
+// String is the step on one line: rates, versions done, latencies.
 func (s Step) String() string {
 	return fmt.Sprintf("rate %.3g/s (achieved %.3g/s): %d/%d done, p50 %s p99 %s",
 		s.Rate, s.Achieved, s.Done, s.Put, s.P50.Round(time.Millisecond), s.P99.Round(time.Millisecond))
