@@ -8,8 +8,12 @@ export PATH := /usr/local/go/bin:$(PATH)
 export GOCACHE ?= $(CURDIR)/.cache/go-build
 export GOFLAGS ?= -buildvcs=false
 TEST_TIMEOUT ?= 20m
+BENCH_TIMEOUT ?= 90m
+# BENCH_ARGS are BenchmarkSideBySide's flags (e2e/sidebyside_test.go), e.g. the long form
+# of docs/BENCHMARKS.md: make bench BENCH_ARGS='-bench.small-count 10000 -bench.large-count 20'
+BENCH_ARGS ?=
 
-.PHONY: all build test test-short deps lint bench storm demo clean
+.PHONY: all build test test-short deps lint bench bench-micro storm demo clean
 
 all: build
 
@@ -39,8 +43,14 @@ lint:
 	@u=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$u" ]; then echo "gofmt needed: $$u"; exit 1; fi
 	$(GO) vet ./...
 
-## bench: benchmarks (figures go in the issue notes and docs/BENCHMARKS.md)
-bench: build
+## bench: the numbers side by side in one run, on one engine (every process separate):
+## a raw copy loop, rclone copy, the engine's backfill and its steady state, for 4 KiB
+## and 64 MiB objects; prints a table with ratios to the raw loop (docs/BENCHMARKS.md)
+bench: deps build
+	$(GO) test ./e2e/ -run '^$$' -bench SideBySide -benchtime 1x -timeout $(BENCH_TIMEOUT) -args $(BENCH_ARGS)
+
+## bench-micro: s3server's own benchmarks (PUT/GET, journal tail)
+bench-micro: build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./s3server/...
 
 ## storm: the long fault storm (>= 5000 writer operations, >= 20 kill -9, outages of

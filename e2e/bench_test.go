@@ -7,9 +7,7 @@ import (
 	"crypto/rand"
 	"flag"
 	"fmt"
-	"math"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/backbeat-temporal/backbeat/contract"
+	"github.com/backbeat-temporal/backbeat/internal/benchkit"
 	"github.com/backbeat-temporal/backbeat/internal/devstack"
 	"github.com/backbeat-temporal/backbeat/journal"
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
@@ -51,12 +50,7 @@ var (
 //	go test -run '^$' -bench Replication -benchtime 1x ./e2e/
 //	go test -run '^$' -bench Replication -benchtime 1x ./e2e/ -args -bench.temporal=dev,postgres
 func BenchmarkReplication(b *testing.B) {
-	kinds := strings.Split(*benchTemp, ",")
-	for _, kind := range kinds {
-		if kind != "dev" && kind != "postgres" {
-			b.Fatalf("-bench.temporal=%s: want dev or postgres, comma-separated", *benchTemp)
-		}
-	}
+	kinds := temporalKinds(b)
 	run := func(b *testing.B, kind string) {
 		for _, parts := range []int{1, 4, 8} {
 			b.Run(fmt.Sprintf("partitions=%d", parts), func(b *testing.B) { benchReplication(b, parts, kind) })
@@ -69,6 +63,17 @@ func BenchmarkReplication(b *testing.B) {
 	for _, kind := range kinds {
 		b.Run("temporal="+kind, func(b *testing.B) { run(b, kind) })
 	}
+}
+
+// temporalKinds are the Temporal servers of -bench.temporal.
+func temporalKinds(b *testing.B) []string {
+	kinds := strings.Split(*benchTemp, ",")
+	for _, kind := range kinds {
+		if kind != "dev" && kind != "postgres" {
+			b.Fatalf("-bench.temporal=%s: want dev or postgres, comma-separated", *benchTemp)
+		}
+	}
+	return kinds
 }
 
 func benchReplication(b *testing.B, parts int, temporal string) {
@@ -85,7 +90,7 @@ func benchReplication(b *testing.B, parts int, temporal string) {
 	s := startStack(b, opts...)
 	body := make([]byte, 4<<10)
 	rand.Read(body)
-	tail := newStatusTail(s)
+	tail := newStatusTail(s.t, s.src.URL, srcBucket)
 
 	// Unloaded latency: one object at a time (this also starts the workflows' first
 	// partitions and warms every connection).
@@ -123,10 +128,10 @@ func benchReplication(b *testing.B, parts int, temporal string) {
 	n := b.N * *benchObjects
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "objects/s")
-	b.ReportMetric(ms(percentile(lat, 50)), "p50-ms")
-	b.ReportMetric(ms(percentile(lat, 99)), "p99-ms")
+	b.ReportMetric(ms(benchkit.Percentile(lat, 50)), "p50-ms")
+	b.ReportMetric(ms(benchkit.Percentile(lat, 99)), "p99-ms")
 	if len(idle) > 0 {
-		b.ReportMetric(ms(percentile(idle, 50)), "idle-p50-ms")
+		b.ReportMetric(ms(benchkit.Percentile(idle, 50)), "idle-p50-ms")
 	}
 }
 
@@ -171,20 +176,22 @@ func putObjects(s *stack, body []byte, prefix string, n, putters int) puts {
 // statusTail follows the source's journal and remembers when each version's final
 // status (COMPLETED or FAILED) was committed.
 type statusTail struct {
-	s    *stack
+	t    testing.TB
 	mu   sync.Mutex
 	cond *sync.Cond
 	done map[string]journal.Record // versionId → its status record
 	err  error
 }
 
-func newStatusTail(s *stack) *statusTail {
-	jc := &journal.Client{Endpoint: s.src.URL, AccessKey: s3test.Replication.AccessKey, SecretKey: s3test.Replication.SecretKey}
-	st := &statusTail{s: s, done: map[string]journal.Record{}}
+// newStatusTail follows the journal of the s3server at endpoint for the final statuses
+// of bucket's versions, until the test ends.
+func newStatusTail(t testing.TB, endpoint, bucket string) *statusTail {
+	jc := &journal.Client{Endpoint: endpoint, AccessKey: s3test.Replication.AccessKey, SecretKey: s3test.Replication.SecretKey}
+	st := &statusTail{t: t, done: map[string]journal.Record{}}
 	st.cond = sync.NewCond(&st.mu)
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
-	s.t.Cleanup(func() { cancel(); <-stopped })
+	t.Cleanup(func() { cancel(); <-stopped })
 	go func() {
 		defer close(stopped)
 		var after uint64
@@ -202,7 +209,7 @@ func newStatusTail(s *stack) *statusTail {
 			st.mu.Lock()
 			for _, r := range batch.Records {
 				after = r.Seq
-				if r.Op == journal.OpStatus && r.Bucket == srcBucket && r.Replication != nil &&
+				if r.Op == journal.OpStatus && r.Bucket == bucket && r.Replication != nil &&
 					(r.Replication.Status == journal.StatusCompleted || r.Replication.Status == journal.StatusFailed) {
 					st.done[r.VersionID] = r
 				}
@@ -217,49 +224,50 @@ func newStatusTail(s *stack) *statusTail {
 // wait waits until every version of p has its final status and returns the
 // put→COMPLETED latencies; it fails on a FAILED version or at the deadline.
 func (st *statusTail) wait(p puts, timeout time.Duration) []time.Duration {
-	st.s.t.Helper()
+	st.t.Helper()
+	lat, missing := st.collect(p, timeout)
+	if missing > 0 {
+		st.t.Fatalf("after %s, %d of %d versions are not COMPLETED", timeout, missing, len(p))
+	}
+	return lat
+}
+
+// collect waits until every version of p has its final status or the timeout passes,
+// and returns the put→COMPLETED latencies of the versions done and how many are still
+// missing; it fails on a FAILED version or when the journal cannot be read.
+func (st *statusTail) collect(p puts, timeout time.Duration) (lat []time.Duration, missing int) {
+	st.t.Helper()
 	deadline := time.Now().Add(timeout)
 	wake := time.AfterFunc(timeout, func() { st.mu.Lock(); st.cond.Broadcast(); st.mu.Unlock() })
 	defer wake.Stop()
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for {
-		missing := 0
+		missing = 0
 		for id := range p {
 			if _, ok := st.done[id]; !ok {
 				missing++
 			}
 		}
-		if missing == 0 {
+		if missing == 0 || time.Now().After(deadline) {
 			break
 		}
 		if st.err != nil {
-			st.s.t.Fatalf("journal tail: %v", st.err)
-		}
-		if time.Now().After(deadline) {
-			st.s.t.Fatalf("after %s, %d of %d versions are not COMPLETED", timeout, missing, len(p))
+			st.t.Fatalf("journal tail: %v", st.err)
 		}
 		st.cond.Wait()
 	}
-	var out []time.Duration
 	for id, at := range p {
-		r := st.done[id]
-		if r.Replication.Status != journal.StatusCompleted {
-			st.s.t.Fatalf("version %s ended %s: %s", id, r.Replication.Status, r.Replication.Reason)
+		r, ok := st.done[id]
+		if !ok {
+			continue
 		}
-		out = append(out, r.Time.Sub(at))
+		if r.Replication.Status != journal.StatusCompleted {
+			st.t.Fatalf("version %s ended %s: %s", id, r.Replication.Status, r.Replication.Reason)
+		}
+		lat = append(lat, r.Time.Sub(at))
 	}
-	return out
-}
-
-func percentile(d []time.Duration, p float64) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	i := int(math.Ceil(p/100*float64(len(s)))) - 1
-	return s[max(i, 0)]
+	return lat, missing
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -7,11 +7,12 @@
 #   kcat       Kafka command-line client, to look at the dev broker's topics
 #   postgresql PostgreSQL (Debian 12: 15; initdb under /usr/lib/postgresql/*/bin), for
 #              the Temporal server on PostgreSQL (scripts/temporal-postgres.sh)
+#   rclone     rclone, the copy `make bench` compares the engine with
 # Idempotent and quiet: nothing happens when everything is there; apt-get update runs
 # only when an install fails. Needs root (or sudo) for apt-get.
 #
 #   scripts/deps.sh               # every package above
-#   scripts/deps.sh postgresql    # only the named ones (awscli zookeeper kcat postgresql)
+#   scripts/deps.sh postgresql    # only the named ones (awscli zookeeper kcat postgresql rclone)
 set -euo pipefail
 
 has() {
@@ -20,11 +21,12 @@ has() {
     zookeeper) [ -f /usr/share/java/zookeeper.jar ] ;;
     kcat) command -v kcat >/dev/null 2>&1 ;;
     postgresql) compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null ;;
-    *) echo "deps: unknown package $1 (awscli zookeeper kcat postgresql)" >&2; exit 2 ;;
+    rclone) command -v rclone >/dev/null 2>&1 ;;
+    *) echo "deps: unknown package $1 (awscli zookeeper kcat postgresql rclone)" >&2; exit 2 ;;
   esac
 }
 want=("$@")
-[ $# -gt 0 ] || want=(awscli zookeeper kcat postgresql)
+[ $# -gt 0 ] || want=(awscli zookeeper kcat postgresql rclone)
 need=()
 for p in "${want[@]}"; do has "$p" || need+=("$p"); done
 

@@ -174,6 +174,14 @@ func (p *Process) Restart() {
 	p.start()
 }
 
+// Pid returns the process ID of the running s3server (0 when it was never started).
+func (p *Process) Pid() int {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
 // Log returns what the process printed.
 func (p *Process) Log() string { return p.log.String() }
 
