@@ -98,6 +98,24 @@ func (f *fakeActivities) SetStatus(ctx context.Context, in contract.SetStatusInp
 	return nil
 }
 
+// ReplicateBatch replicates each entry as Replicate does and writes COMPLETED for it, as
+// the real batch activity's bulk status write does.
+func (f *fakeActivities) ReplicateBatch(ctx context.Context, in contract.ReplicateBatchInput) (contract.ReplicateBatchResult, error) {
+	var res contract.ReplicateBatchResult
+	for _, e := range in.Entries {
+		r, err := f.Replicate(ctx, contract.ReplicateInput{Entry: e})
+		if err != nil {
+			return contract.ReplicateBatchResult{}, err
+		}
+		f.mu.Lock()
+		f.statuses[e.Record.VersionID] = append(f.statuses[e.Record.VersionID], journal.StatusCompleted)
+		f.mu.Unlock()
+		res.Outcomes = append(res.Outcomes, contract.EntryOutcome{Outcome: contract.OutcomeDone, Bytes: r.Bytes,
+			Status: journal.StatusCompleted, StatusWritten: true})
+	}
+	return res, nil
+}
+
 // block makes the next replications wait until the returned function is called.
 func (f *fakeActivities) block() (unblock func()) {
 	f.mu.Lock()
@@ -179,6 +197,7 @@ func (r *rig) startTemporal(opts ...devstack.TemporalOption) {
 	w.RegisterWorkflowWithOptions(workflows.PartitionWorkflow, workflow.RegisterOptions{Name: contract.WorkflowName})
 	w.RegisterActivityWithOptions(r.acts.Replicate, activity.RegisterOptions{Name: contract.ActivityReplicate})
 	w.RegisterActivityWithOptions(r.acts.SetStatus, activity.RegisterOptions{Name: contract.ActivitySetStatus})
+	w.RegisterActivityWithOptions(r.acts.ReplicateBatch, activity.RegisterOptions{Name: contract.ActivityReplicateBatch})
 	require.NoError(r.t, w.Start())
 	r.t.Cleanup(w.Stop)
 }
