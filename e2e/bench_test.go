@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"flag"
 	"fmt"
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"math"
 	"net/http"
 	"slices"
@@ -174,13 +175,13 @@ type statusTail struct {
 	s    *stack
 	mu   sync.Mutex
 	cond *sync.Cond
-	done map[string]journal.Record // versionId → its status record
+	done map[string]bbproto.Record // versionId → its status record
 	err  error
 }
 
 func newStatusTail(s *stack) *statusTail {
 	jc := &journal.Client{Endpoint: s.src.URL, AccessKey: s3test.Replication.AccessKey, SecretKey: s3test.Replication.SecretKey}
-	st := &statusTail{s: s, done: map[string]journal.Record{}}
+	st := &statusTail{s: s, done: map[string]bbproto.Record{}}
 	st.cond = sync.NewCond(&st.mu)
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
@@ -202,8 +203,8 @@ func newStatusTail(s *stack) *statusTail {
 			st.mu.Lock()
 			for _, r := range batch.Records {
 				after = r.Seq
-				if r.Op == journal.OpStatus && r.Bucket == srcBucket && r.Replication != nil &&
-					(r.Replication.Status == journal.StatusCompleted || r.Replication.Status == journal.StatusFailed) {
+				if r.Op == bbproto.OpStatus && r.Bucket == srcBucket && r.Replication != nil &&
+					(r.Replication.Status == bbproto.StatusCompleted || r.Replication.Status == bbproto.StatusFailed) {
 					st.done[r.VersionID] = r
 				}
 			}
@@ -244,7 +245,7 @@ func (st *statusTail) wait(p puts, timeout time.Duration) []time.Duration {
 	var out []time.Duration
 	for id, at := range p {
 		r := st.done[id]
-		if r.Replication.Status != journal.StatusCompleted {
+		if r.Replication.Status != bbproto.StatusCompleted {
 			st.s.t.Fatalf("version %s ended %s: %s", id, r.Replication.Status, r.Replication.Reason)
 		}
 		out = append(out, r.Time.Sub(at))
