@@ -1,6 +1,8 @@
 package activities
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+
 	"context"
 	"errors"
 	"fmt"
@@ -29,7 +31,7 @@ type Metrics interface {
 	// StatusSet counts a status written on a source version (COMPLETED, FAILED...).
 	// latency is the time from the journaled change (the put, or the metadata change) to
 	// now; it is the put→COMPLETED latency when status is COMPLETED.
-	StatusSet(status string, latency time.Duration)
+	StatusSet(status bbproto.Status, latency time.Duration)
 }
 
 // MaxHeartbeatParts is the most finished parts listed in a heartbeat's Checkpoint

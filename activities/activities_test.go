@@ -2,6 +2,7 @@ package activities
 
 import (
 	"errors"
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,7 +22,6 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/backbeat-temporal/backbeat/contract"
-	"github.com/backbeat-temporal/backbeat/journal"
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
 )
 
@@ -49,14 +49,14 @@ func (m *fakeMetrics) ReplicationFailed(site string, kind contract.ErrorKind, by
 	m.bytes += bytes
 }
 
-func (m *fakeMetrics) StatusSet(status string, latency time.Duration) {
+func (m *fakeMetrics) StatusSet(status bbproto.Status, latency time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.statuses = append(m.statuses, status)
+	m.statuses = append(m.statuses, string(status))
 	m.latencies = append(m.latencies, latency)
 }
 
-func entry(rec journal.Record) contract.ReplicateInput {
+func entry(rec bbproto.Record) contract.ReplicateInput {
 	return contract.ReplicateInput{Entry: contract.Entry{Topic: "backbeat-replication", Partition: 0, Offset: int64(rec.Seq), Record: rec}}
 }
 
@@ -122,18 +122,18 @@ func TestActivityResumesFromHeartbeatDetails(t *testing.T) {
 	require.NoError(t, val.Get(&res))
 	assert.Equal(t, contract.ReplicateResult{AlreadyPresent: true}, res)
 
-	_, err = env2.ExecuteActivity(contract.ActivitySetStatus, contract.SetStatusInput{Bucket: srcBucket, Key: "big", VersionID: vid, Status: journal.StatusCompleted})
+	_, err = env2.ExecuteActivity(contract.ActivitySetStatus, contract.SetStatusInput{Bucket: srcBucket, Key: "big", VersionID: vid, Status: bbproto.StatusCompleted})
 	require.NoError(t, err)
 	head, err := e.srcC.HeadObject(e.ctx, &s3.HeadObjectInput{Bucket: aws.String(srcBucket), Key: aws.String("big"), VersionId: aws.String(vid)})
 	require.NoError(t, err)
-	assert.Equal(t, journal.StatusCompleted, string(head.ReplicationStatus))
+	assert.Equal(t, string(bbproto.StatusCompleted), string(head.ReplicationStatus))
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	assert.Equal(t, []contract.ErrorKind{contract.KindRetryable}, m.failed)
 	assert.Equal(t, []string{"dr/" + ActionCopied, "dr/" + ActionAlreadyPresent}, m.done)
 	assert.GreaterOrEqual(t, m.bytes, int64(10<<20+10<<20), "bytes of both attempts")
-	assert.Equal(t, []string{journal.StatusCompleted}, m.statuses)
+	assert.Equal(t, []string{string(bbproto.StatusCompleted)}, m.statuses)
 	require.Len(t, m.latencies, 1)
 	assert.Greater(t, m.latencies[0], time.Duration(0))
 	assert.LessOrEqual(t, m.latencies[0], time.Since(start)+time.Second, "put→COMPLETED latency from the journaled change")
@@ -158,7 +158,7 @@ func TestActivityErrorTypes(t *testing.T) {
 
 	// Missing target bucket.
 	bad := rec
-	bad.Replication = &journal.Replication{Status: journal.StatusPending, Destination: "arn:aws:s3:::nowhere"}
+	bad.Replication = &bbproto.Replication{Status: bbproto.StatusPending, Destination: "arn:aws:s3:::nowhere"}
 	a = NewActivities(e.replicator(e.sites(KindS3Server, s3test.Replication)), nil, nil)
 	env = suite.NewTestActivityEnvironment()
 	a.Register(env)
@@ -172,7 +172,7 @@ func TestActivityErrorTypes(t *testing.T) {
 	// AccessDenied, retried for status writes.
 	_, err = e.srcC.DeleteObject(e.ctx, &s3.DeleteObjectInput{Bucket: aws.String(srcBucket), Key: aws.String("k"), VersionId: aws.String(vid)})
 	require.NoError(t, err)
-	_, err = env.ExecuteActivity(contract.ActivitySetStatus, contract.SetStatusInput{Bucket: srcBucket, Key: "k", VersionID: vid, Status: journal.StatusCompleted})
+	_, err = env.ExecuteActivity(contract.ActivitySetStatus, contract.SetStatusInput{Bucket: srcBucket, Key: "k", VersionID: vid, Status: bbproto.StatusCompleted})
 	require.True(t, errors.As(err, &appErr), "%v", err)
 	assert.Equal(t, contract.KindSourceGone.ErrorType(), appErr.Type())
 	assert.False(t, appErr.NonRetryable())

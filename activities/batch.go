@@ -8,8 +8,8 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"github.com/backbeat-temporal/backbeat/contract"
-	"github.com/backbeat-temporal/backbeat/journal/record"
 )
 
 // batchProgress is the heartbeat details of ReplicateBatch: the outcomes so far, by
@@ -84,13 +84,13 @@ func (a *Activities) ReplicateBatch(ctx context.Context, in contract.ReplicateBa
 
 // replicateOne replicates one entry of a batch; ok is false when the attempt was
 // interrupted (the entry's outcome is then unknown and it is redone by the next).
-func (a *Activities) replicateOne(ctx context.Context, rec record.Record, hb *batchBeats) (contract.EntryOutcome, bool) {
+func (a *Activities) replicateOne(ctx context.Context, rec bbproto.Record, hb *batchBeats) (contract.EntryOutcome, bool) {
 	res, err := a.r.Replicate(ctx, rec, hb)
 	if err == nil {
 		if a.metrics != nil {
 			a.metrics.Replicated(res.Site, res.Action, res.Bytes)
 		}
-		return contract.EntryOutcome{Outcome: contract.OutcomeDone, Bytes: res.Bytes, Status: record.StatusCompleted}, true
+		return contract.EntryOutcome{Outcome: contract.OutcomeDone, Bytes: res.Bytes, Status: bbproto.StatusCompleted}, true
 	}
 	if ctx.Err() != nil {
 		return contract.EntryOutcome{}, false
@@ -107,7 +107,7 @@ func (a *Activities) replicateOne(ctx context.Context, rec record.Record, hb *ba
 		o.Outcome = contract.OutcomeGone
 	default:
 		o.Outcome = contract.OutcomeFailed
-		o.Status = record.StatusFailed
+		o.Status = bbproto.StatusFailed
 		o.Reason = FailedReason(kind, err.Error())
 	}
 	return o, true
@@ -162,7 +162,7 @@ func (a *Activities) writeStatuses(ctx context.Context, entries []contract.Entry
 
 // changeTime is the time of the journaled change of rec (the put→status latency's
 // start), else the version's last-modified time.
-func changeTime(rec record.Record, lastModified time.Time) time.Time {
+func changeTime(rec bbproto.Record, lastModified time.Time) time.Time {
 	switch {
 	case !rec.Time.IsZero():
 		return rec.Time

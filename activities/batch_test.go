@@ -10,8 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/backbeat-temporal/backbeat/contract"
-	"github.com/backbeat-temporal/backbeat/journal"
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
+
+	"github.com/backbeat-temporal/backbeat/bbproto"
 )
 
 // TestReplicateBatch runs ReplicateBatch against two real s3servers: a put, a delete
@@ -34,7 +35,7 @@ func TestReplicateBatch(t *testing.T) {
 		Tagging: &s3types.Tagging{TagSet: []s3types.Tag{{Key: aws.String("t"), Value: aws.String("1")}}}})
 	require.NoError(t, err)
 	recMeta := e.pending()
-	require.Equal(t, journal.OpMetadata, recMeta.Op)
+	require.Equal(t, bbproto.OpMetadata, recMeta.Op)
 	del, err := e.srcC.DeleteObject(e.ctx, &s3.DeleteObjectInput{Bucket: aws.String(srcBucket), Key: aws.String("put-then-deleted")})
 	require.NoError(t, err)
 	recDM := e.pending()
@@ -44,13 +45,13 @@ func TestReplicateBatch(t *testing.T) {
 	require.NoError(t, err)
 
 	in := contract.ReplicateBatchInput{Parallelism: 2}
-	for _, rec := range []journal.Record{recDone, recPut, recMeta, recDM, recGone} {
+	for _, rec := range []bbproto.Record{recDone, recPut, recMeta, recDM, recGone} {
 		in.Entries = append(in.Entries, entry(rec).Entry)
 	}
 	env := quietSuite().NewTestActivityEnvironment()
 	a.Register(env)
 	prev := batchProgress{Outcomes: make([]contract.EntryOutcome, len(in.Entries))}
-	prev.Outcomes[0] = contract.EntryOutcome{Outcome: contract.OutcomeDone, Status: journal.StatusCompleted}
+	prev.Outcomes[0] = contract.EntryOutcome{Outcome: contract.OutcomeDone, Status: bbproto.StatusCompleted}
 	env.SetHeartbeatDetails(prev)
 	val, err := env.ExecuteActivity(contract.ActivityReplicateBatch, in)
 	require.NoError(t, err)
@@ -77,6 +78,6 @@ func TestReplicateBatch(t *testing.T) {
 		src := e.version(e.src, srcBucket, v.key, v.id)
 		require.NotNil(t, src, v.key)
 		require.NotNil(t, src.Replication, v.key)
-		assert.Equal(t, journal.StatusCompleted, src.Replication.Status, v.key)
+		assert.Equal(t, bbproto.StatusCompleted, src.Replication.Status, v.key)
 	}
 }

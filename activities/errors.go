@@ -2,11 +2,9 @@ package activities
 
 import (
 	"context"
-	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"net/http"
 	"strings"
 
@@ -73,53 +71,16 @@ func (e *S3Error) Error() string {
 // ErrorCode is the S3 error code (smithy.APIError's method name).
 func (e *S3Error) ErrorCode() string { return e.Code }
 
-// readS3Error builds the S3Error of a non-2xx answer (and closes its body).
-func readS3Error(resp *http.Response) *S3Error {
-	defer resp.Body.Close()
-	e := &S3Error{Status: resp.StatusCode, RequestID: resp.Header.Get("x-amz-request-id")}
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	body := strings.TrimSpace(string(data))
-	switch {
-	case strings.HasPrefix(body, "{"):
-		var j struct{ Code, Message, RequestID string }
-		if json.Unmarshal(data, &j) == nil {
-			e.Code, e.Message = j.Code, j.Message
-		}
-	case strings.HasPrefix(body, "<"):
-		var x struct {
-			Code    string `xml:"Code"`
-			Message string `xml:"Message"`
-		}
-		if xml.Unmarshal(data, &x) == nil {
-			e.Code, e.Message = x.Code, x.Message
-		}
-	default:
-		e.Message = cut(body, 200)
-	}
-	if e.Code == "" {
-		switch resp.StatusCode {
-		case http.StatusForbidden:
-			e.Code = "AccessDenied"
-		case http.StatusNotFound:
-			e.Code = "NotFound"
-		}
-	}
-	return e
-}
-
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
-
 // apiError extracts the S3 error code and HTTP status of err (an *S3Error or an
 // aws-sdk-go-v2 error); ok is false for errors that are not answers (network...).
 func apiError(err error) (code string, status int, ok bool) {
 	var se *S3Error
 	if errors.As(err, &se) {
 		return se.Code, se.Status, true
+	}
+	var be *bbproto.Error
+	if errors.As(err, &be) {
+		return be.Code, be.Status, true
 	}
 	var re *awshttp.ResponseError
 	if errors.As(err, &re) {

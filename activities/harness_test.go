@@ -7,16 +7,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/require"
@@ -79,9 +78,9 @@ func (e *env) mkBucket(c *s3.Client, name string) {
 }
 
 // drain reads the journal up to its head and returns the pending records.
-func (e *env) drain() []journal.Record {
+func (e *env) drain() []bbproto.Record {
 	e.t.Helper()
-	var out []journal.Record
+	var out []bbproto.Record
 	for {
 		b, err := e.jr.Read(e.ctx, e.seq, 1000, 0)
 		require.NoError(e.t, err)
@@ -98,7 +97,7 @@ func (e *env) drain() []journal.Record {
 }
 
 // pending returns the one pending record written since the last call.
-func (e *env) pending() journal.Record {
+func (e *env) pending() bbproto.Record {
 	e.t.Helper()
 	recs := e.drain()
 	require.Len(e.t, recs, 1, "pending journal records")
@@ -142,17 +141,14 @@ func (e *env) put(key string, data []byte, mod ...func(*s3.PutObjectInput)) stri
 }
 
 // version reads a version through a server's version route (nil when absent).
-func (e *env) version(p *s3test.Process, bucket, key, versionID string) *versionInfo {
+func (e *env) version(p *s3test.Process, bucket, key, versionID string) *bbproto.Version {
 	e.t.Helper()
-	bb, err := newBBClient(p.URL, DefaultRegion, credentials.NewStaticCredentialsProvider(s3test.Replication.AccessKey, s3test.Replication.SecretKey, ""), http.DefaultClient)
-	require.NoError(e.t, err)
-	var v versionInfo
-	err = bb.doJSON(e.ctx, bbRequest{method: http.MethodGet, route: "version", bucket: bucket, key: key, query: url.Values{"versionId": {versionID}}}, &v)
+	v, err := p.BBClient().Version(e.ctx, bucket, key, versionID)
 	if s3Code(err) == "NoSuchVersion" || s3Code(err) == "NoSuchKey" {
 		return nil
 	}
 	require.NoError(e.t, err)
-	return &v
+	return v
 }
 
 // md5Of returns the hex MD5 of a version's data, read from c, streamed.

@@ -32,18 +32,17 @@
 package activities
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/backbeat-temporal/backbeat/bbproto"
+	"github.com/backbeat-temporal/backbeat/bbproto/bbclient"
 	"hash"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -58,7 +57,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/backbeat-temporal/backbeat/contract"
-	"github.com/backbeat-temporal/backbeat/journal"
 )
 
 // Defaults of Config.
@@ -98,7 +96,7 @@ type Config struct {
 type Replicator struct {
 	cfg     Config
 	source  Site
-	srcBB   *bbClient
+	srcBB   *bbclient.Client
 	srcS3   *s3.Client
 	sites   *Sites
 	targets map[string]target
@@ -145,7 +143,7 @@ func New(ctx context.Context, cfg Config) (*Replicator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("activities: source: %w", err)
 	}
-	if r.srcBB, err = newBBClient(cfg.Source.Endpoint, cfg.Source.Region, creds, cfg.HTTPClient); err != nil {
+	if r.srcBB, err = bbclient.New(bbclient.Config{Endpoint: cfg.Source.Endpoint, Region: cfg.Source.Region, Credentials: creds, HTTP: cfg.HTTPClient}); err != nil {
 		return nil, fmt.Errorf("activities: source: %w", err)
 	}
 	r.srcS3 = newS3Client(cfg.Source, creds, cfg.HTTPClient, cfg.MaxAttempts)
@@ -156,7 +154,7 @@ func New(ctx context.Context, cfg Config) (*Replicator, error) {
 		}
 		switch st.Kind {
 		case KindS3Server:
-			bb, err := newBBClient(st.Endpoint, st.Region, creds, cfg.TargetHTTPClient)
+			bb, err := bbclient.New(bbclient.Config{Endpoint: st.Endpoint, Region: st.Region, Credentials: creds, HTTP: cfg.TargetHTTPClient})
 			if err != nil {
 				return nil, fmt.Errorf("activities: site %q: %w", st.Name, err)
 			}
@@ -299,11 +297,11 @@ type PartDone struct {
 // job is one Replicate call.
 type job struct {
 	r            *Replicator
-	rec          journal.Record
+	rec          bbproto.Record
 	site         Site
 	bucket       string // target bucket
 	key          string
-	src          *versionInfo
+	src          *bbproto.Version
 	metadataOnly bool
 	progress     Progress
 	log          *slog.Logger
@@ -313,7 +311,7 @@ type job struct {
 // Replicate copies the version of rec (a PENDING journal record: a new version, a delete
 // marker or a metadata change) to its target site, writing only what the target lacks.
 // Errors are *Error: check Retryable (or KindOf) before trying again.
-func (r *Replicator) Replicate(ctx context.Context, rec journal.Record, progress Progress) (Result, error) {
+func (r *Replicator) Replicate(ctx context.Context, rec bbproto.Record, progress Progress) (Result, error) {
 	if progress == nil {
 		progress = NopProgress{}
 	}
@@ -349,7 +347,7 @@ func (r *Replicator) Replicate(ctx context.Context, rec journal.Record, progress
 }
 
 // newJob checks rec and resolves its target.
-func (r *Replicator) newJob(rec journal.Record, progress Progress) (*job, error) {
+func (r *Replicator) newJob(rec bbproto.Record, progress Progress) (*job, error) {
 	invalid := func(format string, args ...any) error {
 		return newError(contract.KindInvalidEntry, fmt.Sprintf(format, args...), nil)
 	}
@@ -360,7 +358,7 @@ func (r *Replicator) newJob(rec journal.Record, progress Progress) (*job, error)
 		return nil, invalid("the journal record (seq %d) carries no replication info", rec.Seq)
 	}
 	switch rec.Op {
-	case journal.OpPut, journal.OpDeleteMarker, journal.OpMetadata, journal.OpStatus:
+	case bbproto.OpPut, bbproto.OpDeleteMarker, bbproto.OpMetadata, bbproto.OpStatus:
 	default:
 		return nil, invalid("journal op %q (seq %d) is not replicated", rec.Op, rec.Seq)
 	}
@@ -372,8 +370,7 @@ func (r *Replicator) newJob(rec journal.Record, progress Progress) (*job, error)
 	if err != nil {
 		return nil, err
 	}
-	metaOnly := rec.Op == journal.OpMetadata ||
-		(len(rec.Replication.Content) > 0 && !slices.Contains(rec.Replication.Content, "DATA"))
+	metaOnly := rec.Op == bbproto.OpMetadata || rec.Replication.MetadataOnly()
 	return &job{
 		r: r, rec: rec, site: site, bucket: bucket, key: rec.Key, metadataOnly: metaOnly, progress: progress,
 		log: r.log.With("bucket", rec.Bucket, "key", rec.Key, "versionId", rec.VersionID, "op", rec.Op,
@@ -382,25 +379,17 @@ func (r *Replicator) newJob(rec journal.Record, progress Progress) (*job, error)
 }
 
 // sourceVersion reads a source version (or delete marker) through the version route.
-func (r *Replicator) sourceVersion(ctx context.Context, bucket, key, versionID string) (*versionInfo, error) {
-	var v versionInfo
-	err := r.srcBB.doJSON(ctx, bbRequest{method: http.MethodGet, route: "version", bucket: bucket, key: key,
-		query: url.Values{"versionId": {versionID}}}, &v)
+func (r *Replicator) sourceVersion(ctx context.Context, bucket, key, versionID string) (*bbproto.Version, error) {
+	v, err := r.srcBB.Version(ctx, bucket, key, versionID)
 	if err != nil {
 		return nil, classify(err, side{source: true, site: r.source, bucket: bucket}, fmt.Sprintf("read source version %s of %s/%s", versionID, bucket, key))
 	}
-	return &v, nil
+	return v, nil
 }
 
 // MaxStatusReason is the longest FAILED reason SetStatus sends, in bytes: a longer one
 // is cut on a rune boundary and ends with "…".
 const MaxStatusReason = 2048
-
-// statusBody is the body of s3server's PUT status route.
-type statusBody struct {
-	Status string `json:"status"`
-	Reason string `json:"reason,omitempty"`
-}
 
 // statusReason makes reason fit the status route: valid UTF-8 (a byte that is not, such
 // as a multi-byte rune cut by a truncation upstream, becomes U+FFFD) and at most
@@ -419,19 +408,12 @@ func statusReason(reason string) string {
 	return reason[:n] + ellipsis
 }
 
-// SetStatus writes the replication status (journal.StatusCompleted, StatusFailed...)
+// SetStatus writes the replication status (bbproto.StatusCompleted, StatusFailed...)
 // of a source version, with the reason of a failure (made valid UTF-8 and cut to
 // MaxStatusReason bytes), and returns the version's last-modified time. Errors are
 // *Error.
-func (r *Replicator) SetStatus(ctx context.Context, bucket, key, versionID, status, reason string) (time.Time, error) {
-	body, err := json.Marshal(statusBody{Status: status, Reason: statusReason(reason)})
-	if err != nil {
-		return time.Time{}, newError(contract.KindInvalidEntry, fmt.Sprintf("encode status %s of %s/%s version %s", status, bucket, key, versionID), err)
-	}
-	var v versionInfo
-	err = r.srcBB.doJSON(ctx, bbRequest{method: http.MethodPut, route: "status", bucket: bucket, key: key,
-		query: url.Values{"versionId": {versionID}}, header: http.Header{"Content-Type": {"application/json"}},
-		body: bytes.NewReader(body), length: int64(len(body))}, &v)
+func (r *Replicator) SetStatus(ctx context.Context, bucket, key, versionID string, status bbproto.Status, reason string) (time.Time, error) {
+	v, err := r.srcBB.SetStatus(ctx, bucket, key, versionID, status, statusReason(reason))
 	if err != nil {
 		return time.Time{}, classify(err, side{source: true, site: r.source, bucket: bucket}, fmt.Sprintf("set status %s of %s/%s version %s", status, bucket, key, versionID))
 	}

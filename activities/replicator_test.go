@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,7 +18,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/backbeat-temporal/backbeat/contract"
-	"github.com/backbeat-temporal/backbeat/journal"
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
 )
 
@@ -35,7 +35,7 @@ func TestReplicateDataMetadataTagsAndStatus(t *testing.T) {
 	data := []byte("hello, replicated world\n")
 	vid := e.put("dir/a file+ü.txt", data, withMeta)
 	rec := e.pending()
-	require.Equal(t, journal.OpPut, rec.Op)
+	require.Equal(t, bbproto.OpPut, rec.Op)
 	require.Equal(t, vid, rec.VersionID)
 
 	res, err := r.Replicate(e.ctx, rec, nil)
@@ -50,7 +50,7 @@ func TestReplicateDataMetadataTagsAndStatus(t *testing.T) {
 	assert.Equal(t, src.ETag, got.ETag)
 	assert.Equal(t, md5hex(data), got.ETag)
 	require.NotNil(t, got.Replication)
-	assert.Equal(t, journal.StatusReplica, got.Replication.Status)
+	assert.Equal(t, bbproto.StatusReplica, got.Replication.Status)
 	assert.Equal(t, "text/plain; charset=utf-8", got.Meta.ContentType)
 	assert.Equal(t, "max-age=60", got.Meta.CacheControl)
 	assert.Equal(t, `attachment; filename="a.txt"`, got.Meta.ContentDisposition)
@@ -63,12 +63,12 @@ func TestReplicateDataMetadataTagsAndStatus(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, s3types.ReplicationStatusReplica, head.ReplicationStatus)
 
-	lm, err := r.SetStatus(e.ctx, srcBucket, rec.Key, vid, journal.StatusCompleted, "")
+	lm, err := r.SetStatus(e.ctx, srcBucket, rec.Key, vid, bbproto.StatusCompleted, "")
 	require.NoError(t, err)
 	assert.True(t, lm.Equal(src.LastModified))
 	head, err = e.srcC.HeadObject(e.ctx, &s3.HeadObjectInput{Bucket: aws.String(srcBucket), Key: aws.String(rec.Key), VersionId: aws.String(vid)})
 	require.NoError(t, err)
-	assert.Equal(t, journal.StatusCompleted, string(head.ReplicationStatus))
+	assert.Equal(t, string(bbproto.StatusCompleted), string(head.ReplicationStatus))
 
 	// Idempotent: a re-run writes nothing.
 	e.transport.take()
@@ -91,11 +91,11 @@ func TestReplicateEmptyObjectAndFailedStatus(t *testing.T) {
 	require.NotNil(t, got)
 	assert.Zero(t, got.Size)
 
-	_, err = r.SetStatus(e.ctx, srcBucket, "empty", vid, journal.StatusFailed, "target on fire")
+	_, err = r.SetStatus(e.ctx, srcBucket, "empty", vid, bbproto.StatusFailed, "target on fire")
 	require.NoError(t, err)
 	src := e.version(e.src, srcBucket, "empty", vid)
 	require.NotNil(t, src.Replication)
-	assert.Equal(t, journal.StatusFailed, src.Replication.Status)
+	assert.Equal(t, bbproto.StatusFailed, src.Replication.Status)
 }
 
 func TestReplicateDeleteMarker(t *testing.T) {
@@ -109,7 +109,7 @@ func TestReplicateDeleteMarker(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, aws.ToBool(out.DeleteMarker))
 	rec := e.pending()
-	require.Equal(t, journal.OpDeleteMarker, rec.Op)
+	require.Equal(t, bbproto.OpDeleteMarker, rec.Op)
 	res, err := r.Replicate(e.ctx, rec, nil)
 	require.NoError(t, err)
 	assert.Equal(t, ActionDeleteMarker, res.Action)
@@ -142,7 +142,7 @@ func TestReplicateMetadataOnlyDoesNotCopyData(t *testing.T) {
 		Tagging: &s3types.Tagging{TagSet: []s3types.Tag{{Key: aws.String("env"), Value: aws.String("staging")}}}})
 	require.NoError(t, err)
 	rec := e.pending()
-	require.Equal(t, journal.OpMetadata, rec.Op)
+	require.Equal(t, bbproto.OpMetadata, rec.Op)
 	require.Equal(t, vid, rec.VersionID)
 
 	e.transport.take()
@@ -175,7 +175,7 @@ func TestReplicateMetadataOnlyWhenTargetLacksTheVersionCopiesData(t *testing.T) 
 		Tagging: &s3types.Tagging{TagSet: []s3types.Tag{{Key: aws.String("a"), Value: aws.String("b")}}}})
 	require.NoError(t, err)
 	rec := e.pending()
-	require.Equal(t, journal.OpMetadata, rec.Op)
+	require.Equal(t, bbproto.OpMetadata, rec.Op)
 	res, err := r.Replicate(e.ctx, rec, nil)
 	require.NoError(t, err)
 	assert.Equal(t, ActionCopied, res.Action)
@@ -346,7 +346,7 @@ func TestReplicateErrors(t *testing.T) {
 	t.Run("missing target bucket", func(t *testing.T) {
 		r := e.replicator(e.sites(KindS3Server, s3test.Replication))
 		bad := rec
-		bad.Replication = &journal.Replication{Status: journal.StatusPending, Destination: "arn:aws:s3:::nowhere"}
+		bad.Replication = &bbproto.Replication{Status: bbproto.StatusPending, Destination: "arn:aws:s3:::nowhere"}
 		_, err := r.Replicate(e.ctx, bad, nil)
 		require.Error(t, err)
 		assert.Equal(t, contract.KindNoSuchBucket, KindOf(err))
@@ -355,7 +355,7 @@ func TestReplicateErrors(t *testing.T) {
 	t.Run("unknown site", func(t *testing.T) {
 		r := e.replicator(e.sites(KindS3Server, s3test.Replication))
 		bad := rec
-		bad.Replication = &journal.Replication{Status: journal.StatusPending, Destination: dstARN, Site: "mars"}
+		bad.Replication = &bbproto.Replication{Status: bbproto.StatusPending, Destination: dstARN, Site: "mars"}
 		_, err := r.Replicate(e.ctx, bad, nil)
 		assert.Equal(t, contract.KindInvalidConfig, KindOf(err))
 		assert.Contains(t, err.Error(), `unknown replication site "mars"`)
@@ -363,7 +363,7 @@ func TestReplicateErrors(t *testing.T) {
 	t.Run("bad destination", func(t *testing.T) {
 		r := e.replicator(e.sites(KindS3Server, s3test.Replication))
 		bad := rec
-		bad.Replication = &journal.Replication{Status: journal.StatusPending, Destination: "target-bucket"}
+		bad.Replication = &bbproto.Replication{Status: bbproto.StatusPending, Destination: "target-bucket"}
 		_, err := r.Replicate(e.ctx, bad, nil)
 		assert.Equal(t, contract.KindInvalidConfig, KindOf(err))
 		assert.Contains(t, err.Error(), "not a bucket ARN")
@@ -380,7 +380,7 @@ func TestReplicateErrors(t *testing.T) {
 		require.NoError(t, err)
 		r := e.replicator(e.sites(KindS3Server, s3test.Replication))
 		bad := rec
-		bad.Replication = &journal.Replication{Status: journal.StatusPending, Destination: "arn:aws:s3:::plain"}
+		bad.Replication = &bbproto.Replication{Status: bbproto.StatusPending, Destination: "arn:aws:s3:::plain"}
 		_, err = r.Replicate(e.ctx, bad, nil)
 		assert.Equal(t, contract.KindInvalidConfig, KindOf(err))
 		assert.Contains(t, err.Error(), "enable versioning")
@@ -420,7 +420,7 @@ func TestReplicateErrors(t *testing.T) {
 		_, err = r.Replicate(e.ctx, rec, nil)
 		assert.Equal(t, contract.KindSourceGone, KindOf(err))
 		assert.Contains(t, err.Error(), "source version no longer exists")
-		_, err = r.SetStatus(e.ctx, srcBucket, "k", vid, journal.StatusCompleted, "")
+		_, err = r.SetStatus(e.ctx, srcBucket, "k", vid, bbproto.StatusCompleted, "")
 		assert.Equal(t, contract.KindSourceGone, KindOf(err))
 	})
 }
@@ -548,7 +548,7 @@ func TestReplicatePlainS3Errors(t *testing.T) {
 
 	r = e.replicator(e.sites(KindS3, s3test.User))
 	bad := rec
-	bad.Replication = &journal.Replication{Status: journal.StatusPending, Destination: "arn:aws:s3:::nowhere"}
+	bad.Replication = &bbproto.Replication{Status: bbproto.StatusPending, Destination: "arn:aws:s3:::nowhere"}
 	_, err = r.Replicate(e.ctx, bad, nil)
 	assert.Equal(t, contract.KindNoSuchBucket, KindOf(err), "%v", err)
 	assert.Contains(t, err.Error(), "target bucket nowhere does not exist")

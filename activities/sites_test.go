@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -156,28 +153,6 @@ func TestClassify(t *testing.T) {
 		assert.ErrorIs(t, err, tc.err)
 	}
 	assert.Nil(t, classify(nil, target, "x"))
-}
-
-func TestReadS3Error(t *testing.T) {
-	mk := func(status int, body string) *http.Response {
-		return &http.Response{StatusCode: status, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(body))}
-	}
-	e := readS3Error(mk(404, `{"code":"NoSuchVersion","message":"gone","requestId":"R"}`))
-	assert.Equal(t, &S3Error{Status: 404, Code: "NoSuchVersion", Message: "gone"}, e)
-	e = readS3Error(mk(403, `<?xml version="1.0"?><Error><Code>SignatureDoesNotMatch</Code><Message>bad</Message></Error>`))
-	assert.Equal(t, "SignatureDoesNotMatch", e.Code)
-	assert.Equal(t, "bad", e.Message)
-	e = readS3Error(mk(403, ``))
-	assert.Equal(t, "AccessDenied", e.Code)
-	e = readS3Error(mk(502, `bad gateway`))
-	assert.Equal(t, "", e.Code)
-	assert.Equal(t, "bad gateway", e.Message)
-	assert.Equal(t, "Bad Gateway (502): bad gateway", e.Error())
-}
-
-func TestEscapeKey(t *testing.T) {
-	assert.Equal(t, "a/b%20c%2Bd%C3%BC~_-.", escapeKey("a/b c+dü~_-."))
-	assert.Equal(t, "%25", escapeKey("%"))
 }
 
 // TestSiteProfile reads a site's credentials from an AWS shared-config profile.

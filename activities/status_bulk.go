@@ -1,48 +1,24 @@
 package activities
 
-// The client of s3server's bulk status route (PUT /_/backbeat/status, see
-// s3server/backbeat_bulk.go) and its wire types.
+// Bulk status writes through s3server's bulk status route (PUT /_/backbeat/status,
+// bbproto.BulkStatusBody, bbclient.SetStatuses).
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
 
-	"github.com/backbeat-temporal/backbeat/contract"
+	"github.com/backbeat-temporal/backbeat/bbproto"
 )
-
-// bulkStatusBody is the body of the bulk status route.
-type bulkStatusBody struct {
-	Statuses []bulkStatusItem `json:"statuses"`
-}
-
-// bulkStatusItem is one version's status in a bulk status request.
-type bulkStatusItem struct {
-	Bucket    string `json:"bucket"`
-	Key       string `json:"key"`
-	VersionID string `json:"versionId"`
-	Status    string `json:"status"`
-	Reason    string `json:"reason,omitempty"`
-}
-
-// bulkStatusAnswer is the answer of the bulk status route.
-type bulkStatusAnswer struct {
-	Results []struct {
-		Status       string    `json:"status"`
-		LastModified time.Time `json:"lastModified"`
-		Code         string    `json:"code"`
-		Message      string    `json:"message"`
-	} `json:"results"`
-}
 
 // StatusUpdate is one status to write with SetStatuses.
 type StatusUpdate struct {
 	Bucket, Key, VersionID string
-	// Status is journal.StatusCompleted, StatusFailed...; Reason that of a failure.
-	Status, Reason string
+	// Status is bbproto.StatusCompleted, StatusFailed...
+	Status bbproto.Status
+	// Reason is that of a failure.
+	Reason string
 }
 
 // StatusResult is the result of one StatusUpdate: the version's last-modified time,
@@ -75,25 +51,16 @@ func (r *Replicator) SetStatuses(ctx context.Context, updates []StatusUpdate) ([
 }
 
 func (r *Replicator) setStatusChunk(ctx context.Context, updates []StatusUpdate) ([]StatusResult, error) {
-	body := bulkStatusBody{Statuses: make([]bulkStatusItem, len(updates))}
+	items := make([]bbproto.BulkStatusItem, len(updates))
 	for i, u := range updates {
-		body.Statuses[i] = bulkStatusItem{Bucket: u.Bucket, Key: u.Key, VersionID: u.VersionID, Status: u.Status, Reason: statusReason(u.Reason)}
+		items[i] = bbproto.BulkStatusItem{Bucket: u.Bucket, Key: u.Key, VersionID: u.VersionID, Status: u.Status, Reason: statusReason(u.Reason)}
 	}
-	data, err := json.Marshal(body)
-	if err != nil {
-		return nil, newError(contract.KindInvalidEntry, fmt.Sprintf("encode %d statuses", len(updates)), err)
-	}
-	var ans bulkStatusAnswer
-	err = r.srcBB.doJSON(ctx, bbRequest{method: http.MethodPut, route: "status",
-		header: http.Header{"Content-Type": {"application/json"}}, body: bytes.NewReader(data), length: int64(len(data))}, &ans)
+	results, err := r.srcBB.SetStatuses(ctx, items)
 	if err != nil {
 		return nil, classify(err, side{source: true, site: r.source}, fmt.Sprintf("set %d statuses", len(updates)))
 	}
-	if len(ans.Results) != len(updates) {
-		return nil, newError(contract.KindRetryable, fmt.Sprintf("set %d statuses: the source answered %d results; is it an s3server with the bulk status route?", len(updates), len(ans.Results)), nil)
-	}
 	out := make([]StatusResult, len(updates))
-	for i, res := range ans.Results {
+	for i, res := range results {
 		u := updates[i]
 		if res.Code == "" {
 			out[i].LastModified = res.LastModified
@@ -103,7 +70,7 @@ func (r *Replicator) setStatusChunk(ctx context.Context, updates []StatusUpdate)
 		if res.Code == "NoSuchVersion" || res.Code == "NoSuchKey" || res.Code == "NoSuchBucket" {
 			status = http.StatusNotFound
 		}
-		out[i].Err = classify(&S3Error{Status: status, Code: res.Code, Message: res.Message}, side{source: true, site: r.source, bucket: u.Bucket},
+		out[i].Err = classify(&bbproto.Error{Status: status, Code: res.Code, Message: res.Message}, side{source: true, site: r.source, bucket: u.Bucket},
 			fmt.Sprintf("set status %s of %s/%s version %s", u.Status, u.Bucket, u.Key, u.VersionID))
 	}
 	r.log.Debug("statuses set", "count", len(updates))

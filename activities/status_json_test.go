@@ -1,19 +1,16 @@
 package activities
 
 import (
-	"net/http"
-	"net/url"
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/backbeat-temporal/backbeat/journal"
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
 )
 
@@ -51,21 +48,21 @@ func TestStatusWithControlCharactersAndCutRunes(t *testing.T) {
 		require.Equal(t, key, rec.Key)
 		_, err := r.Replicate(e.ctx, rec, nil)
 		require.NoError(t, err, "%q", key)
-		_, err = r.SetStatus(e.ctx, srcBucket, key, vid, journal.StatusCompleted, "")
+		_, err = r.SetStatus(e.ctx, srcBucket, key, vid, bbproto.StatusCompleted, "")
 		require.NoError(t, err, "%q", key)
-		assert.Equal(t, journal.StatusCompleted, e.status(key, vid).Status, "%q", key)
+		assert.Equal(t, bbproto.StatusCompleted, e.status(key, vid).Status, "%q", key)
 
 		// A failure whose reason names the key, plus a Go error text with control
 		// characters, a cut rune and more than the bound.
 		bad := rec
-		bad.Replication = &journal.Replication{Status: journal.StatusPending, Destination: "arn:aws:s3:::nowhere"}
+		bad.Replication = &bbproto.Replication{Status: bbproto.StatusPending, Destination: "arn:aws:s3:::nowhere"}
 		_, rerr := r.Replicate(e.ctx, bad, nil)
 		require.Error(t, rerr)
 		reason := rerr.Error() + " \a\x01\x7f " + cut + " " + strings.Repeat("ü", MaxStatusReason)
-		_, err = r.SetStatus(e.ctx, srcBucket, key, vid, journal.StatusFailed, reason)
+		_, err = r.SetStatus(e.ctx, srcBucket, key, vid, bbproto.StatusFailed, reason)
 		require.NoError(t, err, "%q", key)
 		got := e.status(key, vid)
-		assert.Equal(t, journal.StatusFailed, got.Status, "%q", key)
+		assert.Equal(t, bbproto.StatusFailed, got.Status, "%q", key)
 		assert.Equal(t, statusReason(reason), got.Reason, "%q", key)
 		assert.True(t, strings.HasPrefix(got.Reason, rerr.Error()), "the reason starts with the error: %q", got.Reason)
 	}
@@ -74,21 +71,17 @@ func TestStatusWithControlCharactersAndCutRunes(t *testing.T) {
 // srcStatus is the replication status and reason of a source version, read through
 // the version route and checked against the plain S3 API's view.
 type srcStatus struct {
-	Status, Reason string
+	Status bbproto.Status
+	Reason string
 }
 
 func (e *env) status(key, versionID string) srcStatus {
 	e.t.Helper()
-	bb, err := newBBClient(e.src.URL, DefaultRegion, credentials.NewStaticCredentialsProvider(s3test.Replication.AccessKey, s3test.Replication.SecretKey, ""), http.DefaultClient)
+	v, err := e.src.BBClient().Version(e.ctx, srcBucket, key, versionID)
 	require.NoError(e.t, err)
-	var v struct {
-		Replication *srcStatus `json:"replication"`
-	}
-	require.NoError(e.t, bb.doJSON(e.ctx, bbRequest{method: http.MethodGet, route: "version", bucket: srcBucket, key: key,
-		query: url.Values{"versionId": {versionID}}}, &v))
 	require.NotNil(e.t, v.Replication)
 	head, err := e.srcC.HeadObject(e.ctx, &s3.HeadObjectInput{Bucket: aws.String(srcBucket), Key: aws.String(key), VersionId: aws.String(versionID)})
 	require.NoError(e.t, err)
-	assert.Equal(e.t, v.Replication.Status, string(head.ReplicationStatus))
-	return *v.Replication
+	assert.Equal(e.t, string(v.Replication.Status), string(head.ReplicationStatus))
+	return srcStatus{Status: v.Replication.Status, Reason: v.Replication.Reason}
 }

@@ -1,6 +1,9 @@
 package activities
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+	"maps"
+
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -188,7 +191,7 @@ func (t *s3Target) scan(ctx context.Context, j *job) (scan, error) {
 }
 
 // metaDigest is the digest of the content headers and user metadata of m.
-func metaDigest(m objectMeta) string {
+func metaDigest(m bbproto.ObjectMeta) string {
 	m.Tags, m.StorageClass = nil, ""
 	data, _ := json.Marshal(m) // map keys are sorted
 	sum := sha256.Sum256(data)
@@ -337,7 +340,7 @@ func (t *s3Target) updateMetadata(ctx context.Context, j *job, h s3Version, late
 	for _, tg := range tags.TagSet {
 		cur[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
 	}
-	sameTags := mapsEqual(cur, j.src.Meta.Tags)
+	sameTags := maps.Equal(cur, j.src.Meta.Tags)
 	sameMeta := h.metaDigest == metaDigest(j.src.Meta)
 	switch {
 	case sameTags && sameMeta:
@@ -362,7 +365,7 @@ func (t *s3Target) updateMetadata(ctx context.Context, j *job, h s3Version, late
 			what, j.src.VersionID, h.versionID), nil)
 	default:
 		m := j.src.Meta
-		src := j.bucket + "/" + escapeKey(j.key)
+		src := j.bucket + "/" + bbproto.EscapeKey(j.key)
 		if h.versionID != "" {
 			src += "?versionId=" + h.versionID
 		}

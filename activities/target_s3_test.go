@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -9,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/backbeat-temporal/backbeat/contract"
-	"github.com/backbeat-temporal/backbeat/journal"
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
 )
 
@@ -27,12 +27,12 @@ func (e *env) latestOnTarget(key string) string {
 
 // deleteOnSource writes a delete marker of key on the source and returns its pending
 // journal record.
-func (e *env) deleteOnSource(key string) journal.Record {
+func (e *env) deleteOnSource(key string) bbproto.Record {
 	e.t.Helper()
 	_, err := e.srcC.DeleteObject(e.ctx, &s3.DeleteObjectInput{Bucket: aws.String(srcBucket), Key: aws.String(key)})
 	require.NoError(e.t, err)
 	rec := e.pending()
-	require.Equal(e.t, journal.OpDeleteMarker, rec.Op)
+	require.Equal(e.t, bbproto.OpDeleteMarker, rec.Op)
 	return rec
 }
 
@@ -97,9 +97,9 @@ func TestPlainS3OlderVersionAfterANewerOne(t *testing.T) {
 	assert.Equal(t, v2, e.latestOnTarget("k"), "the newer version stays the latest")
 
 	// Its FAILED status, with the reason, is written.
-	_, err = r.SetStatus(e.ctx, srcBucket, "k", rec1.VersionID, journal.StatusFailed, err.Error())
+	_, err = r.SetStatus(e.ctx, srcBucket, "k", rec1.VersionID, bbproto.StatusFailed, err.Error())
 	require.NoError(t, err)
-	assert.Equal(t, journal.StatusFailed, e.status("k", rec1.VersionID).Status)
+	assert.Equal(t, bbproto.StatusFailed, e.status("k", rec1.VersionID).Status)
 
 	// A delete marker older than the target's latest would delete the newer version.
 	rec3 := e.deleteOnSource("k")
@@ -121,7 +121,7 @@ func TestPlainS3IdempotentReRuns(t *testing.T) {
 	rm := e.deleteOnSource("k")
 	v2 := e.put("k", []byte("two"))
 	rec2 := e.pending()
-	for _, rec := range []journal.Record{rec1, rm, rec2} {
+	for _, rec := range []bbproto.Record{rec1, rm, rec2} {
 		res, err := r.Replicate(e.ctx, rec, nil)
 		require.NoError(t, err)
 		assert.NotEqual(t, ActionAlreadyPresent, res.Action)
@@ -129,7 +129,7 @@ func TestPlainS3IdempotentReRuns(t *testing.T) {
 	require.Equal(t, v2, e.latestOnTarget("k"))
 
 	// Every entry again, in any order: nothing written, the latest unchanged.
-	for _, rec := range []journal.Record{rec2, rec1, rm, rec2} {
+	for _, rec := range []bbproto.Record{rec2, rec1, rm, rec2} {
 		e.transport.take()
 		res, err := r.Replicate(e.ctx, rec, nil)
 		require.NoError(t, err, "re-run of %s", rec.VersionID)

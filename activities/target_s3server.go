@@ -1,7 +1,9 @@
 package activities
 
 import (
-	"bytes"
+	"github.com/backbeat-temporal/backbeat/bbproto"
+	"github.com/backbeat-temporal/backbeat/bbproto/bbclient"
+
 	"context"
 	"crypto/md5"
 	"encoding/json"
@@ -9,8 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/backbeat-temporal/backbeat/contract"
@@ -18,38 +18,24 @@ import (
 
 // s3serverTarget writes replicas to an s3server through its privileged routes.
 type s3serverTarget struct {
-	bb *bbClient
+	bb *bbclient.Client
 }
-
-// Headers of s3server's replica writes (see s3server/backbeat.go).
-const (
-	hdrVersionID         = "X-Backbeat-Version-Id"
-	hdrLastModified      = "X-Backbeat-Last-Modified"
-	hdrDeleteMarker      = "X-Backbeat-Delete-Marker"
-	hdrMetadataOnly      = "X-Backbeat-Metadata-Only"
-	hdrSourceReplication = "X-Backbeat-Source-Replication"
-	hdrSourceBucket      = "X-Backbeat-Source-Bucket"
-	hdrSourceAccount     = "X-Backbeat-Source-Account"
-	hdrSourceJournal     = "X-Backbeat-Source-Journal-Id"
-)
 
 // setSource names the source of a replica write (bucket, owning account, server): the
 // target checks that the destination bucket's owner consents to it.
 func setSource(h http.Header, j *job) {
-	h.Set(hdrSourceBucket, j.rec.Bucket)
+	h.Set(bbproto.HeaderSourceBucket, j.rec.Bucket)
 	if j.src.BucketOwner != "" {
-		h.Set(hdrSourceAccount, j.src.BucketOwner)
+		h.Set(bbproto.HeaderSourceAccount, j.src.BucketOwner)
 	}
 	if j.src.JournalID != "" {
-		h.Set(hdrSourceJournal, j.src.JournalID)
+		h.Set(bbproto.HeaderSourceJournal, j.src.JournalID)
 	}
 }
 
 // version returns the target's version id of j.key, nil when absent.
-func (t *s3serverTarget) version(ctx context.Context, j *job, versionID string) (*versionInfo, error) {
-	var v versionInfo
-	err := t.bb.doJSON(ctx, bbRequest{method: http.MethodGet, route: "version", bucket: j.bucket, key: j.key,
-		query: url.Values{"versionId": {versionID}}}, &v)
+func (t *s3serverTarget) version(ctx context.Context, j *job, versionID string) (*bbproto.Version, error) {
+	v, err := t.bb.Version(ctx, j.bucket, j.key, versionID)
 	if err != nil {
 		switch s3Code(err) {
 		case "NoSuchVersion", "NoSuchKey":
@@ -57,21 +43,21 @@ func (t *s3serverTarget) version(ctx context.Context, j *job, versionID string) 
 		}
 		return nil, classify(err, j.targetSide(), fmt.Sprintf("check the target version %s of %s/%s", versionID, j.bucket, j.key))
 	}
-	return &v, nil
+	return v, nil
 }
 
 // replicaHeader is the header of a replica write of j.src.
 func (t *s3serverTarget) replicaHeader(j *job, meta bool) http.Header {
 	h := http.Header{}
 	if meta {
-		h = j.src.Meta.header()
+		h = metaHeader(j.src.Meta)
 	}
-	h.Set(hdrVersionID, j.src.VersionID)
-	h.Set(hdrLastModified, j.src.LastModified.UTC().Format(time.RFC3339Nano))
+	h.Set(bbproto.HeaderVersionID, j.src.VersionID)
+	h.Set(bbproto.HeaderLastModified, j.src.LastModified.UTC().Format(time.RFC3339Nano))
 	setSource(h, j)
 	if rp := j.rec.Replication; rp != nil {
 		if data, err := json.Marshal(rp); err == nil {
-			h.Set(hdrSourceReplication, string(data))
+			h.Set(bbproto.HeaderSourceReplication, string(data))
 		}
 	}
 	return h
@@ -80,7 +66,7 @@ func (t *s3serverTarget) replicaHeader(j *job, meta bool) http.Header {
 // sameData tells whether the target version cur holds the data of src: same size and
 // ETag, or a multipart ETag for a single-part source (copied by parts, above the
 // threshold).
-func sameData(cur, src *versionInfo) bool {
+func sameData(cur, src *bbproto.Version) bool {
 	if cur.IsDeleteMarker || cur.Size != src.Size {
 		return false
 	}
@@ -93,7 +79,7 @@ func (t *s3serverTarget) replicate(ctx context.Context, j *job) (Result, error) 
 		return Result{}, err
 	}
 	if cur != nil && sameData(cur, j.src) {
-		if cur.Meta.equal(j.src.Meta) {
+		if metaEqual(cur.Meta, j.src.Meta) {
 			return Result{Action: ActionAlreadyPresent}, nil
 		}
 		if err := t.putMetadata(ctx, j); err != nil {
@@ -118,9 +104,8 @@ func (t *s3serverTarget) replicate(ctx context.Context, j *job) (Result, error) 
 // putMetadata replaces the metadata of the existing replica.
 func (t *s3serverTarget) putMetadata(ctx context.Context, j *job) error {
 	h := t.replicaHeader(j, true)
-	h.Set(hdrMetadataOnly, "true")
-	err := t.bb.doJSON(ctx, bbRequest{method: http.MethodPut, route: "replica", bucket: j.bucket, key: j.key,
-		header: h, body: http.NoBody}, nil)
+	h.Set(bbproto.HeaderMetadataOnly, "true")
+	_, err := t.bb.PutReplica(ctx, j.bucket, j.key, h, nil, 0)
 	return classify(err, j.targetSide(), fmt.Sprintf("update the metadata of %s/%s version %s", j.bucket, j.key, j.src.VersionID))
 }
 
@@ -137,9 +122,7 @@ func (t *s3serverTarget) putReplica(ctx context.Context, j *job) (Result, error)
 		defer src.Close()
 		body = j.stream(io.TeeReader(src, h))
 	}
-	var v versionInfo
-	err := t.bb.doJSON(ctx, bbRequest{method: http.MethodPut, route: "replica", bucket: j.bucket, key: j.key,
-		header: t.replicaHeader(j, true), body: body, length: j.src.Size}, &v)
+	v, err := t.bb.PutReplica(ctx, j.bucket, j.key, t.replicaHeader(j, true), body, j.src.Size)
 	if err != nil {
 		return Result{}, classify(err, j.targetSide(), what)
 	}
@@ -158,9 +141,8 @@ func (t *s3serverTarget) deleteMarker(ctx context.Context, j *job) (Result, erro
 		return Result{Action: ActionAlreadyPresent}, nil
 	}
 	h := t.replicaHeader(j, false)
-	h.Set(hdrDeleteMarker, "true")
-	err = t.bb.doJSON(ctx, bbRequest{method: http.MethodPut, route: "replica", bucket: j.bucket, key: j.key,
-		header: h, body: http.NoBody}, nil)
+	h.Set(bbproto.HeaderDeleteMarker, "true")
+	_, err = t.bb.PutReplica(ctx, j.bucket, j.key, h, nil, 0)
 	if err != nil {
 		return Result{}, classify(err, j.targetSide(), fmt.Sprintf("write the delete marker %s/%s version %s", j.bucket, j.key, j.src.VersionID))
 	}
@@ -170,42 +152,33 @@ func (t *s3serverTarget) deleteMarker(ctx context.Context, j *job) (Result, erro
 // --- multipart replicas (multipartWriter) ---
 
 func (t *s3serverTarget) create(ctx context.Context, j *job) (string, error) {
-	var out struct {
-		UploadID string `json:"uploadId"`
-	}
-	h := j.src.Meta.header()
+	h := metaHeader(j.src.Meta)
 	setSource(h, j)
-	err := t.bb.doJSON(ctx, bbRequest{method: http.MethodPost, route: "replica", bucket: j.bucket, key: j.key,
-		query: url.Values{"uploads": {""}}, header: h, body: http.NoBody}, &out)
+	id, err := t.bb.CreateUpload(ctx, j.bucket, j.key, h)
 	if err != nil {
 		return "", classify(err, j.targetSide(), fmt.Sprintf("start the multipart replica %s/%s", j.bucket, j.key))
 	}
-	if out.UploadID == "" {
-		return "", newError(contract.KindRetryable, "start the multipart replica: the target answered no uploadId", nil)
-	}
-	return out.UploadID, nil
+	return id, nil
 }
 
 func (t *s3serverTarget) listParts(ctx context.Context, j *job, uploadID string) ([]PartDone, error) {
-	var out struct {
-		Parts []PartDone `json:"parts"`
-	}
-	err := t.bb.doJSON(ctx, bbRequest{method: http.MethodGet, route: "replica", bucket: j.bucket, key: j.key,
-		query: url.Values{"uploadId": {uploadID}}}, &out)
+	parts, err := t.bb.ListParts(ctx, j.bucket, j.key, uploadID)
 	if err != nil {
 		if s3Code(err) == "NoSuchUpload" {
 			return nil, errUploadGone
 		}
 		return nil, classify(err, j.targetSide(), fmt.Sprintf("list the parts of upload %s of %s/%s", uploadID, j.bucket, j.key))
 	}
-	return out.Parts, nil
+	out := make([]PartDone, len(parts))
+	for i, p := range parts {
+		out[i] = PartDone{Number: p.Number, ETag: p.ETag, Size: p.Size}
+	}
+	return out, nil
 }
 
 func (t *s3serverTarget) putPart(ctx context.Context, j *job, uploadID string, n int, body io.Reader, size int64, md5hex func() string) (string, error) {
 	what := fmt.Sprintf("upload part %d of %s/%s", n, j.bucket, j.key)
-	var out PartDone
-	err := t.bb.doJSON(ctx, bbRequest{method: http.MethodPut, route: "replica", bucket: j.bucket, key: j.key,
-		query: url.Values{"uploadId": {uploadID}, "partNumber": {strconv.Itoa(n)}}, body: body, length: size}, &out)
+	out, err := t.bb.PutPart(ctx, j.bucket, j.key, uploadID, n, body, size)
 	if err != nil {
 		return "", classify(err, j.targetSide(), what)
 	}
@@ -216,25 +189,12 @@ func (t *s3serverTarget) putPart(ctx context.Context, j *job, uploadID string, n
 }
 
 func (t *s3serverTarget) complete(ctx context.Context, j *job, uploadID string, parts []PartDone) error {
-	type part struct {
-		Number int    `json:"number"`
-		ETag   string `json:"etag"`
-	}
-	body := struct {
-		Parts []part `json:"parts"`
-	}{}
-	for _, p := range parts {
-		body.Parts = append(body.Parts, part{p.Number, p.ETag})
-	}
-	data, err := json.Marshal(body)
-	if err != nil {
-		return fmt.Errorf("encode the parts: %w", err)
+	done := make([]bbproto.UploadPart, len(parts))
+	for i, p := range parts {
+		done[i] = bbproto.UploadPart{Number: p.Number, ETag: p.ETag}
 	}
 	// No Content-Type of its own: the complete's content headers are the replica's.
-	h := t.replicaHeader(j, true)
-	var v versionInfo
-	err = t.bb.doJSON(ctx, bbRequest{method: http.MethodPost, route: "replica", bucket: j.bucket, key: j.key,
-		query: url.Values{"uploadId": {uploadID}}, header: h, body: bytes.NewReader(data), length: int64(len(data))}, &v)
+	v, err := t.bb.CompleteUpload(ctx, j.bucket, j.key, uploadID, t.replicaHeader(j, true), done)
 	if err != nil {
 		if s3Code(err) == "NoSuchUpload" {
 			// Completed by an attempt that died before saying so, or aborted: the next
@@ -250,8 +210,7 @@ func (t *s3serverTarget) complete(ctx context.Context, j *job, uploadID string, 
 }
 
 func (t *s3serverTarget) abort(ctx context.Context, j *job, uploadID string) error {
-	err := t.bb.doJSON(ctx, bbRequest{method: http.MethodDelete, route: "replica", bucket: j.bucket, key: j.key,
-		query: url.Values{"uploadId": {uploadID}}}, nil)
+	err := t.bb.AbortUpload(ctx, j.bucket, j.key, uploadID)
 	if err != nil && !errors.Is(err, errUploadGone) && s3Code(err) != "NoSuchUpload" {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"io"
 	"log/slog"
 	"net"
@@ -34,7 +35,6 @@ import (
 	"github.com/backbeat-temporal/backbeat/bridge"
 	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/internal/devstack"
-	"github.com/backbeat-temporal/backbeat/journal"
 	"github.com/backbeat-temporal/backbeat/workflows"
 )
 
@@ -94,7 +94,7 @@ func (f *fakeActivities) Replicate(ctx context.Context, in contract.ReplicateInp
 func (f *fakeActivities) SetStatus(ctx context.Context, in contract.SetStatusInput) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.statuses[in.VersionID] = append(f.statuses[in.VersionID], in.Status)
+	f.statuses[in.VersionID] = append(f.statuses[in.VersionID], string(in.Status))
 	return nil
 }
 
@@ -108,10 +108,10 @@ func (f *fakeActivities) ReplicateBatch(ctx context.Context, in contract.Replica
 			return contract.ReplicateBatchResult{}, err
 		}
 		f.mu.Lock()
-		f.statuses[e.Record.VersionID] = append(f.statuses[e.Record.VersionID], journal.StatusCompleted)
+		f.statuses[e.Record.VersionID] = append(f.statuses[e.Record.VersionID], string(bbproto.StatusCompleted))
 		f.mu.Unlock()
 		res.Outcomes = append(res.Outcomes, contract.EntryOutcome{Outcome: contract.OutcomeDone, Bytes: r.Bytes,
-			Status: journal.StatusCompleted, StatusWritten: true})
+			Status: bbproto.StatusCompleted, StatusWritten: true})
 	}
 	return res, nil
 }
@@ -270,11 +270,11 @@ func saramaConfig() *sarama.Config {
 }
 
 // record is a PENDING journal record of a put of bucket/key.
-func record(seq int, key, versionID string) journal.Record {
-	return journal.Record{Seq: uint64(seq), Time: time.Now().UTC(), Op: journal.OpPut, Bucket: "bucket", Key: key,
+func record(seq int, key, versionID string) bbproto.Record {
+	return bbproto.Record{Seq: uint64(seq), Time: time.Now().UTC(), Op: bbproto.OpPut, Bucket: "bucket", Key: key,
 		VersionID: versionID, Size: 4096, ETag: "etag", LastModified: time.Now().UTC(),
-		Replication: &journal.Replication{Status: journal.StatusPending, Destination: "arn:aws:s3:::target",
-			Content: []string{"DATA", "METADATA"}}}
+		Replication: &bbproto.Replication{Status: bbproto.StatusPending, Destination: "arn:aws:s3:::target",
+			Content: []bbproto.Content{bbproto.ContentData, bbproto.ContentMetadata}}}
 }
 
 // produce writes n journal records with keys spread over keys distinct object keys
@@ -477,7 +477,7 @@ func (r *rig) checkExactlyOnce() {
 	}
 	assert.Len(t, r.acts.replicated, len(want), "no replication of a partition that received nothing")
 	for _, p := range r.produced {
-		assert.Equal(t, []string{journal.StatusCompleted}, r.acts.statuses[p.versionID], "version %s (partition %d offset %d)", p.versionID, p.partition, p.offset)
+		assert.Equal(t, []string{string(bbproto.StatusCompleted)}, r.acts.statuses[p.versionID], "version %s (partition %d offset %d)", p.versionID, p.partition, p.offset)
 	}
 	assert.Len(t, r.acts.statuses, len(r.produced), "no status for a version never produced")
 	r.acts.mu.Unlock()
@@ -873,7 +873,7 @@ func TestIntegrationOffsetsRestartFromZero(t *testing.T) {
 	assert.Equal(t, len(r.produced), r.acts.calls(), "each version replicated once, none twice")
 	r.acts.mu.Lock()
 	for _, p := range r.produced {
-		assert.Equal(t, []string{journal.StatusCompleted}, r.acts.statuses[p.versionID], "version %s", p.versionID)
+		assert.Equal(t, []string{string(bbproto.StatusCompleted)}, r.acts.statuses[p.versionID], "version %s", p.versionID)
 	}
 	r.acts.mu.Unlock()
 	var completed int64

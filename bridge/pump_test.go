@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"io"
 	"log/slog"
 	"sync"
@@ -16,7 +17,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/backbeat-temporal/backbeat/contract"
-	"github.com/backbeat-temporal/backbeat/journal"
 )
 
 // fakeSink records what the pump sends; failures and backlog are scripted.
@@ -69,7 +69,7 @@ func (f *fakeSink) offsets() []int64 {
 
 func message(t *testing.T, off int64, key string) *sarama.ConsumerMessage {
 	t.Helper()
-	rec := journal.Record{Seq: uint64(off + 1), Op: "put", Bucket: "b", Key: key, VersionID: fmt.Sprintf("v%d", off)}
+	rec := bbproto.Record{Seq: uint64(off + 1), Op: "put", Bucket: "b", Key: key, VersionID: fmt.Sprintf("v%d", off)}
 	data, err := json.Marshal(rec)
 	require.NoError(t, err)
 	return &sarama.ConsumerMessage{Topic: "backbeat-replication", Partition: 3, Offset: off, Key: []byte("b/" + key), Value: data}

@@ -1,5 +1,7 @@
 package contract
 
+import "github.com/backbeat-temporal/backbeat/bbproto"
+
 // ActivityReplicateBatch is the registered name of the activity that replicates a
 // batch of entries (each as ActivityReplicate would), writes their statuses in bulk and
 // answers a per-entry outcome:
@@ -45,10 +47,10 @@ type EntryOutcome struct {
 	// OutcomeFailed: FAILED with the reason); StatusWritten says that the activity's
 	// bulk write of it succeeded. When it did not (StatusError says why), the workflow
 	// writes it with ActivitySetStatus before the entry leaves the queue.
-	Status        string `json:",omitempty"`
-	Reason        string `json:",omitempty"`
-	StatusWritten bool   `json:",omitempty"`
-	StatusError   string `json:",omitempty"`
+	Status        bbproto.Status `json:",omitempty"`
+	Reason        string         `json:",omitempty"`
+	StatusWritten bool           `json:",omitempty"`
+	StatusError   string         `json:",omitempty"`
 }
 
 // ReplicateBatchResult is the result of ActivityReplicateBatch: one outcome per input

@@ -1,6 +1,6 @@
 package contract
 
-import "github.com/backbeat-temporal/backbeat/journal/record"
+import "github.com/backbeat-temporal/backbeat/bbproto"
 
 // Entry is one Kafka message of the replication topic: a journal record whose
 // replication status is PENDING, at its offset in its partition.
@@ -18,7 +18,7 @@ type Entry struct {
 	JournalID string `json:",omitempty"`
 	Seq       uint64 `json:",omitempty"`
 	// Record is the message's value, a journal record.
-	Record record.Record
+	Record bbproto.Record
 }
 
 // EntriesSignal is the payload of SignalEntries: contiguous entries of one partition,
@@ -51,8 +51,8 @@ type ReplicateResult struct {
 // SetStatusInput is the input of ActivitySetStatus.
 type SetStatusInput struct {
 	Bucket, Key, VersionID string
-	// Status is record.StatusCompleted or record.StatusFailed.
-	Status string
+	// Status is bbproto.StatusCompleted or bbproto.StatusFailed.
+	Status bbproto.Status
 	// Reason says why a FAILED version failed (empty for COMPLETED).
 	Reason string
 }

@@ -1,6 +1,10 @@
 package contract
 
-import "time"
+import (
+	"time"
+
+	"github.com/backbeat-temporal/backbeat/bbproto"
+)
 
 // State is everything a partition workflow knows, carried across ContinueAsNew. The
 // zero State is a new partition.
@@ -50,8 +54,8 @@ type RetryState struct {
 	// Phase is what is retried: PhaseReplicate or PhaseSetStatus.
 	Phase string
 	// Status and Reason being written, in PhaseSetStatus.
-	Status string `json:",omitempty"`
-	Reason string `json:",omitempty"`
+	Status bbproto.Status `json:",omitempty"`
+	Reason string         `json:",omitempty"`
 	// Target is the breaker target of the phase (TargetSitePrefix+site, or
 	// TargetSource).
 	Target string
@@ -125,13 +129,14 @@ type EntryRef struct {
 	// Offset of the entry in its partition.
 	Offset int64
 	// Op, Bucket, Key, VersionID of its journal record.
-	Op, Bucket, Key, VersionID string
+	Op                     bbproto.Op
+	Bucket, Key, VersionID string
 	// Phase is PhaseReplicate or PhaseSetStatus.
 	Phase string
 	// Since is the workflow time at which the phase began.
 	Since time.Time
 	// Status being written, in PhaseSetStatus.
-	Status string `json:",omitempty"`
+	Status bbproto.Status `json:",omitempty"`
 	// Reason of a FAILED status being written.
 	Reason string `json:",omitempty"`
 }

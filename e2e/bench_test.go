@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"flag"
 	"fmt"
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"net/http"
 	"strconv"
 	"strings"
@@ -179,7 +180,7 @@ type statusTail struct {
 	t    testing.TB
 	mu   sync.Mutex
 	cond *sync.Cond
-	done map[string]journal.Record // versionId → its status record
+	done map[string]bbproto.Record // versionId → its status record
 	err  error
 }
 
@@ -187,7 +188,7 @@ type statusTail struct {
 // of bucket's versions, until the test ends.
 func newStatusTail(t testing.TB, endpoint, bucket string) *statusTail {
 	jc := &journal.Client{Endpoint: endpoint, AccessKey: s3test.Replication.AccessKey, SecretKey: s3test.Replication.SecretKey}
-	st := &statusTail{t: t, done: map[string]journal.Record{}}
+	st := &statusTail{t: t, done: map[string]bbproto.Record{}}
 	st.cond = sync.NewCond(&st.mu)
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
@@ -209,8 +210,8 @@ func newStatusTail(t testing.TB, endpoint, bucket string) *statusTail {
 			st.mu.Lock()
 			for _, r := range batch.Records {
 				after = r.Seq
-				if r.Op == journal.OpStatus && r.Bucket == bucket && r.Replication != nil &&
-					(r.Replication.Status == journal.StatusCompleted || r.Replication.Status == journal.StatusFailed) {
+				if r.Op == bbproto.OpStatus && r.Bucket == bucket && r.Replication != nil &&
+					(r.Replication.Status == bbproto.StatusCompleted || r.Replication.Status == bbproto.StatusFailed) {
 					st.done[r.VersionID] = r
 				}
 			}
@@ -262,7 +263,7 @@ func (st *statusTail) collect(p puts, timeout time.Duration) (lat []time.Duratio
 		if !ok {
 			continue
 		}
-		if r.Replication.Status != journal.StatusCompleted {
+		if r.Replication.Status != bbproto.StatusCompleted {
 			st.t.Fatalf("version %s ended %s: %s", id, r.Replication.Status, r.Replication.Reason)
 		}
 		lat = append(lat, r.Time.Sub(at))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -61,7 +62,7 @@ func (f *fakeJournal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func recordLine(t testing.TB, r journal.Record) string {
+func recordLine(t testing.TB, r bbproto.Record) string {
 	b, err := json.Marshal(r)
 	require.NoError(t, err)
 	return string(b)
@@ -77,12 +78,12 @@ func TestMalformedRecord(t *testing.T) {
 	zkp := devstack.StartZooKeeper(t)
 	kafka := devstack.StartBroker(t, devstack.BrokerPartitions(brokerAutoPartitions))
 	fj := &fakeJournal{id: "fakejournal0001"}
-	var good []journal.Record
+	var good []bbproto.Record
 	var lines []string
 	for i := 1; i <= 5; i++ {
-		r := journal.Record{Seq: uint64(i), Time: time.Now().UTC(), Op: journal.OpPut, Bucket: srcBucket, Key: fmt.Sprintf("k%d", i%2),
+		r := bbproto.Record{Seq: uint64(i), Time: time.Now().UTC(), Op: bbproto.OpPut, Bucket: srcBucket, Key: fmt.Sprintf("k%d", i%2),
 			VersionID: fmt.Sprintf("v%d", i), Size: 1, LastModified: time.Now().UTC(),
-			Replication: &journal.Replication{Status: journal.StatusPending, Destination: "arn:aws:s3:::target"}}
+			Replication: &bbproto.Replication{Status: bbproto.StatusPending, Destination: "arn:aws:s3:::target"}}
 		if i == 3 {
 			r.Bucket, r.Replication = plainBucket, nil // not PENDING
 		}

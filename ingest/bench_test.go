@@ -1,6 +1,8 @@
 package ingest_test
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+
 	"context"
 	"flag"
 	"fmt"
@@ -114,8 +116,8 @@ func prefill(b testing.TB, dataDir string, n int) int {
 		if !ok {
 			return nil
 		}
-		return &store.Replication{Status: store.StatusPending, Role: m.Role, Destination: m.DestinationBucket,
-			Site: m.StorageClass, RuleID: m.RuleID, Content: []string{store.ContentData, store.ContentMetadata}}
+		return &store.Replication{Status: bbproto.StatusPending, Role: m.Role, Destination: m.DestinationBucket,
+			Site: m.StorageClass, RuleID: m.RuleID, Content: []bbproto.Content{bbproto.ContentData, bbproto.ContentMetadata}}
 	}
 	st, err := store.Open(dataDir, store.Options{Policy: policy, NoSync: true})
 	require.NoError(b, err)
@@ -140,7 +142,7 @@ func prefill(b testing.TB, dataDir string, n int) int {
 					errc <- err
 					return
 				}
-				if v.Replication != nil && v.Replication.Status == store.StatusPending {
+				if v.Replication != nil && v.Replication.Status == bbproto.StatusPending {
 					pending.Add(1)
 				}
 			}

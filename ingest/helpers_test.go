@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"net/http"
 	"sort"
 	"strconv"
@@ -258,10 +259,10 @@ func (s *stack) journalClient() *journal.Client {
 }
 
 // readJournal returns every record of the journal, its head and its ID.
-func (s *stack) readJournal(t testing.TB) ([]journal.Record, uint64, string) {
+func (s *stack) readJournal(t testing.TB) ([]bbproto.Record, uint64, string) {
 	t.Helper()
 	jc := s.journalClient()
-	var all []journal.Record
+	var all []bbproto.Record
 	var after uint64
 	for {
 		b, err := jc.Read(ctxT(t, 30*time.Second), after, 10000, 0)
@@ -276,8 +277,8 @@ func (s *stack) readJournal(t testing.TB) ([]journal.Record, uint64, string) {
 	}
 }
 
-func pendingOf(recs []journal.Record) []journal.Record {
-	var out []journal.Record
+func pendingOf(recs []bbproto.Record) []bbproto.Record {
+	var out []bbproto.Record
 	for _, r := range recs {
 		if r.Pending() {
 			out = append(out, r)
@@ -330,7 +331,7 @@ type kmsg struct {
 	Key       string
 	SeqHeader uint64
 	JournalID string
-	Rec       journal.Record
+	Rec       bbproto.Record
 }
 
 func consumerConfig() *sarama.Config {
@@ -420,7 +421,7 @@ func readTopic(addr, topic string) ([]kmsg, int, error) {
 }
 
 // missing returns the pending seqs that no message carries.
-func missing(pending []journal.Record, msgs []kmsg) []uint64 {
+func missing(pending []bbproto.Record, msgs []kmsg) []uint64 {
 	have := map[uint64]bool{}
 	for _, m := range msgs {
 		have[m.Rec.Seq] = true
@@ -436,7 +437,7 @@ func missing(pending []journal.Record, msgs []kmsg) []uint64 {
 
 // waitDelivered waits until every pending record is in the topic and returns the
 // topic's messages and partition count.
-func (s *stack) waitDelivered(t testing.TB, pending []journal.Record, timeout time.Duration) ([]kmsg, int) {
+func (s *stack) waitDelivered(t testing.TB, pending []bbproto.Record, timeout time.Duration) ([]kmsg, int) {
 	t.Helper()
 	var msgs []kmsg
 	var parts int
@@ -478,9 +479,9 @@ func (s *stack) waitOffset(t testing.TB, journalID string, want uint64, timeout 
 //     (so nothing is missing and order per key is kept);
 //
 // and returns the number of duplicates (messages beyond the first of their seq).
-func checkDelivery(t testing.TB, journalID string, pending []journal.Record, msgs []kmsg) (dups int) {
+func checkDelivery(t testing.TB, journalID string, pending []bbproto.Record, msgs []kmsg) (dups int) {
 	t.Helper()
-	bySeq := map[uint64]journal.Record{}
+	bySeq := map[uint64]bbproto.Record{}
 	want := map[string][]uint64{}
 	for _, r := range pending {
 		bySeq[r.Seq] = r

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"log/slog"
 	"time"
 
@@ -176,7 +177,7 @@ func (in *ingester) term(ctx context.Context) (progressed bool, err error) {
 			return progressed, errZKLost
 		}
 		if len(batch.Records) > 0 {
-			pending := make([]journal.Record, 0, len(batch.Records))
+			pending := make([]bbproto.Record, 0, len(batch.Records))
 			for _, r := range batch.Records {
 				if r.Pending() {
 					pending = append(pending, r)

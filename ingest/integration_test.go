@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"context"
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"testing"
 	"time"
 
@@ -9,8 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/backbeat-temporal/backbeat/journal"
 )
 
 // TestIntegration: puts, overwrites, delete markers, tag changes and puts in a bucket
@@ -40,15 +39,15 @@ func TestIntegration(t *testing.T) {
 
 	recs, head, journalID := s.readJournal(t)
 	pending := pendingOf(recs)
-	ops := map[string]int{}
+	ops := map[bbproto.Op]int{}
 	for _, r := range pending {
 		ops[r.Op]++
 		assert.Equal(t, srcBucket, r.Bucket)
 	}
 	t.Logf("journal: %d records, %d PENDING %v", len(recs), len(pending), ops)
-	require.Positive(t, ops[journal.OpPut])
-	require.Positive(t, ops[journal.OpDeleteMarker])
-	require.Positive(t, ops[journal.OpMetadata], "tag changes are PENDING metadata records")
+	require.Positive(t, ops[bbproto.OpPut])
+	require.Positive(t, ops[bbproto.OpDeleteMarker])
+	require.Positive(t, ops[bbproto.OpMetadata], "tag changes are PENDING metadata records")
 	require.Less(t, len(pending), len(recs), "the plain bucket, bucket operations and the version delete are not PENDING")
 
 	s.waitOffset(t, journalID, head, 60*time.Second)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"strconv"
 	"strings"
 	"time"
@@ -11,12 +12,11 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/backbeat-temporal/backbeat/contract"
-	"github.com/backbeat-temporal/backbeat/journal"
 )
 
 // MessageKey is the Kafka key of a record (contract.ObjectKey): every version of one
 // object goes to one partition, so the object's entries stay in journal order.
-func MessageKey(r *journal.Record) string { return contract.ObjectKey(r.Bucket, r.Key) }
+func MessageKey(r *bbproto.Record) string { return contract.ObjectKey(r.Bucket, r.Key) }
 
 // kafkaProducer produces batches with an idempotent, acks=all producer.
 type kafkaProducer struct {
@@ -85,7 +85,7 @@ func ensureTopic(client sarama.Client, topic string, partitions int) error {
 
 // Produce sends the records as one batch and returns once Kafka acknowledged all of them
 // (acks=all), with the bytes sent.
-func (p *kafkaProducer) Produce(journalID string, recs []journal.Record) (int, error) {
+func (p *kafkaProducer) Produce(journalID string, recs []bbproto.Record) (int, error) {
 	if len(recs) == 0 {
 		return 0, nil
 	}

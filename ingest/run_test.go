@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"io"
 	"log/slog"
 	"net/http"
@@ -43,7 +44,7 @@ func TestConfigErrors(t *testing.T) {
 
 // truncatingJournal serves records 1..n, then answers 410 (retention) for any read
 // after n, as s3server does when records the reader needs were pruned.
-func truncatingJournal(t *testing.T, id string, recs []journal.Record) *httptest.Server {
+func truncatingJournal(t *testing.T, id string, recs []bbproto.Record) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var after int
 		fmt.Sscan(r.URL.Query().Get("after"), &after)
@@ -72,10 +73,10 @@ func TestRunInProcess(t *testing.T) {
 	t.Parallel()
 	zkp := devstack.StartZooKeeper(t)
 	kafka := devstack.StartBroker(t, devstack.BrokerPartitions(brokerAutoPartitions))
-	var recs []journal.Record
+	var recs []bbproto.Record
 	for i := 1; i <= 7; i++ {
-		recs = append(recs, journal.Record{Seq: uint64(i), Op: journal.OpPut, Bucket: srcBucket, Key: fmt.Sprintf("k%d", i%3),
-			VersionID: fmt.Sprint(i), Replication: &journal.Replication{Status: journal.StatusPending}})
+		recs = append(recs, bbproto.Record{Seq: uint64(i), Op: bbproto.OpPut, Bucket: srcBucket, Key: fmt.Sprintf("k%d", i%3),
+			VersionID: fmt.Sprint(i), Replication: &bbproto.Replication{Status: bbproto.StatusPending}})
 	}
 	srv := truncatingJournal(t, "inprocess01", recs)
 	cfg := ingest.Config{S3Endpoint: srv.URL, AccessKey: "a", SecretKey: "b", Brokers: []string{kafka.Addr()},

@@ -21,36 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
-	"github.com/backbeat-temporal/backbeat/journal/record"
+	"github.com/backbeat-temporal/backbeat/bbproto"
 )
-
-// The record format lives in package journal/record (no I/O, usable by workflows);
-// these names are kept here for the journal's readers.
-
-// Journal operations (Record.Op).
-const (
-	OpPut           = record.OpPut
-	OpDeleteMarker  = record.OpDeleteMarker
-	OpDeleteVersion = record.OpDeleteVersion
-	OpMetadata      = record.OpMetadata
-	OpStatus        = record.OpStatus
-	OpBucket        = record.OpBucket
-)
-
-// Replication statuses.
-const (
-	StatusPending    = record.StatusPending
-	StatusProcessing = record.StatusProcessing
-	StatusCompleted  = record.StatusCompleted
-	StatusFailed     = record.StatusFailed
-	StatusReplica    = record.StatusReplica
-)
-
-// Record is one journal record (record.Record).
-type Record = record.Record
-
-// Replication is a version's replication info as journaled (record.Replication).
-type Replication = record.Replication
 
 // TruncatedError says that records the reader needs were removed by the journal's
 // retention: the reader must stop and have the operator backfill, never skip.
@@ -114,7 +86,7 @@ type Client struct {
 
 // Batch is what one Read returns.
 type Batch struct {
-	Records   []Record
+	Records   []bbproto.Record
 	Head      uint64 // the last seq written to the journal
 	JournalID string
 }
@@ -167,7 +139,7 @@ func (c *Client) Read(ctx context.Context, after uint64, limit int, wait time.Du
 		if len(line) == 0 {
 			continue
 		}
-		var r Record
+		var r bbproto.Record
 		if err := json.Unmarshal(line, &r); err != nil {
 			return b, &MalformedError{Seq: next, Line: cut(line), Err: err}
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"io"
 	"net/http"
 	"net/url"
@@ -27,60 +28,14 @@ type PendingQuery struct {
 	Limit int
 }
 
-// PendingVersion is a version whose replication waits (PENDING or PROCESSING).
-type PendingVersion struct {
-	Bucket         string    `json:"bucket"`
-	Key            string    `json:"key"`
-	VersionID      string    `json:"versionId"`
-	IsDeleteMarker bool      `json:"isDeleteMarker,omitempty"`
-	LastModified   time.Time `json:"lastModified"`
-	Status         string    `json:"status"`
-	// StatusTime is when the status was written (zero: not recorded); Redrive sends it
-	// back so that a version changed since is left alone.
-	StatusTime time.Time `json:"statusTime,omitzero"`
-	// Since is when the version started waiting (re-drives do not reset it).
-	Since time.Time `json:"since"`
-}
-
-// PendingPage is one page of the pending route.
-type PendingPage struct {
-	Versions []PendingVersion `json:"versions"`
-	// Oldest is, per bucket, the Since of the longest-waiting version the page
-	// examined (whatever OlderThan); Waiting counts them.
-	Oldest  map[string]time.Time `json:"oldest"`
-	Waiting map[string]int       `json:"waiting"`
-	// Scanned counts the versions the page examined.
-	Scanned int `json:"scanned"`
-	// Next continues the listing; "" when done.
-	Next string `json:"next,omitempty"`
-}
-
-// Outcomes of a re-drive (RedriveResult.Outcome).
-const (
-	RedriveDone    = "redriven" // journaled PENDING again
-	RedriveChanged = "changed"  // no longer waiting, or its status was written since it was listed
-	RedriveGone    = "gone"     // the bucket, key or version is gone
-)
-
-// MaxRedrive is the most versions one Redrive call may name (s3server's limit).
-const MaxRedrive = 1000
-
-// RedriveResult is what the redrive route did to one version.
-type RedriveResult struct {
-	Bucket    string `json:"bucket"`
-	Key       string `json:"key"`
-	VersionID string `json:"versionId"`
-	Outcome   string `json:"outcome"`
-}
-
 // CountOutcomes adds the outcomes of results to the counts of re-driven, changed and
 // gone versions, and returns them.
-func CountOutcomes(results []RedriveResult, redriven, changed, gone int) (int, int, int) {
+func CountOutcomes(results []bbproto.RedriveResult, redriven, changed, gone int) (int, int, int) {
 	for _, r := range results {
 		switch r.Outcome {
-		case RedriveDone:
+		case bbproto.RedriveDone:
 			redriven++
-		case RedriveChanged:
+		case bbproto.RedriveChanged:
 			changed++
 		default:
 			gone++
@@ -91,7 +46,7 @@ func CountOutcomes(results []RedriveResult, redriven, changed, gone int) (int, i
 
 // Pending lists one page of the versions whose replication waits (GET
 // /_/backbeat/pending).
-func (c *Client) Pending(ctx context.Context, q PendingQuery) (*PendingPage, error) {
+func (c *Client) Pending(ctx context.Context, q PendingQuery) (*bbproto.PendingPage, error) {
 	v := url.Values{}
 	for k, s := range map[string]string{"bucket": q.Bucket, "prefix": q.Prefix, "after": q.After} {
 		if s != "" {
@@ -104,7 +59,7 @@ func (c *Client) Pending(ctx context.Context, q PendingQuery) (*PendingPage, err
 	if q.Limit > 0 {
 		v.Set("limit", fmt.Sprint(q.Limit))
 	}
-	var page PendingPage
+	var page bbproto.PendingPage
 	if err := c.call(ctx, http.MethodGet, "pending?"+v.Encode(), nil, &page); err != nil {
 		return nil, err
 	}
@@ -112,26 +67,18 @@ func (c *Client) Pending(ctx context.Context, q PendingQuery) (*PendingPage, err
 }
 
 // Redrive journals PENDING again on the versions that still wait with the status time
-// they were listed with (POST /_/backbeat/redrive), at most MaxRedrive per call: ingest
+// they were listed with (POST /_/backbeat/redrive), at most bbproto.MaxRedrive per call: ingest
 // then carries them through the engine again. The results are in the order of vs.
-func (c *Client) Redrive(ctx context.Context, vs []PendingVersion) ([]RedriveResult, error) {
-	type ref struct {
-		Bucket     string    `json:"bucket"`
-		Key        string    `json:"key"`
-		VersionID  string    `json:"versionId"`
-		StatusTime time.Time `json:"statusTime,omitzero"`
-	}
-	refs := make([]ref, len(vs))
+func (c *Client) Redrive(ctx context.Context, vs []bbproto.PendingVersion) ([]bbproto.RedriveResult, error) {
+	refs := make([]bbproto.RedriveRef, len(vs))
 	for i, v := range vs {
-		refs[i] = ref{v.Bucket, v.Key, v.VersionID, v.StatusTime}
+		refs[i] = bbproto.RedriveRef{Bucket: v.Bucket, Key: v.Key, VersionID: v.VersionID, StatusTime: v.StatusTime}
 	}
-	body, err := json.Marshal(map[string]any{"versions": refs})
+	body, err := json.Marshal(bbproto.RedriveBody{Versions: refs})
 	if err != nil {
 		return nil, fmt.Errorf("encode the versions to re-drive: %w", err)
 	}
-	var out struct {
-		Results []RedriveResult `json:"results"`
-	}
+	var out bbproto.RedriveAnswer
 	if err := c.call(ctx, http.MethodPost, "redrive", body, &out); err != nil {
 		return nil, err
 	}

@@ -108,6 +108,8 @@ package s3server
 // source's ETag.
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+
 	"bufio"
 	"context"
 	"encoding/json"
@@ -123,24 +125,6 @@ import (
 	"github.com/backbeat-temporal/backbeat/s3server/store"
 )
 
-// Headers of the journal route's answer.
-const (
-	hdrJournalID   = "X-Backbeat-Journal-Id"
-	hdrJournalHead = "X-Backbeat-Journal-Head"
-)
-
-// Headers of the replica writes.
-const (
-	hdrBBVersionID         = "x-backbeat-version-id"
-	hdrBBLastModified      = "x-backbeat-last-modified"
-	hdrBBDeleteMarker      = "x-backbeat-delete-marker"
-	hdrBBMetadataOnly      = "x-backbeat-metadata-only"
-	hdrBBSourceReplication = "x-backbeat-source-replication"
-	hdrBBSourceBucket      = "x-backbeat-source-bucket"
-	hdrBBSourceAccount     = "x-backbeat-source-account"
-	hdrBBSourceJournal     = "x-backbeat-source-journal-id"
-)
-
 // Limits of the privileged routes.
 const (
 	bbJournalDefaultLimit = 1000
@@ -150,13 +134,16 @@ const (
 	bbMaxJSONBody         = 1 << 20 // status and complete bodies (10000 parts fit)
 )
 
-// bbError is an error of a privileged route, answered as JSON.
+// bbError is an error of a privileged route, answered as JSON (bbproto.Error).
 type bbError struct {
-	Status  int
-	Code    string
-	Message string
-	// Extra fields of the JSON answer (the 410's oldest, journalId...).
-	Extra map[string]any
+	Status        int
+	Code, Message string
+	// Allow lists the methods of the route (405): sent as the Allow header.
+	Allow string
+	// After and Oldest (410 JournalTruncated): the seq read after, the oldest kept.
+	After, Oldest uint64
+	// JournalID (410 JournalTruncated) names the journal.
+	JournalID string
 }
 
 func (e *bbError) Error() string { return fmt.Sprintf("%s (%d): %s", e.Code, e.Status, e.Message) }
@@ -167,7 +154,7 @@ func bbErrorf(status int, code, format string, args ...any) *bbError {
 
 // bbInvalid is a 400 InvalidArgument naming a parameter or header.
 func bbInvalid(format string, args ...any) *bbError {
-	return bbErrorf(http.StatusBadRequest, "InvalidArgument", format, args...)
+	return bbErrorf(http.StatusBadRequest, bbproto.CodeInvalidArgument, format, args...)
 }
 
 // serveBackbeat serves the privileged routes; path is what follows /_/backbeat/
@@ -189,9 +176,10 @@ func (s *Server) routeBackbeat(rq *request, path string) error {
 				return nil
 			}
 		}
-		return &bbError{Status: http.StatusMethodNotAllowed, Code: "MethodNotAllowed",
-			Message: fmt.Sprintf("%s is not allowed on the %s route (allowed: %s).", method, name, strings.Join(methods, ", ")),
-			Extra:   map[string]any{"allow": strings.Join(methods, ", ")}}
+		be := bbErrorf(http.StatusMethodNotAllowed, bbproto.CodeMethodNotAllowed,
+			"%s is not allowed on the %s route (allowed: %s).", method, name, strings.Join(methods, ", "))
+		be.Allow = strings.Join(methods, ", ")
+		return be
 	}
 	switch {
 	case name == "journal" && !hasRest:
@@ -239,7 +227,7 @@ func (s *Server) routeBackbeat(rq *request, path string) error {
 		}
 		return s.bbReplica(rq, bucket, key)
 	}
-	return bbErrorf(http.StatusNotFound, "NotFound", "No privileged route %q: see the route table in s3server/backbeat.go.", "/_/backbeat/"+path)
+	return bbErrorf(http.StatusNotFound, bbproto.CodeNotFound, "No privileged route %q: see the route table in s3server/backbeat.go.", "/_/backbeat/"+path)
 }
 
 // bbReplica dispatches the replica routes on the method and the query.
@@ -288,9 +276,10 @@ func (s *Server) bbReplica(rq *request, bucket, key string) error {
 }
 
 func bbMethodNotAllowed(rq *request, allow string) error {
-	return &bbError{Status: http.StatusMethodNotAllowed, Code: "MethodNotAllowed",
-		Message: fmt.Sprintf("%s is not allowed on this replica route (allowed: %s).", rq.r.Method, allow),
-		Extra:   map[string]any{"allow": allow}}
+	be := bbErrorf(http.StatusMethodNotAllowed, bbproto.CodeMethodNotAllowed,
+		"%s is not allowed on this replica route (allowed: %s).", rq.r.Method, allow)
+	be.Allow = allow
+	return be
 }
 
 // bbObjectPath splits BUCKET/KEY; both must be non-empty.
@@ -313,16 +302,12 @@ func (s *Server) writeBackbeatError(rq *request, err error) {
 	} else {
 		s.log.Debug("backbeat request refused", "method", rq.r.Method, "path", rq.r.URL.Path, "code", be.Code, "err", err)
 	}
-	body := map[string]any{}
-	for k, v := range be.Extra {
-		body[k] = v
+	body := bbproto.Error{Code: be.Code, Message: be.Message, RequestID: rq.id, After: be.After, Oldest: be.Oldest,
+		JournalID: be.JournalID}
+	if be.Allow != "" {
+		rq.w.Header().Set("Allow", be.Allow)
 	}
-	body["code"], body["message"], body["requestId"] = be.Code, be.Message, rq.id
-	if a, ok := be.Extra["allow"].(string); ok {
-		rq.w.Header().Set("Allow", a)
-		delete(body, "allow")
-	}
-	writeBackbeatJSON(rq, be.Status, body)
+	writeBackbeatJSON(rq, be.Status, &body)
 }
 
 // bbFromError maps a store (or S3 API) error to the JSON error to answer.
@@ -330,9 +315,10 @@ func bbFromError(err error) *bbError {
 	var te *store.JournalTruncatedError
 	switch {
 	case errors.As(err, &te):
-		return &bbError{Status: http.StatusGone, Code: "JournalTruncated",
-			Message: fmt.Sprintf("journal records after seq %d were removed by retention; the oldest kept seq is %d: backfill the buckets (starter backfill) and restart from the oldest kept seq, never skip", te.After, te.Oldest),
-			Extra:   map[string]any{"after": te.After, "oldest": te.Oldest}}
+		be := bbErrorf(http.StatusGone, bbproto.CodeJournalTruncated,
+			"journal records after seq %d were removed by retention; the oldest kept seq is %d: backfill the buckets (starter backfill) and restart from the oldest kept seq, never skip", te.After, te.Oldest)
+		be.After, be.Oldest = te.After, te.Oldest
+		return be
 	case errors.Is(err, store.ErrInvalidKey):
 		return bbInvalid("%v", err)
 	case errors.Is(err, store.ErrVersioningNotEnabled):
@@ -341,7 +327,7 @@ func bbFromError(err error) *bbError {
 		return bbErrorf(http.StatusServiceUnavailable, "ServiceUnavailable", "The server is shutting down.")
 	}
 	ae := toAPIError(err)
-	return &bbError{Status: ae.Status, Code: ae.Code, Message: ae.Message}
+	return bbErrorf(ae.Status, ae.Code, "%s", ae.Message)
 }
 
 // writeBackbeatJSON answers v as JSON with status (no body for HEAD).
@@ -361,27 +347,23 @@ func writeBackbeatJSON(rq *request, status int, v any) {
 	}
 }
 
-// bbVersion is the JSON of a version: store.Version plus, on the status and version
-// routes, whether it is the key's latest version.
-type bbVersion struct {
-	*store.Version
-	IsLatest *bool `json:"isLatest,omitempty"`
-	// BucketOwner and JournalID (version route only) name the account owning the bucket
-	// and this server's journal: the engine passes them on as the source of replicas
-	// (x-backbeat-source-account, x-backbeat-source-journal-id).
-	BucketOwner string `json:"bucketOwner,omitempty"`
-	JournalID   string `json:"journalId,omitempty"`
+// versionJSON is the protocol's JSON of v; isLatest is set when withLatest.
+func versionJSON(v *store.Version, withLatest bool) bbproto.Version {
+	out := bbproto.Version{Bucket: v.Bucket, Key: v.Key, VersionID: v.VersionID, IsDeleteMarker: v.IsDeleteMarker,
+		Size: v.Size, ETag: v.ETag, LastModified: v.LastModified, Owner: v.Owner, Meta: v.Meta, Parts: v.Parts,
+		Replication: v.Replication, UploadID: v.UploadID}
+	if withLatest {
+		latest := v.IsLatest
+		out.IsLatest = &latest
+	}
+	return out
 }
 
 // writeVersionJSON answers 200 with the version's JSON (with isLatest when withLatest)
 // and its id in x-amz-version-id.
 func writeVersionJSON(rq *request, v *store.Version, withLatest bool) {
 	rq.w.Header().Set("x-amz-version-id", v.VersionID)
-	out := bbVersion{Version: v}
-	if withLatest {
-		out.IsLatest = &v.IsLatest
-	}
-	writeBackbeatJSON(rq, http.StatusOK, out)
+	writeBackbeatJSON(rq, http.StatusOK, versionJSON(v, withLatest))
 }
 
 // --- journal ---
@@ -414,7 +396,7 @@ func (s *Server) bbJournal(rq *request) error {
 	}
 	ctx := rq.r.Context()
 	h := rq.w.Header()
-	h.Set(hdrJournalID, s.store.JournalID())
+	h.Set(bbproto.HeaderJournalID, s.store.JournalID())
 	recs, head, err := s.store.ReadJournalRaw(ctx, after, limit)
 	if err != nil {
 		return s.journalError(err)
@@ -434,7 +416,7 @@ func (s *Server) bbJournal(rq *request) error {
 			head = s.store.Head()
 		}
 	}
-	h.Set(hdrJournalHead, strconv.FormatUint(head, 10))
+	h.Set(bbproto.HeaderJournalHead, strconv.FormatUint(head, 10))
 	h.Set("Content-Type", "application/x-ndjson")
 	h.Set("Cache-Control", "no-store")
 	rq.w.WriteHeader(http.StatusOK)
@@ -451,18 +433,12 @@ func (s *Server) bbJournal(rq *request) error {
 func (s *Server) journalError(err error) error {
 	be := bbFromError(err)
 	if be.Status == http.StatusGone {
-		be.Extra["journalId"] = s.store.JournalID()
+		be.JournalID = s.store.JournalID()
 	}
 	return be
 }
 
 // --- status and version ---
-
-// bbStatusBody is the body of PUT status/...
-type bbStatusBody struct {
-	Status string `json:"status"`
-	Reason string `json:"reason,omitempty"`
-}
 
 // bbSetStatus serves PUT status/BUCKET/KEY?versionId=V.
 func (s *Server) bbSetStatus(rq *request, bucket, key string) error {
@@ -470,13 +446,11 @@ func (s *Server) bbSetStatus(rq *request, bucket, key string) error {
 	if !ok || vid[0] == "" {
 		return bbInvalid("versionId is required to set a replication status.")
 	}
-	var body bbStatusBody
+	var body bbproto.StatusBody
 	if err := readBackbeatJSON(rq, &body); err != nil {
 		return err
 	}
-	switch body.Status {
-	case store.StatusCompleted, store.StatusFailed, store.StatusProcessing, store.StatusPending:
-	default:
+	if !body.Status.Settable() {
 		return bbInvalid("status must be COMPLETED, FAILED, PROCESSING or PENDING, not %q.", body.Status)
 	}
 	v, err := s.store.SetReplicationStatus(rq.r.Context(), bucket, key, vid[0], body.Status, body.Reason)
@@ -505,7 +479,9 @@ func (s *Server) bbGetVersion(rq *request, bucket, key string) error {
 		return err
 	}
 	rq.w.Header().Set("x-amz-version-id", v.VersionID)
-	writeBackbeatJSON(rq, http.StatusOK, bbVersion{Version: v, IsLatest: &v.IsLatest, BucketOwner: b.Owner, JournalID: s.store.JournalID()})
+	out := versionJSON(v, true)
+	out.BucketOwner, out.JournalID = b.Owner, s.store.JournalID()
+	writeBackbeatJSON(rq, http.StatusOK, out)
 	return nil
 }
 
@@ -542,7 +518,7 @@ func readBackbeatJSON(rq *request, v any) error {
 		return bbInvalid("The JSON body is larger than %d bytes.", bbMaxJSONBody)
 	}
 	if err := json.Unmarshal(data, v); err != nil {
-		return bbErrorf(http.StatusBadRequest, "MalformedJSON", "The body is not the JSON this route expects: %v.", err)
+		return bbErrorf(http.StatusBadRequest, bbproto.CodeMalformedJSON, "The body is not the JSON this route expects: %v.", err)
 	}
 	return nil
 }
@@ -553,23 +529,23 @@ func readBackbeatJSON(rq *request, v any) error {
 // write.
 func replicaHeaders(rq *request, bucket, key string) (store.ReplicaInput, error) {
 	h := rq.r.Header
-	in := store.ReplicaInput{Bucket: bucket, Key: key, VersionID: h.Get(hdrBBVersionID)}
+	in := store.ReplicaInput{Bucket: bucket, Key: key, VersionID: h.Get(bbproto.HeaderVersionID)}
 	if in.VersionID == "" {
-		return in, bbInvalid("The %s header is required.", hdrBBVersionID)
+		return in, bbInvalid("The %s header is required.", bbproto.HeaderVersionID)
 	}
-	lm := h.Get(hdrBBLastModified)
+	lm := h.Get(bbproto.HeaderLastModified)
 	if lm == "" {
-		return in, bbInvalid("The %s header is required (RFC 3339 time).", hdrBBLastModified)
+		return in, bbInvalid("The %s header is required (RFC 3339 time).", bbproto.HeaderLastModified)
 	}
 	t, err := time.Parse(time.RFC3339Nano, lm)
 	if err != nil {
-		return in, bbInvalid("The %s header must be an RFC 3339 time such as 2006-01-02T15:04:05.999999999Z, not %q.", hdrBBLastModified, lm)
+		return in, bbInvalid("The %s header must be an RFC 3339 time such as 2006-01-02T15:04:05.999999999Z, not %q.", bbproto.HeaderLastModified, lm)
 	}
 	in.LastModified = t.UTC()
 	for _, f := range []struct {
 		name string
 		dst  *bool
-	}{{hdrBBDeleteMarker, &in.IsDeleteMarker}, {hdrBBMetadataOnly, &in.MetadataOnly}} {
+	}{{bbproto.HeaderDeleteMarker, &in.IsDeleteMarker}, {bbproto.HeaderMetadataOnly, &in.MetadataOnly}} {
 		if v := h.Get(f.name); v != "" {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
@@ -579,12 +555,12 @@ func replicaHeaders(rq *request, bucket, key string) (store.ReplicaInput, error)
 		}
 	}
 	if in.IsDeleteMarker && in.MetadataOnly {
-		return in, bbInvalid("%s and %s cannot be used together.", hdrBBDeleteMarker, hdrBBMetadataOnly)
+		return in, bbInvalid("%s and %s cannot be used together.", bbproto.HeaderDeleteMarker, bbproto.HeaderMetadataOnly)
 	}
-	if v := h.Get(hdrBBSourceReplication); v != "" {
+	if v := h.Get(bbproto.HeaderSourceReplication); v != "" {
 		in.Source = new(store.Replication)
 		if err := json.Unmarshal([]byte(v), in.Source); err != nil {
-			return in, bbInvalid("The %s header must be the source's replication info as JSON: %v.", hdrBBSourceReplication, err)
+			return in, bbInvalid("The %s header must be the source's replication info as JSON: %v.", bbproto.HeaderSourceReplication, err)
 		}
 	}
 	if !in.IsDeleteMarker {
@@ -608,11 +584,11 @@ type replicaFrom struct {
 // exists here), else the x-backbeat-source-account header.
 func (s *Server) replicaSource(ctx context.Context, rq *request) (replicaFrom, error) {
 	h := rq.r.Header
-	from := replicaFrom{bucket: h.Get(hdrBBSourceBucket)}
+	from := replicaFrom{bucket: h.Get(bbproto.HeaderSourceBucket)}
 	if from.bucket == "" {
-		return from, bbInvalid("The %s header is required: the bucket the replica comes from, whose owner the target bucket's owner must have granted replication.", hdrBBSourceBucket)
+		return from, bbInvalid("The %s header is required: the bucket the replica comes from, whose owner the target bucket's owner must have granted replication.", bbproto.HeaderSourceBucket)
 	}
-	journal := h.Get(hdrBBSourceJournal)
+	journal := h.Get(bbproto.HeaderSourceJournal)
 	if journal == "" || journal == s.store.JournalID() {
 		b, err := s.store.GetBucket(ctx, from.bucket)
 		switch {
@@ -622,12 +598,12 @@ func (s *Server) replicaSource(ctx context.Context, rq *request) (replicaFrom, e
 		case !errors.Is(err, store.ErrNoSuchBucket):
 			return from, err
 		case journal != "":
-			return from, bbInvalid("The source bucket %s does not exist on this server (%s names this server's journal).", from.bucket, hdrBBSourceJournal)
+			return from, bbInvalid("The source bucket %s does not exist on this server (%s names this server's journal).", from.bucket, bbproto.HeaderSourceJournal)
 		}
 	}
-	from.account = h.Get(hdrBBSourceAccount)
+	from.account = h.Get(bbproto.HeaderSourceAccount)
 	if from.account == "" {
-		return from, bbInvalid("The %s header is required when the source bucket %s is on another server: the account owning it.", hdrBBSourceAccount, from.bucket)
+		return from, bbInvalid("The %s header is required when the source bucket %s is on another server: the account owning it.", bbproto.HeaderSourceAccount, from.bucket)
 	}
 	return from, nil
 }
@@ -736,16 +712,8 @@ func (s *Server) bbCreateUpload(rq *request, bucket, key string) error {
 	if err != nil {
 		return err
 	}
-	writeBackbeatJSON(rq, http.StatusOK, map[string]string{"uploadId": up.ID})
+	writeBackbeatJSON(rq, http.StatusOK, bbproto.UploadBody{UploadID: up.ID})
 	return nil
-}
-
-// bbPart is a part in the JSON of the multipart replica routes.
-type bbPart struct {
-	Number       int        `json:"number"`
-	ETag         string     `json:"etag"`
-	Size         int64      `json:"size,omitempty"`
-	LastModified *time.Time `json:"lastModified,omitempty"`
 }
 
 // bbPutPart serves PUT replica/BUCKET/KEY?uploadId=U&partNumber=N.
@@ -767,7 +735,7 @@ func (s *Server) bbPutPart(rq *request, bucket, key, uploadID string) error {
 		s.store.RemoveBlobs(p.Blob)
 		return err
 	}
-	writeBackbeatJSON(rq, http.StatusOK, bbPart{Number: n, ETag: p.ETag, Size: p.Size})
+	writeBackbeatJSON(rq, http.StatusOK, bbproto.UploadPart{Number: n, ETag: p.ETag, Size: p.Size})
 	return nil
 }
 
@@ -777,13 +745,10 @@ func (s *Server) bbListParts(rq *request, bucket, key, uploadID string) error {
 	if err != nil {
 		return err
 	}
-	out := struct {
-		UploadID string   `json:"uploadId"`
-		Parts    []bbPart `json:"parts"`
-	}{UploadID: uploadID, Parts: []bbPart{}}
+	out := bbproto.PartList{UploadID: uploadID, Parts: []bbproto.UploadPart{}}
 	for _, p := range parts {
 		lm := p.LastModified
-		out.Parts = append(out.Parts, bbPart{Number: p.Number, ETag: p.ETag, Size: p.Size, LastModified: &lm})
+		out.Parts = append(out.Parts, bbproto.UploadPart{Number: p.Number, ETag: p.ETag, Size: p.Size, LastModified: &lm})
 	}
 	writeBackbeatJSON(rq, http.StatusOK, out)
 	return nil
@@ -799,9 +764,7 @@ func (s *Server) bbCompleteUpload(rq *request, bucket, key, uploadID string) err
 	if in.IsDeleteMarker || in.MetadataOnly {
 		return bbInvalid("A multipart replica is neither a delete marker nor metadata-only.")
 	}
-	var body struct {
-		Parts []bbPart `json:"parts"`
-	}
+	var body bbproto.CompleteBody
 	if err := readBackbeatJSON(rq, &body); err != nil {
 		return err
 	}

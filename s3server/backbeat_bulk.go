@@ -2,8 +2,7 @@ package s3server
 
 // The bulk status route, PUT /_/backbeat/status (no bucket nor key in the path): the
 // replication engine writes the statuses of a whole batch of versions in one request,
-// one store transaction and one fsync. Its wire types are here (bbBulkStatus*), so that
-// they can move with the other privileged-route types.
+// one store transaction and one fsync. Its wire types are bbproto.BulkStatus*.
 //
 // Request body (JSON, at most 1 MiB, at most store.MaxStatusUpdates versions):
 //
@@ -26,45 +25,15 @@ package s3server
 
 import (
 	"net/http"
-	"time"
+
+	"github.com/backbeat-temporal/backbeat/bbproto"
 
 	"github.com/backbeat-temporal/backbeat/s3server/store"
 )
 
-// bbBulkStatusBody is the body of PUT status.
-type bbBulkStatusBody struct {
-	Statuses []bbBulkStatusItem `json:"statuses"`
-}
-
-// bbBulkStatusItem is one version's status in a bulk status request.
-type bbBulkStatusItem struct {
-	Bucket    string `json:"bucket"`
-	Key       string `json:"key"`
-	VersionID string `json:"versionId"`
-	Status    string `json:"status"`
-	Reason    string `json:"reason,omitempty"`
-}
-
-// bbBulkStatusAnswer is the answer of PUT status.
-type bbBulkStatusAnswer struct {
-	Results []bbBulkStatusResult `json:"results"`
-}
-
-// bbBulkStatusResult is what was done to one version: Status and LastModified when it
-// was written, Code and Message when not.
-type bbBulkStatusResult struct {
-	Bucket       string    `json:"bucket"`
-	Key          string    `json:"key"`
-	VersionID    string    `json:"versionId"`
-	Status       string    `json:"status,omitempty"`
-	LastModified time.Time `json:"lastModified,omitzero"`
-	Code         string    `json:"code,omitempty"`
-	Message      string    `json:"message,omitempty"`
-}
-
 // bbSetStatuses serves PUT status (bulk).
 func (s *Server) bbSetStatuses(rq *request) error {
-	var body bbBulkStatusBody
+	var body bbproto.BulkStatusBody
 	if err := readBackbeatJSON(rq, &body); err != nil {
 		return err
 	}
@@ -79,10 +48,10 @@ func (s *Server) bbSetStatuses(rq *request) error {
 	if err != nil {
 		return err
 	}
-	out := bbBulkStatusAnswer{Results: make([]bbBulkStatusResult, len(res))}
+	out := bbproto.BulkStatusAnswer{Results: make([]bbproto.BulkStatusResult, len(res))}
 	for i, r := range res {
 		it := body.Statuses[i]
-		o := bbBulkStatusResult{Bucket: it.Bucket, Key: it.Key, VersionID: it.VersionID}
+		o := bbproto.BulkStatusResult{Bucket: it.Bucket, Key: it.Key, VersionID: it.VersionID}
 		if r.Err != nil {
 			be := bbFromError(r.Err)
 			if be.Status >= 500 {

@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/backbeat-temporal/backbeat/s3server/store"
+
+	"github.com/backbeat-temporal/backbeat/bbproto"
 )
 
 func TestBackbeatBulkStatus(t *testing.T) {
@@ -24,17 +26,17 @@ func TestBackbeatBulkStatus(t *testing.T) {
 	v3 := seedVersion(t, h, "src", "k3", "three")
 	head := h.srv.store.Head()
 
-	body, err := json.Marshal(bbBulkStatusBody{Statuses: []bbBulkStatusItem{
-		{Bucket: "src", Key: key, VersionID: v1.VersionID, Status: store.StatusCompleted},
-		{Bucket: "src", Key: "k2", VersionID: v2.VersionID, Status: store.StatusFailed, Reason: "AccessDenied: \x01 target said no"},
-		{Bucket: "src", Key: "k3", VersionID: strings.Repeat("0", 32), Status: store.StatusCompleted},
-		{Bucket: "nobucket", Key: "k", VersionID: v3.VersionID, Status: store.StatusCompleted},
+	body, err := json.Marshal(bbproto.BulkStatusBody{Statuses: []bbproto.BulkStatusItem{
+		{Bucket: "src", Key: key, VersionID: v1.VersionID, Status: bbproto.StatusCompleted},
+		{Bucket: "src", Key: "k2", VersionID: v2.VersionID, Status: bbproto.StatusFailed, Reason: "AccessDenied: \x01 target said no"},
+		{Bucket: "src", Key: "k3", VersionID: strings.Repeat("0", 32), Status: bbproto.StatusCompleted},
+		{Bucket: "nobucket", Key: "k", VersionID: v3.VersionID, Status: bbproto.StatusCompleted},
 		{Bucket: "src", Key: "k3", VersionID: v3.VersionID, Status: "REPLICA"},
 	}})
 	require.NoError(t, err)
 	r := h.bb("PUT", "status", body, nil)
 	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
-	var ans bbBulkStatusAnswer
+	var ans bbproto.BulkStatusAnswer
 	require.NoError(t, json.Unmarshal(r.Body, &ans))
 	require.Len(t, ans.Results, 5)
 	codes := make([]string, len(ans.Results))
@@ -42,27 +44,27 @@ func TestBackbeatBulkStatus(t *testing.T) {
 		codes[i] = res.Code
 	}
 	assert.Equal(t, []string{"", "", "NoSuchVersion", "NoSuchBucket", "InvalidArgument"}, codes)
-	assert.Equal(t, store.StatusCompleted, ans.Results[0].Status)
+	assert.Equal(t, bbproto.StatusCompleted, ans.Results[0].Status)
 	assert.Equal(t, key, ans.Results[0].Key)
 	assert.Equal(t, v1.LastModified.UTC(), ans.Results[0].LastModified.UTC())
 
 	got, err := h.srv.store.GetVersion(ctx, "src", key, v1.VersionID)
 	require.NoError(t, err)
-	assert.Equal(t, store.StatusCompleted, got.Replication.Status)
+	assert.Equal(t, bbproto.StatusCompleted, got.Replication.Status)
 	got, err = h.srv.store.GetVersion(ctx, "src", "k2", v2.VersionID)
 	require.NoError(t, err)
-	assert.Equal(t, store.StatusFailed, got.Replication.Status)
+	assert.Equal(t, bbproto.StatusFailed, got.Replication.Status)
 	assert.Equal(t, "AccessDenied: \x01 target said no", got.Replication.Reason)
 	got, err = h.srv.store.GetVersion(ctx, "src", "k3", v3.VersionID)
 	require.NoError(t, err)
-	assert.Equal(t, store.StatusPending, got.Replication.Status, "refused updates change nothing")
+	assert.Equal(t, bbproto.StatusPending, got.Replication.Status, "refused updates change nothing")
 
 	// Journaled as the single route does: one status record per written version.
 	recs := h.bb("GET", fmt.Sprintf("journal?after=%d", head), nil, nil).records(t)
 	require.Len(t, recs, 2)
-	assert.Equal(t, store.OpStatus, recs[0].Op)
+	assert.Equal(t, bbproto.OpStatus, recs[0].Op)
 	assert.Equal(t, key, recs[0].Key)
-	assert.Equal(t, store.StatusFailed, recs[1].Replication.Status)
+	assert.Equal(t, bbproto.StatusFailed, recs[1].Replication.Status)
 
 	// Whole-request errors write nothing; other identities are refused by the router.
 	for _, tc := range []struct{ body, code string }{

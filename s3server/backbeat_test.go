@@ -1,6 +1,8 @@
 package s3server
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -80,21 +82,6 @@ func (r bbResp) head(t *testing.T) uint64 {
 	n, err := strconv.ParseUint(r.Header.Get("X-Backbeat-Journal-Head"), 10, 64)
 	require.NoError(t, err, "X-Backbeat-Journal-Head")
 	return n
-}
-
-// escapeKey escapes a key for a path-style URL as S3 clients do: every byte outside
-// the unreserved set and "/" percent-encoded.
-func escapeKey(key string) string {
-	var b strings.Builder
-	for i := 0; i < len(key); i++ {
-		c := key[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~/", c) >= 0 {
-			b.WriteByte(c)
-		} else {
-			fmt.Fprintf(&b, "%%%02X", c)
-		}
-	}
-	return b.String()
 }
 
 // bbRequest builds a request to /_/backbeat/path (path already escaped, query included)
@@ -238,13 +225,13 @@ func TestBackbeatJournalOrderAndGapFree(t *testing.T) {
 	var got []string
 	for i, rec := range recs {
 		assert.Equal(t, base+uint64(i)+1, rec.Seq, "gap-free, ascending")
-		assert.Equal(t, store.OpPut, rec.Op)
+		assert.Equal(t, bbproto.OpPut, rec.Op)
 		assert.NotEmpty(t, rec.VersionID)
 		assert.Equal(t, bodyETag("data"+rec.Key), rec.ETag)
 		got = append(got, rec.Bucket+"/"+rec.Key)
 		if rec.Bucket == "src" {
 			require.NotNil(t, rec.Replication)
-			assert.Equal(t, store.StatusPending, rec.Replication.Status)
+			assert.Equal(t, bbproto.StatusPending, rec.Replication.Status)
 			assert.Equal(t, "arn:aws:s3:::target", rec.Replication.Destination)
 		} else {
 			assert.Nil(t, rec.Replication)
@@ -480,15 +467,15 @@ func TestBackbeatStatus(t *testing.T) {
 	key := "dir/sub dir/a+b%c.txt"
 	v := seedVersion(t, h, "src", key, "data")
 	require.NotNil(t, v.Replication)
-	require.Equal(t, store.StatusPending, v.Replication.Status)
-	path := "status/src/" + escapeKey(key) + "?versionId=" + v.VersionID
+	require.Equal(t, bbproto.StatusPending, v.Replication.Status)
+	path := "status/src/" + bbproto.EscapeKey(key) + "?versionId=" + v.VersionID
 
 	head := h.srv.store.Head()
 	r := h.bb("PUT", path, []byte(`{"status":"PROCESSING"}`), nil)
 	got := r.version(t)
 	assert.Equal(t, v.VersionID, got.VersionID)
 	assert.Equal(t, key, got.Key)
-	assert.Equal(t, store.StatusProcessing, got.Replication.Status)
+	assert.Equal(t, bbproto.StatusProcessing, got.Replication.Status)
 	assert.Equal(t, "arn:aws:s3:::target", got.Replication.Destination, "the replication info is kept")
 	require.NotNil(t, got.IsLatest)
 	assert.True(t, *got.IsLatest)
@@ -496,21 +483,21 @@ func TestBackbeatStatus(t *testing.T) {
 
 	r = h.bb("PUT", path, []byte(`{"status":"FAILED","reason":"target said AccessDenied"}`), nil)
 	got = r.version(t)
-	assert.Equal(t, store.StatusFailed, got.Replication.Status)
+	assert.Equal(t, bbproto.StatusFailed, got.Replication.Status)
 	assert.Equal(t, "target said AccessDenied", got.Replication.Reason)
 
 	got = h.bb("PUT", path, []byte(`{"status":"COMPLETED"}`), nil).version(t)
-	assert.Equal(t, store.StatusCompleted, got.Replication.Status)
+	assert.Equal(t, bbproto.StatusCompleted, got.Replication.Status)
 	assert.Empty(t, got.Replication.Reason)
 	stored, err := h.srv.store.GetVersion(context.Background(), "src", key, v.VersionID)
 	require.NoError(t, err)
-	assert.Equal(t, store.StatusCompleted, stored.Replication.Status)
+	assert.Equal(t, bbproto.StatusCompleted, stored.Replication.Status)
 
 	// Each change is journaled, op "status".
 	recs := h.bb("GET", fmt.Sprintf("journal?after=%d", head), nil, nil).records(t)
 	require.Len(t, recs, 3)
-	for i, st := range []string{store.StatusProcessing, store.StatusFailed, store.StatusCompleted} {
-		assert.Equal(t, store.OpStatus, recs[i].Op)
+	for i, st := range []bbproto.Status{bbproto.StatusProcessing, bbproto.StatusFailed, bbproto.StatusCompleted} {
+		assert.Equal(t, bbproto.OpStatus, recs[i].Op)
 		assert.Equal(t, key, recs[i].Key)
 		assert.Equal(t, v.VersionID, recs[i].VersionID)
 		assert.Equal(t, st, recs[i].Replication.Status)
@@ -519,7 +506,7 @@ func TestBackbeatStatus(t *testing.T) {
 
 	// PENDING again (failed retry / backfill), the key's slash sent as %2F.
 	got = h.bb("PUT", "status/src/dir%2Fsub%20dir/a%2Bb%25c.txt?versionId="+v.VersionID, []byte(`{"status":"PENDING"}`), nil).version(t)
-	assert.Equal(t, store.StatusPending, got.Replication.Status)
+	assert.Equal(t, bbproto.StatusPending, got.Replication.Status)
 	assert.Equal(t, key, got.Key)
 
 	// Errors.
@@ -531,8 +518,8 @@ func TestBackbeatStatus(t *testing.T) {
 		{path, `{"status":"done"}`, "InvalidArgument", 400},
 		{path, `{}`, "InvalidArgument", 400},
 		{path, `{"status":`, "MalformedJSON", 400},
-		{"status/src/" + escapeKey(key), `{"status":"COMPLETED"}`, "InvalidArgument", 400},
-		{"status/src/" + escapeKey(key) + "?versionId=" + strings.Repeat("0", 32), `{"status":"COMPLETED"}`, "NoSuchVersion", 404},
+		{"status/src/" + bbproto.EscapeKey(key), `{"status":"COMPLETED"}`, "InvalidArgument", 400},
+		{"status/src/" + bbproto.EscapeKey(key) + "?versionId=" + strings.Repeat("0", 32), `{"status":"COMPLETED"}`, "NoSuchVersion", 404},
 		{"status/src/nokey?versionId=" + v.VersionID, `{"status":"COMPLETED"}`, "NoSuchVersion", 404},
 		{"status/nobucket/k?versionId=" + v.VersionID, `{"status":"COMPLETED"}`, "NoSuchBucket", 404},
 	} {
@@ -557,7 +544,7 @@ func TestBackbeatVersion(t *testing.T) {
 	assert.Equal(t, "text/plain", got.Meta.ContentType)
 	assert.Equal(t, map[string]string{"color": "red"}, got.Meta.UserMetadata)
 	assert.Equal(t, map[string]string{"t": "1"}, got.Meta.Tags)
-	assert.Equal(t, store.StatusPending, got.Replication.Status)
+	assert.Equal(t, bbproto.StatusPending, got.Replication.Status)
 	require.NotNil(t, got.IsLatest)
 	assert.False(t, *got.IsLatest)
 
@@ -621,7 +608,7 @@ func TestBackbeatReplicaPut(t *testing.T) {
 	assert.Equal(t, src.ETag, got.ETag)
 	assert.EqualValues(t, len("hello replica"), got.Size)
 	require.NotNil(t, got.Replication)
-	assert.Equal(t, store.StatusReplica, got.Replication.Status)
+	assert.Equal(t, bbproto.StatusReplica, got.Replication.Status)
 	assert.Equal(t, "arn:aws:iam::000000000000:role/backbeat", got.Replication.Role, "the source's replication info is carried")
 	assert.Equal(t, testUser.Name, got.Owner, "the target bucket's owner owns the replica")
 	assert.Equal(t, src.VersionID, r.Header.Get("x-amz-version-id"))
@@ -629,15 +616,15 @@ func TestBackbeatReplicaPut(t *testing.T) {
 	stored, data := storedData(t, h, "dst", "dir/k", src.VersionID)
 	assert.Equal(t, "hello replica", data)
 	assert.Equal(t, meta, stored.Meta, "content headers, user metadata and tags carried")
-	assert.Equal(t, store.StatusReplica, stored.Replication.Status)
+	assert.Equal(t, bbproto.StatusReplica, stored.Replication.Status)
 	assert.True(t, src.LastModified.Equal(stored.LastModified))
 
 	// Journaled as a put with status REPLICA (ingest skips it: not PENDING).
 	recs := h.bb("GET", fmt.Sprintf("journal?after=%d", head), nil, nil).records(t)
 	require.Len(t, recs, 1)
-	assert.Equal(t, store.OpPut, recs[0].Op)
+	assert.Equal(t, bbproto.OpPut, recs[0].Op)
 	assert.Equal(t, "dst", recs[0].Bucket)
-	assert.Equal(t, store.StatusReplica, recs[0].Replication.Status)
+	assert.Equal(t, bbproto.StatusReplica, recs[0].Replication.Status)
 
 	// Idempotent: the same replica again is fine and leaves one version.
 	r = h.bb("PUT", "replica/dst/dir/k", []byte("hello replica"), hdr)
@@ -715,7 +702,7 @@ func TestBackbeatReplicaDeleteMarker(t *testing.T) {
 	got := h.bb("PUT", "replica/dst/k", nil, hdr).version(t)
 	assert.True(t, got.IsDeleteMarker)
 	assert.Equal(t, dm.VersionID, got.VersionID)
-	assert.Equal(t, store.StatusReplica, got.Replication.Status)
+	assert.Equal(t, bbproto.StatusReplica, got.Replication.Status)
 
 	_, err = h.srv.store.GetVersion(context.Background(), "dst", "k", "")
 	var dme *store.DeleteMarkerError
@@ -727,7 +714,7 @@ func TestBackbeatReplicaDeleteMarker(t *testing.T) {
 	assert.Equal(t, v.VersionID, vs[1].VersionID)
 	recs := h.bb("GET", fmt.Sprintf("journal?after=%d", head), nil, nil).records(t)
 	require.Len(t, recs, 1)
-	assert.Equal(t, store.OpDeleteMarker, recs[0].Op)
+	assert.Equal(t, bbproto.OpDeleteMarker, recs[0].Op)
 	assert.True(t, recs[0].IsDeleteMarker)
 
 	// A delete marker has no body.
@@ -764,7 +751,7 @@ func TestBackbeatReplicaMetadataOnly(t *testing.T) {
 	assert.Len(t, versionsOf(t, h, "dst", "k"), 1)
 	recs := h.bb("GET", fmt.Sprintf("journal?after=%d", head), nil, nil).records(t)
 	require.Len(t, recs, 1)
-	assert.Equal(t, store.OpMetadata, recs[0].Op)
+	assert.Equal(t, bbproto.OpMetadata, recs[0].Op)
 
 	// The version must exist.
 	hdr.Set("x-backbeat-version-id", strings.Repeat("1", 32))
@@ -904,7 +891,7 @@ func TestBackbeatReplicaMultipart(t *testing.T) {
 	got := h.bb("POST", up, []byte(body), hdr).version(t)
 	assert.Equal(t, v.VersionID, got.VersionID)
 	assert.True(t, v.LastModified.Equal(got.LastModified))
-	assert.Equal(t, store.StatusReplica, got.Replication.Status)
+	assert.Equal(t, bbproto.StatusReplica, got.Replication.Status)
 	assert.True(t, strings.HasSuffix(got.ETag, "-2"), got.ETag)
 	assert.EqualValues(t, len(part1)+len(part2), got.Size)
 	stored, data := storedData(t, h, "dst", "big/obj", v.VersionID)
@@ -972,7 +959,7 @@ func TestBackbeatJournalClient(t *testing.T) {
 	require.Len(t, b3.Records, 2)
 	assert.False(t, b3.Records[0].Pending())
 	assert.True(t, b3.Records[1].Pending())
-	assert.Equal(t, journal.OpStatus, b3.Records[1].Op)
+	assert.Equal(t, bbproto.OpStatus, b3.Records[1].Op)
 
 	// Waiting with nothing new: an empty batch, with the head.
 	b4, err := jc.Read(ctx, b3.Head, 0, 100*time.Millisecond)

@@ -1,6 +1,8 @@
 package s3server_test
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -178,7 +180,7 @@ func checkInvariants(t *testing.T, p *s3test.Process, acked []ackedPut) {
 			require.True(t, ok, "visible version %s has no journal record", id)
 			require.Equal(t, strings.Trim(aws.ToString(v.ETag), `"`), rec.ETag)
 			require.NotNil(t, rec.Replication, "replicated bucket: record carries replication info")
-			require.Equal(t, "PENDING", rec.Replication.Status)
+			require.Equal(t, string(bbproto.StatusPending), rec.Replication.Status)
 		}
 	}
 	for id := range puts {

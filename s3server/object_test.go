@@ -1,6 +1,8 @@
 package s3server
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+
 	"bytes"
 	"context"
 	"crypto/md5"
@@ -20,8 +22,6 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/backbeat-temporal/backbeat/s3server/store"
 )
 
 // objResp is the answer to a raw signed request.
@@ -560,7 +560,7 @@ func TestObjectReplicationStatus(t *testing.T) {
 	assert.Equal(t, s3types.ReplicationStatusPending, out.ReplicationStatus)
 	v, err := h.srv.store.GetVersion(ctx, "src", "k", "")
 	require.NoError(t, err)
-	assert.Equal(t, store.StatusPending, v.Replication.Status)
+	assert.Equal(t, bbproto.StatusPending, v.Replication.Status)
 	assert.NotContains(t, v.Meta.UserMetadata, "replication-status")
 
 	r = objDo(t, h, testUser, http.MethodPut, "/plainv/k", []byte("data"), map[string]string{"x-amz-replication-status": "REPLICA"})
@@ -580,7 +580,7 @@ func TestObjectReplicationStatus(t *testing.T) {
 	recs, _, err := h.srv.store.ReadJournal(ctx, 0, 1000)
 	require.NoError(t, err)
 	last := recs[len(recs)-1]
-	assert.Equal(t, store.OpDeleteMarker, last.Op)
+	assert.Equal(t, bbproto.OpDeleteMarker, last.Op)
 	assert.Equal(t, aws.ToString(del.VersionId), last.VersionID)
 }
 

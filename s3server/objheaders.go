@@ -137,7 +137,7 @@ func writeVersionHeaders(h http.Header, v *store.Version, withChecksums bool) {
 	}
 	setIf("x-amz-version-id", v.VersionID)
 	if v.Replication != nil && v.Replication.Status != "" {
-		h.Set("x-amz-replication-status", v.Replication.Status)
+		h.Set("x-amz-replication-status", string(v.Replication.Status))
 	}
 	if n := len(v.Meta.Tags); n > 0 {
 		h.Set("x-amz-tagging-count", strconv.Itoa(n))

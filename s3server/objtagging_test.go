@@ -1,6 +1,8 @@
 package s3server
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+
 	"context"
 	"fmt"
 	"net/http"
@@ -12,8 +14,6 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/backbeat-temporal/backbeat/s3server/store"
 )
 
 // tagSet builds an SDK Tagging from key/value pairs.
@@ -161,11 +161,11 @@ func TestObjectTaggingReplication(t *testing.T) {
 	ctx := context.Background()
 	h.replicated("trepl")
 	put := putString(t, c, "trepl", "k", "data")
-	_, err := h.srv.store.SetReplicationStatus(ctx, "trepl", "k", aws.ToString(put.VersionId), store.StatusCompleted, "")
+	_, err := h.srv.store.SetReplicationStatus(ctx, "trepl", "k", aws.ToString(put.VersionId), bbproto.StatusCompleted, "")
 	require.NoError(t, err)
 	hd, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("trepl"), Key: aws.String("k")})
 	require.NoError(t, err)
-	require.Equal(t, s3types.ReplicationStatus(store.StatusCompleted), hd.ReplicationStatus)
+	require.Equal(t, s3types.ReplicationStatus(bbproto.StatusCompleted), hd.ReplicationStatus)
 
 	// A tag change is journaled and makes the version PENDING again (metadata only).
 	_, err = c.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: aws.String("trepl"), Key: aws.String("k"), Tagging: tagSet("a", "1")})
@@ -176,8 +176,8 @@ func TestObjectTaggingReplication(t *testing.T) {
 	recs, _, err := h.srv.store.ReadJournal(ctx, 0, 1000)
 	require.NoError(t, err)
 	last := recs[len(recs)-1]
-	assert.Equal(t, store.OpMetadata, last.Op)
+	assert.Equal(t, bbproto.OpMetadata, last.Op)
 	assert.Equal(t, map[string]string{"a": "1"}, last.Tags)
 	require.NotNil(t, last.Replication)
-	assert.Equal(t, []string{store.ContentMetadata}, last.Replication.Content)
+	assert.Equal(t, []bbproto.Content{bbproto.ContentMetadata}, last.Replication.Content)
 }

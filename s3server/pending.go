@@ -5,7 +5,7 @@ package s3server
 //
 //	route (after /_/backbeat/)                           answer
 //	---------------------------------------------------  ----------------------------------------
-//	GET    pending?bucket=B&prefix=P&olderThan=D         200 application/json store.PendingPage:
+//	GET    pending?bucket=B&prefix=P&olderThan=D         200 application/json bbproto.PendingPage:
 //	         &after=CURSOR&limit=N                       {"versions":[{bucket,key,versionId,
 //	                                                     isDeleteMarker,lastModified,status,
 //	                                                     statusTime,since}],"oldest":{bucket:
@@ -27,6 +27,8 @@ package s3server
 // again; the others are left alone ("changed": done or re-driven meanwhile; "gone").
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+
 	"errors"
 	"net/http"
 	"strconv"
@@ -69,13 +71,13 @@ func (s *Server) bbPending(rq *request) error {
 // bbRedrive serves POST redrive.
 func (s *Server) bbRedrive(rq *request) error {
 	var body struct {
-		Versions []store.RedriveRef `json:"versions"`
+		Versions []bbproto.RedriveRef `json:"versions"`
 	}
 	if err := readBackbeatJSON(rq, &body); err != nil {
 		return err
 	}
-	if len(body.Versions) > store.MaxRedrive {
-		return bbInvalid("At most %d versions per redrive request, not %d.", store.MaxRedrive, len(body.Versions))
+	if len(body.Versions) > bbproto.MaxRedrive {
+		return bbInvalid("At most %d versions per redrive request, not %d.", bbproto.MaxRedrive, len(body.Versions))
 	}
 	res, err := s.store.Redrive(rq.r.Context(), body.Versions)
 	if err != nil {

@@ -1,6 +1,8 @@
 package s3server
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -8,8 +10,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/backbeat-temporal/backbeat/s3server/store"
 )
 
 func TestBackbeatPendingAndRedrive(t *testing.T) {
@@ -22,16 +22,16 @@ func TestBackbeatPendingAndRedrive(t *testing.T) {
 	done := seedVersion(t, h, "src", "done", "4")
 	require.Equal(t, 200, h.bb("PUT", "status/src/done?versionId="+done.VersionID, []byte(`{"status":"COMPLETED"}`), nil).Status)
 
-	list := func(query string) store.PendingPage {
+	list := func(query string) bbproto.PendingPage {
 		t.Helper()
 		r := h.bb("GET", "pending?"+query, nil, nil)
 		require.Equal(t, 200, r.Status, string(r.Body))
 		assert.Equal(t, "application/json", r.Header.Get("Content-Type"))
-		var p store.PendingPage
+		var p bbproto.PendingPage
 		require.NoError(t, json.Unmarshal(r.Body, &p), string(r.Body))
 		return p
 	}
-	ids := func(p store.PendingPage) []string {
+	ids := func(p bbproto.PendingPage) []string {
 		var out []string
 		for _, v := range p.Versions {
 			out = append(out, v.Bucket+"/"+v.Key+"@"+v.VersionID)
@@ -63,7 +63,7 @@ func TestBackbeatPendingAndRedrive(t *testing.T) {
 
 	// Re-drive a, and c with a stale status time.
 	head := h.srv.store.Head()
-	body, err := json.Marshal(map[string]any{"versions": []store.RedriveRef{
+	body, err := json.Marshal(map[string]any{"versions": []bbproto.RedriveRef{
 		{Bucket: "src", Key: "dir/a b", VersionID: a.VersionID, StatusTime: all.Versions[0].StatusTime},
 		{Bucket: "src2", Key: "c", VersionID: c.VersionID, StatusTime: all.Versions[0].StatusTime.Add(-1)},
 		{Bucket: "src", Key: "nokey", VersionID: a.VersionID},
@@ -72,17 +72,17 @@ func TestBackbeatPendingAndRedrive(t *testing.T) {
 	r := h.bb("POST", "redrive", body, nil)
 	require.Equal(t, 200, r.Status, string(r.Body))
 	var res struct {
-		Results []store.RedriveResult `json:"results"`
+		Results []bbproto.RedriveResult `json:"results"`
 	}
 	require.NoError(t, json.Unmarshal(r.Body, &res))
 	require.Len(t, res.Results, 3)
-	assert.Equal(t, []string{store.RedriveDone, store.RedriveChanged, store.RedriveGone},
+	assert.Equal(t, []string{bbproto.RedriveDone, bbproto.RedriveChanged, bbproto.RedriveGone},
 		[]string{res.Results[0].Outcome, res.Results[1].Outcome, res.Results[2].Outcome})
 	recs := h.bb("GET", fmt.Sprintf("journal?after=%d", head), nil, nil).records(t)
 	require.Len(t, recs, 1, "only the re-driven version is journaled")
-	assert.Equal(t, store.OpStatus, recs[0].Op)
+	assert.Equal(t, bbproto.OpStatus, recs[0].Op)
 	assert.Equal(t, "dir/a b", recs[0].Key)
-	assert.Equal(t, store.StatusPending, recs[0].Replication.Status)
+	assert.Equal(t, bbproto.StatusPending, recs[0].Replication.Status)
 
 	// Errors and access.
 	for _, tc := range []struct{ method, path, body, code string }{

@@ -1,6 +1,8 @@
 package s3server
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+
 	"context"
 	"net/http"
 	"strings"
@@ -67,7 +69,7 @@ func TestReplicationPutGetDelete(t *testing.T) {
 	// The configuration drives the replication policy of new versions.
 	v := seedVersion(t, h, "source-bucket", "k", "data")
 	require.NotNil(t, v.Replication)
-	assert.Equal(t, store.StatusPending, v.Replication.Status)
+	assert.Equal(t, bbproto.StatusPending, v.Replication.Status)
 	assert.Equal(t, "arn:aws:s3:::target-bucket", v.Replication.Destination)
 	assert.Equal(t, "all", v.Replication.RuleID)
 	assert.Equal(t, "arn:aws:iam::000000000000:role/backbeat", v.Replication.Role)

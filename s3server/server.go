@@ -6,6 +6,8 @@
 package s3server
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -228,12 +230,12 @@ func (s *Server) replicationPolicy(b *store.Bucket, key string, tags map[string]
 		return nil
 	}
 	return &store.Replication{
-		Status:      store.StatusPending,
+		Status:      bbproto.StatusPending,
 		Role:        m.Role,
 		Destination: m.DestinationBucket,
 		Site:        m.StorageClass,
 		RuleID:      m.RuleID,
-		Content:     []string{store.ContentData, store.ContentMetadata},
+		Content:     []bbproto.Content{bbproto.ContentData, bbproto.ContentMetadata},
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,7 +20,6 @@ import (
 	"github.com/backbeat-temporal/backbeat/activities"
 	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/internal/devstack"
-	"github.com/backbeat-temporal/backbeat/journal"
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
 	"github.com/backbeat-temporal/backbeat/worker"
 )
@@ -98,18 +98,18 @@ func (e *engine) partitions(t *testing.T, what string, cond func(c *assert.Colle
 
 // pendingRecord returns the journal record of the last put of bucket/key, as ingest
 // produces it to Kafka.
-func pendingRecord(t *testing.T, p *s3test.Process, bucket, key string) journal.Record {
+func pendingRecord(t *testing.T, p *s3test.Process, bucket, key string) bbproto.Record {
 	t.Helper()
 	resp, err := p.Backbeat(context.Background(), http.MethodGet, "journal?after=0&limit=10000", nil, nil)
 	require.NoError(t, err)
 	defer resp.Body.Close()
-	var found *journal.Record
+	var found *bbproto.Record
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
-		var rec journal.Record
+		var rec bbproto.Record
 		require.NoError(t, json.Unmarshal(sc.Bytes(), &rec))
-		if rec.Op == journal.OpPut && rec.Bucket == bucket && rec.Key == key {
+		if rec.Op == bbproto.OpPut && rec.Bucket == bucket && rec.Key == key {
 			found = &rec
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"io"
 	"strings"
 	"time"
@@ -92,7 +93,7 @@ func (a *app) redrive(ctx context.Context, w io.Writer, bucket, prefix string, o
 	}
 	jc := &journal.Client{Endpoint: src.url, AccessKey: creds.AccessKeyID, SecretKey: creds.SecretAccessKey, Region: a.region}
 	rep := &RedriveReport{Bucket: bucket, Prefix: prefix, OlderThan: olderThan.String(), DryRun: dryRun}
-	q := journal.PendingQuery{Bucket: bucket, Prefix: prefix, OlderThan: olderThan, Limit: journal.MaxRedrive}
+	q := journal.PendingQuery{Bucket: bucket, Prefix: prefix, OlderThan: olderThan, Limit: bbproto.MaxRedrive}
 	for {
 		cctx, cancel := context.WithTimeout(ctx, a.timeout)
 		page, err := jc.Pending(cctx, q)

@@ -8,18 +8,13 @@
 package storm
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+
 	"fmt"
 	"maps"
 	"slices"
 	"sort"
 	"strings"
-)
-
-// Replication statuses as the version route reports them.
-const (
-	StatusCompleted = "COMPLETED"
-	StatusFailed    = "FAILED"
-	StatusReplica   = "REPLICA"
 )
 
 // Version is what the checker compares of one object version or delete marker.
@@ -33,7 +28,7 @@ type Version struct {
 	// UserMetadata and Tags as stored on the version (nil and empty are equal).
 	UserMetadata, Tags map[string]string
 	// Status is the replication status (COMPLETED, FAILED, PENDING, REPLICA, ...).
-	Status string
+	Status bbproto.Status
 	// Reason of a FAILED status.
 	Reason string
 }
@@ -95,8 +90,8 @@ func Check(s Snapshot) Result {
 	for _, v := range s.Source {
 		src[v.id()] = v
 		switch v.Status {
-		case StatusCompleted:
-		case StatusFailed:
+		case bbproto.StatusCompleted:
+		case bbproto.StatusFailed:
 			r.Failed++
 			r.problem("failed: %s: %s", v.id(), v.Reason)
 		default:
@@ -161,8 +156,8 @@ func diff(s, t Version) string {
 	if !maps.Equal(s.Tags, t.Tags) {
 		d = append(d, fmt.Sprintf("tags %v, target %v", s.Tags, t.Tags))
 	}
-	if t.Status != StatusReplica {
-		d = append(d, fmt.Sprintf("target status %q, want %s", t.Status, StatusReplica))
+	if t.Status != bbproto.StatusReplica {
+		d = append(d, fmt.Sprintf("target status %q, want %s", t.Status, bbproto.StatusReplica))
 	}
 	return strings.Join(d, "; ")
 }

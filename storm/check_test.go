@@ -1,6 +1,8 @@
 package storm
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+
 	"slices"
 	"testing"
 
@@ -12,7 +14,7 @@ import (
 // marker), the target an exact REPLICA copy.
 func healthy() Snapshot {
 	v := func(key, id string, dm bool, body string) Version {
-		out := Version{Bucket: "b", Key: key, VersionID: id, DeleteMarker: dm, Status: StatusCompleted}
+		out := Version{Bucket: "b", Key: key, VersionID: id, DeleteMarker: dm, Status: bbproto.StatusCompleted}
 		if !dm {
 			out.ETag, out.Size, out.BodySHA256 = "etag-"+body, int64(len(body)), "sha-"+body
 			out.UserMetadata, out.Tags = map[string]string{"i": id}, map[string]string{"t": body}
@@ -26,7 +28,7 @@ func healthy() Snapshot {
 	var dst []Version
 	for _, s := range src {
 		d := s
-		d.Status = StatusReplica
+		d.Status = bbproto.StatusReplica
 		d.UserMetadata, d.Tags = clone(s.UserMetadata), clone(s.Tags)
 		dst = append(dst, d)
 	}
@@ -86,11 +88,11 @@ func TestCheckDetectsInjectedFaults(t *testing.T) {
 			s.Target = append(s.Target, x)
 		}, Result{Duplicate: 1}},
 		{"stuck version", func(s *Snapshot) { s.Source[0].Status = "PENDING" }, Result{Stuck: 1}},
-		{"failed version", func(s *Snapshot) { s.Source[5].Status, s.Source[5].Reason = StatusFailed, "target down" }, Result{Failed: 1}},
+		{"failed version", func(s *Snapshot) { s.Source[5].Status, s.Source[5].Reason = bbproto.StatusFailed, "target down" }, Result{Failed: 1}},
 		{"different data", func(s *Snapshot) { s.Target[1].BodySHA256 = "sha-other" }, Result{Mismatch: 1}},
 		{"different tags", func(s *Snapshot) { s.Target[2].Tags["t"] = "old" }, Result{Mismatch: 1}},
 		{"missing user metadata", func(s *Snapshot) { s.Target[3].UserMetadata = nil }, Result{Mismatch: 1}},
-		{"not a replica", func(s *Snapshot) { s.Target[4].Status = StatusCompleted }, Result{Mismatch: 1}},
+		{"not a replica", func(s *Snapshot) { s.Target[4].Status = bbproto.StatusCompleted }, Result{Mismatch: 1}},
 		{"delete marker replaced by an object", func(s *Snapshot) { s.Target[0].DeleteMarker = false }, Result{Mismatch: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

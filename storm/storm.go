@@ -1,15 +1,15 @@
 package storm
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -484,7 +484,7 @@ func (s *storm) sampleLag(stop <-chan struct{}) {
 		done := map[written]bool{}
 		for _, w := range batch {
 			v, err := s.version(s.e.Src, w.bucket, w.key, w.id)
-			if err == nil && (v.Status == StatusCompleted || v.Status == StatusFailed) {
+			if err == nil && (v.Status == bbproto.StatusCompleted || v.Status == bbproto.StatusFailed) {
 				done[w] = true
 			}
 		}
@@ -504,7 +504,7 @@ func (s *storm) quiesce(deadline time.Time) {
 		open := 0
 		for i := range s.cfg.Buckets {
 			for _, v := range s.list(s.e.Src, s.src, srcBucket(i), srcBucket(i), false) {
-				if v.Status != StatusCompleted && v.Status != StatusFailed {
+				if v.Status != bbproto.StatusCompleted && v.Status != bbproto.StatusFailed {
 					open++
 				}
 			}
@@ -588,37 +588,14 @@ func (s *storm) list(p *s3test.Process, c *s3.Client, bucket, as string, withDat
 
 // version reads one version from the privileged version route.
 func (s *storm) version(p *s3test.Process, bucket, key, id string) (Version, error) {
-	resp, err := p.Backbeat(s.ctx, http.MethodGet, "version/"+bucket+"/"+url.PathEscape(key)+"?versionId="+url.QueryEscape(id), nil, nil)
+	v, err := p.BBClient().Version(s.ctx, bucket, key, id)
 	if err != nil {
-		return Version{}, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return Version{}, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return Version{}, fmt.Errorf("version route: %s: %s", resp.Status, body)
-	}
-	var v struct {
-		Key            string `json:"key"`
-		VersionID      string `json:"versionId"`
-		IsDeleteMarker bool   `json:"isDeleteMarker"`
-		ETag           string `json:"etag"`
-		Size           int64  `json:"size"`
-		Meta           struct {
-			UserMetadata map[string]string `json:"userMetadata"`
-			Tags         map[string]string `json:"tags"`
-		} `json:"meta"`
-		Replication *struct{ Status, Reason string } `json:"replication"`
-	}
-	if err := json.Unmarshal(body, &v); err != nil {
-		return Version{}, fmt.Errorf("version route: %w: %s", err, body)
+		return Version{}, fmt.Errorf("version route: %w", err)
 	}
 	out := Version{Bucket: bucket, Key: v.Key, VersionID: v.VersionID, DeleteMarker: v.IsDeleteMarker, ETag: v.ETag,
-		Size: v.Size, UserMetadata: v.Meta.UserMetadata, Tags: v.Meta.Tags}
+		Size: v.Size, UserMetadata: v.Meta.UserMetadata, Tags: v.Meta.Tags, Status: v.ReplicationStatus()}
 	if v.Replication != nil {
-		out.Status, out.Reason = v.Replication.Status, v.Replication.Reason
+		out.Reason = v.Replication.Reason
 	}
 	return out, nil
 }

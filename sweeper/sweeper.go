@@ -13,7 +13,7 @@
 // since it was listed.
 //
 // Work per round is bounded: at most MaxPerRound versions are re-driven (the oldest
-// listed first, the rest in later rounds), in calls of at most journal.MaxRedrive. The
+// listed first, the rest in later rounds), in calls of at most bbproto.MaxRedrive. The
 // scan reads every version of every bucket (s3server keeps no index of waiting versions),
 // page by page.
 //
@@ -32,6 +32,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"log/slog"
 	"slices"
 	"time"
@@ -43,8 +44,8 @@ import (
 
 // Source is what the sweeper needs of s3server (a *journal.Client).
 type Source interface {
-	Pending(ctx context.Context, q journal.PendingQuery) (*journal.PendingPage, error)
-	Redrive(ctx context.Context, vs []journal.PendingVersion) ([]journal.RedriveResult, error)
+	Pending(ctx context.Context, q journal.PendingQuery) (*bbproto.PendingPage, error)
+	Redrive(ctx context.Context, vs []bbproto.PendingVersion) ([]bbproto.RedriveResult, error)
 }
 
 // Config configures a Sweeper. Zero values take the documented defaults.
@@ -187,7 +188,7 @@ func (s *Sweeper) Round(ctx context.Context) (Report, error) {
 func (s *Sweeper) round(ctx context.Context) (Report, error) {
 	var (
 		rep     Report
-		stale   []journal.PendingVersion
+		stale   []bbproto.PendingVersion
 		oldest  = map[string]time.Time{}
 		waiting = map[string]int{}
 	)
@@ -221,7 +222,7 @@ func (s *Sweeper) round(ctx context.Context) (Report, error) {
 	s.export(oldest, waiting)
 	sortBySince(stale)
 	for len(stale) > 0 {
-		n := min(len(stale), journal.MaxRedrive)
+		n := min(len(stale), bbproto.MaxRedrive)
 		res, err := s.src.Redrive(ctx, stale[:n])
 		if err != nil {
 			return rep, fmt.Errorf("sweeper: re-drive %d versions: %w", n, err)
@@ -266,6 +267,6 @@ func (s *Sweeper) unexport() {
 	clear(s.seen)
 }
 
-func sortBySince(vs []journal.PendingVersion) {
-	slices.SortStableFunc(vs, func(a, b journal.PendingVersion) int { return a.Since.Compare(b.Since) })
+func sortBySince(vs []bbproto.PendingVersion) {
+	slices.SortStableFunc(vs, func(a, b bbproto.PendingVersion) int { return a.Since.Compare(b.Since) })
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"io"
 	"log/slog"
 	"strings"
@@ -20,15 +21,15 @@ import (
 
 // fakeSource serves pages of fixed versions (pageSize per page) and records re-drives.
 type fakeSource struct {
-	versions  []journal.PendingVersion // all waiting, older than the threshold
+	versions  []bbproto.PendingVersion // all waiting, older than the threshold
 	young     map[string]time.Time     // bucket -> oldest since of waiting versions not yet stale
 	pageSize  int
-	redriven  [][]journal.PendingVersion
+	redriven  [][]bbproto.PendingVersion
 	listErr   error
 	changedOf map[string]bool // keys answered "changed"
 }
 
-func (f *fakeSource) Pending(_ context.Context, q journal.PendingQuery) (*journal.PendingPage, error) {
+func (f *fakeSource) Pending(_ context.Context, q journal.PendingQuery) (*bbproto.PendingPage, error) {
 	if f.listErr != nil {
 		return nil, f.listErr
 	}
@@ -37,7 +38,7 @@ func (f *fakeSource) Pending(_ context.Context, q journal.PendingQuery) (*journa
 		fmt.Sscan(q.After, &start)
 	}
 	end := min(start+f.pageSize, len(f.versions))
-	p := &journal.PendingPage{Versions: f.versions[start:end], Oldest: map[string]time.Time{}, Waiting: map[string]int{}, Scanned: end - start}
+	p := &bbproto.PendingPage{Versions: f.versions[start:end], Oldest: map[string]time.Time{}, Waiting: map[string]int{}, Scanned: end - start}
 	for _, v := range p.Versions {
 		p.Waiting[v.Bucket]++
 		if o, ok := p.Oldest[v.Bucket]; !ok || v.Since.Before(o) {
@@ -58,13 +59,13 @@ func (f *fakeSource) Pending(_ context.Context, q journal.PendingQuery) (*journa
 	return p, nil
 }
 
-func (f *fakeSource) Redrive(_ context.Context, vs []journal.PendingVersion) ([]journal.RedriveResult, error) {
-	f.redriven = append(f.redriven, append([]journal.PendingVersion(nil), vs...))
-	out := make([]journal.RedriveResult, len(vs))
+func (f *fakeSource) Redrive(_ context.Context, vs []bbproto.PendingVersion) ([]bbproto.RedriveResult, error) {
+	f.redriven = append(f.redriven, append([]bbproto.PendingVersion(nil), vs...))
+	out := make([]bbproto.RedriveResult, len(vs))
 	for i, v := range vs {
-		out[i] = journal.RedriveResult{Bucket: v.Bucket, Key: v.Key, VersionID: v.VersionID, Outcome: journal.RedriveDone}
+		out[i] = bbproto.RedriveResult{Bucket: v.Bucket, Key: v.Key, VersionID: v.VersionID, Outcome: bbproto.RedriveDone}
 		if f.changedOf[v.Key] {
-			out[i].Outcome = journal.RedriveChanged
+			out[i].Outcome = bbproto.RedriveChanged
 		}
 	}
 	return out, nil
@@ -81,7 +82,7 @@ func TestRoundRedrivesOldestFirstWithinBudget(t *testing.T) {
 			b = "b"
 		}
 		// k6 waits longest, k0 least.
-		src.versions = append(src.versions, journal.PendingVersion{Bucket: b, Key: fmt.Sprintf("k%d", i), VersionID: "v",
+		src.versions = append(src.versions, bbproto.PendingVersion{Bucket: b, Key: fmt.Sprintf("k%d", i), VersionID: "v",
 			Status: "PENDING", Since: now.Add(-time.Duration(20+i) * time.Minute)})
 	}
 	reg := prometheus.NewRegistry()
@@ -121,7 +122,7 @@ func TestRoundRedrivesOldestFirstWithinBudget(t *testing.T) {
 }
 
 func TestRunStopsAndRemovesItsSeries(t *testing.T) {
-	src := &fakeSource{pageSize: 10, versions: []journal.PendingVersion{{Bucket: "a", Key: "k", Since: time.Now().Add(-time.Hour)}}}
+	src := &fakeSource{pageSize: 10, versions: []bbproto.PendingVersion{{Bucket: "a", Key: "k", Since: time.Now().Add(-time.Hour)}}}
 	reg := prometheus.NewRegistry()
 	s, err := New(Config{Interval: time.Hour, Logger: quiet}, src, NewMetrics(reg))
 	require.NoError(t, err)

@@ -5,6 +5,8 @@
 package worker
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+
 	"context"
 	"fmt"
 	"log/slog"
@@ -203,9 +205,9 @@ func (m *metrics) ReplicationFailed(site string, kind contract.ErrorKind, bytes 
 }
 
 // StatusSet implements activities.Metrics.
-func (m *metrics) StatusSet(status string, latency time.Duration) {
-	m.statuses.WithLabelValues(status).Inc()
-	if status == "COMPLETED" && latency > 0 {
+func (m *metrics) StatusSet(status bbproto.Status, latency time.Duration) {
+	m.statuses.WithLabelValues(string(status)).Inc()
+	if status == bbproto.StatusCompleted && latency > 0 {
 		m.latency.Observe(latency.Seconds())
 	}
 }

@@ -3,6 +3,7 @@ package worker
 import (
 	"bytes"
 	"context"
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"io"
 	"log/slog"
 	"net/http"
@@ -76,7 +77,7 @@ func TestWorkerReplicatesAndExportsMetrics(t *testing.T) {
 	jr := &journal.Client{Endpoint: srv.URL, AccessKey: s3test.Replication.AccessKey, SecretKey: s3test.Replication.SecretKey}
 	batch, err := jr.Read(ctx, 0, 100, 0)
 	require.NoError(t, err)
-	var rec *journal.Record
+	var rec *bbproto.Record
 	for i := range batch.Records {
 		if batch.Records[i].Pending() {
 			rec = &batch.Records[i]

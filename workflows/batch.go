@@ -5,8 +5,8 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"github.com/backbeat-temporal/backbeat/contract"
-	"github.com/backbeat-temporal/backbeat/journal/record"
 )
 
 // Batches (runs begun after batchChange, with durable retries).
@@ -179,9 +179,9 @@ func (r *runner) applyOutcome(ctx workflow.Context, in *inflight, o contract.Ent
 		r.breakerOK(ctx, in.target) // the target answered
 		delete(r.waiting, idOf(e))
 		r.st.Bytes += o.Bytes
-		status, counter, why := record.StatusCompleted, &r.st.Completed, ""
+		status, counter, why := bbproto.StatusCompleted, &r.st.Completed, ""
 		if o.Outcome == contract.OutcomeFailed {
-			status, counter, why = record.StatusFailed, &r.st.Failed, truncate(o.Reason, maxReasonLen)
+			status, counter, why = bbproto.StatusFailed, &r.st.Failed, truncate(o.Reason, maxReasonLen)
 			r.setError(entryError(e, why))
 			r.log.Error("replication failed: version marked FAILED", "offset", e.Offset, "bucket", e.Record.Bucket,
 				"key", e.Record.Key, "versionId", e.Record.VersionID, "error", o.Error)
@@ -251,7 +251,7 @@ func (h heldSet) add(e contract.Entry) {
 		return
 	}
 	v := versionOf(e)
-	h[v] = h[v] || e.Record.Op != record.OpMetadata
+	h[v] = h[v] || e.Record.Op != bbproto.OpMetadata
 }
 
 // covers tells whether a held entry does all that e would.
@@ -260,5 +260,5 @@ func (h heldSet) covers(e contract.Entry) bool {
 		return false
 	}
 	data, ok := h[versionOf(e)]
-	return ok && (data || e.Record.Op == record.OpMetadata)
+	return ok && (data || e.Record.Op == bbproto.OpMetadata)
 }

@@ -15,8 +15,8 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"github.com/backbeat-temporal/backbeat/contract"
-	"github.com/backbeat-temporal/backbeat/journal/record"
 )
 
 // batchFakes is a fake ActivityReplicateBatch (and the single activities, for what
@@ -40,7 +40,7 @@ func (f *batchFakes) batchActivity(ctx context.Context, in contract.ReplicateBat
 	for _, e := range in.Entries {
 		offs = append(offs, e.Offset)
 		f.calls[e.Offset]++
-		o := contract.EntryOutcome{Outcome: contract.OutcomeDone, Status: record.StatusCompleted, StatusWritten: true}
+		o := contract.EntryOutcome{Outcome: contract.OutcomeDone, Status: bbproto.StatusCompleted, StatusWritten: true}
 		if f.outcome != nil {
 			o = f.outcome(e, f.calls[e.Offset])
 		}
@@ -101,11 +101,11 @@ func TestBatchFIFOPerObject(t *testing.T) {
 
 func TestBatchOutcomes(t *testing.T) {
 	f := &batchFakes{outcome: func(e contract.Entry, call int) contract.EntryOutcome {
-		done := contract.EntryOutcome{Outcome: contract.OutcomeDone, Status: record.StatusCompleted, StatusWritten: true, Bytes: 7}
+		done := contract.EntryOutcome{Outcome: contract.OutcomeDone, Status: bbproto.StatusCompleted, StatusWritten: true, Bytes: 7}
 		switch e.Offset {
 		case 1:
 			return contract.EntryOutcome{Outcome: contract.OutcomeFailed, Kind: contract.KindAccessDenied, Error: "denied",
-				Status: record.StatusFailed, Reason: "AccessDenied: denied (not retried)", StatusWritten: true}
+				Status: bbproto.StatusFailed, Reason: "AccessDenied: denied (not retried)", StatusWritten: true}
 		case 2:
 			if call < 3 {
 				return contract.EntryOutcome{Outcome: contract.OutcomeRetry, Error: "target down"}
@@ -113,7 +113,7 @@ func TestBatchOutcomes(t *testing.T) {
 		case 3:
 			return contract.EntryOutcome{Outcome: contract.OutcomeGone, Kind: contract.KindSourceGone, Error: "gone"}
 		case 4:
-			return contract.EntryOutcome{Outcome: contract.OutcomeDone, Status: record.StatusCompleted, StatusError: "source down"}
+			return contract.EntryOutcome{Outcome: contract.OutcomeDone, Status: bbproto.StatusCompleted, StatusError: "source down"}
 		}
 		return done
 	}}
@@ -133,11 +133,11 @@ func TestBatchCounters(t *testing.T) {
 	f := &batchFakes{outcome: func(e contract.Entry, call int) contract.EntryOutcome {
 		switch e.Offset {
 		case 1:
-			return contract.EntryOutcome{Outcome: contract.OutcomeFailed, Status: record.StatusFailed, Reason: "x", StatusWritten: true}
+			return contract.EntryOutcome{Outcome: contract.OutcomeFailed, Status: bbproto.StatusFailed, Reason: "x", StatusWritten: true}
 		case 2:
 			return contract.EntryOutcome{Outcome: contract.OutcomeGone, Error: "gone"}
 		}
-		return contract.EntryOutcome{Outcome: contract.OutcomeDone, Status: record.StatusCompleted, StatusWritten: true, Bytes: 10}
+		return contract.EntryOutcome{Outcome: contract.OutcomeDone, Status: bbproto.StatusCompleted, StatusWritten: true, Bytes: 10}
 	}}
 	env := newBatchEnv(t, f)
 	signalAt(env, 0, entries(0, 1, 2, 3))
@@ -170,13 +170,13 @@ func TestDedupeHeldVersions(t *testing.T) {
 		if e.Record.Key == "A" && call < 4 {
 			return contract.EntryOutcome{Outcome: contract.OutcomeRetry, Error: "target down"}
 		}
-		return contract.EntryOutcome{Outcome: contract.OutcomeDone, Status: record.StatusCompleted, StatusWritten: true}
+		return contract.EntryOutcome{Outcome: contract.OutcomeDone, Status: bbproto.StatusCompleted, StatusWritten: true}
 	}}
 	env := newBatchEnv(t, f)
 	held := journaled(0, 1, "A")
 	redrive := journaled(1, 2, "A") // the sweeper's re-drive: same version, new seq, op status
 	redrive.Record.VersionID = held.Record.VersionID
-	redrive.Record.Op = record.OpStatus
+	redrive.Record.Op = bbproto.OpStatus
 	other := journaled(2, 3, "B")
 	signalAt(env, 0, signalOf(held))
 	signalAt(env, 3*time.Second, signalOf(redrive, other)) // A waits for its retry at 6 s
@@ -201,10 +201,10 @@ func TestDedupeHeldNotInFlightNorMetadataOverData(t *testing.T) {
 	again.Record.VersionID = first.Record.VersionID
 	meta := journaled(2, 3, "A") // metadata change of that version: queued behind again
 	meta.Record.VersionID = first.Record.VersionID
-	meta.Record.Op = record.OpMetadata
+	meta.Record.Op = bbproto.OpMetadata
 	meta2 := journaled(3, 4, "A") // covered by the held put
 	meta2.Record.VersionID = first.Record.VersionID
-	meta2.Record.Op = record.OpMetadata
+	meta2.Record.Op = bbproto.OpMetadata
 	signalAt(env, 0, signalOf(first))
 	signalAt(env, time.Second, signalOf(again, meta, meta2))
 	var mid contract.Status

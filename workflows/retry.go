@@ -11,8 +11,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"github.com/backbeat-temporal/backbeat/contract"
-	"github.com/backbeat-temporal/backbeat/journal/record"
 )
 
 // Durable retries (runs begun after durableRetryChange).
@@ -257,7 +257,7 @@ func (r *runner) onDoneDurable(ctx workflow.Context, in *inflight, f workflow.Fu
 			r.breakerOK(ctx, in.target)
 			delete(r.waiting, idOf(e))
 			r.st.Bytes += res.Bytes
-			r.startStatus(ctx, in, record.StatusCompleted, "")
+			r.startStatus(ctx, in, bbproto.StatusCompleted, "")
 			return
 		}
 		nonRetryable := contract.ReplicateNonRetryableErrorTypes()
@@ -280,10 +280,10 @@ func (r *runner) onDoneDurable(ctx workflow.Context, in *inflight, f workflow.Fu
 		r.setError(entryError(e, why))
 		r.log.Error("replication failed: marking the version FAILED", "offset", e.Offset, "bucket", e.Record.Bucket,
 			"key", e.Record.Key, "versionId", e.Record.VersionID, "error", err)
-		r.startStatus(ctx, in, record.StatusFailed, why)
+		r.startStatus(ctx, in, bbproto.StatusFailed, why)
 	case contract.PhaseSetStatus:
 		counter := &r.st.Completed
-		if in.status.Status == record.StatusFailed {
+		if in.status.Status == bbproto.StatusFailed {
 			counter = &r.st.Failed
 		}
 		err := f.Get(ctx, nil)
@@ -299,7 +299,7 @@ func (r *runner) onDoneDurable(ctx workflow.Context, in *inflight, f workflow.Fu
 		}
 		r.endProbe(in)
 		r.st.StatusErrors++
-		r.setError(entryError(e, "could not set status "+in.status.Status+": "+truncate(msg+" (not retried)", maxReasonLen)))
+		r.setError(entryError(e, "could not set status "+string(in.status.Status)+": "+truncate(msg+" (not retried)", maxReasonLen)))
 		r.log.Error("status write failed for good", "offset", e.Offset, "status", in.status.Status, "error", err)
 		r.finish(in, counter)
 	}
@@ -339,7 +339,7 @@ func (r *runner) retryLater(ctx workflow.Context, in *inflight, msg string) {
 		r.setError(entryError(e, why))
 		r.log.Error("replication retry budget spent: marking the version FAILED", "offset", e.Offset, "bucket", e.Record.Bucket,
 			"key", e.Record.Key, "versionId", e.Record.VersionID, "attempts", attempts, "budget", r.cfg.RetryBudget)
-		r.startStatus(ctx, in, record.StatusFailed, why)
+		r.startStatus(ctx, in, bbproto.StatusFailed, why)
 		return
 	}
 	rs.Next = now.Add(rc.Delay(attempts))
@@ -419,7 +419,7 @@ func (r *runner) failHeldPastBudget(now time.Time, b *contract.Breaker) {
 			"offset", e.Offset, "target", b.Target, "budget", r.cfg.RetryBudget)
 		r.setError(entryError(e, why))
 		*rs = contract.RetryState{Offset: rs.Offset, JournalID: rs.JournalID, Seq: rs.Seq, Bucket: rs.Bucket, Key: rs.Key,
-			VersionID: rs.VersionID, Phase: contract.PhaseSetStatus, Status: record.StatusFailed, Reason: why,
+			VersionID: rs.VersionID, Phase: contract.PhaseSetStatus, Status: bbproto.StatusFailed, Reason: why,
 			Target: contract.TargetSource, Since: now, Next: now}
 	}
 }

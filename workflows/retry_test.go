@@ -11,8 +11,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"github.com/backbeat-temporal/backbeat/contract"
-	"github.com/backbeat-temporal/backbeat/journal/record"
 )
 
 // unavailable is a retryable replication or status failure.
@@ -74,7 +74,7 @@ func TestDurableBackoffSchedule(t *testing.T) {
 	assert.Equal(t, []time.Duration{0, 1 * time.Second, 3 * time.Second, 7 * time.Second, 15 * time.Second,
 		31 * time.Second, 63 * time.Second}, at.at[0], "1, 2, 4 s in the burst, then 8, 16, 32 s on timers")
 	require.Len(t, f.Statuses(), 1)
-	assert.Equal(t, record.StatusCompleted, f.Statuses()[0].Status)
+	assert.Equal(t, bbproto.StatusCompleted, f.Statuses()[0].Status)
 }
 
 // A replication still failing when its retry budget is spent is marked FAILED with the
@@ -100,7 +100,7 @@ func TestDurableBudgetSpentMarksFailed(t *testing.T) {
 		31 * time.Second, 63 * time.Second, 127 * time.Second}, at.at[0])
 	require.Len(t, f.Statuses(), 1)
 	st := f.Statuses()[0]
-	assert.Equal(t, record.StatusFailed, st.Status)
+	assert.Equal(t, bbproto.StatusFailed, st.Status)
 	assert.Equal(t, "target unavailable (gave up after 8 attempts over 2m0s)", st.Reason)
 }
 
@@ -127,7 +127,7 @@ func TestDurableOtherObjectsMoveWhileOneWaits(t *testing.T) {
 
 	var order []string
 	for _, s := range f.Statuses() {
-		order = append(order, s.VersionID+"="+s.Status)
+		order = append(order, s.VersionID+"="+string(s.Status))
 	}
 	assert.Equal(t, []string{"v1=COMPLETED", "v3=COMPLETED", "v4=COMPLETED", "v0=COMPLETED", "v2=COMPLETED"}, order)
 	ev := f.Events()
@@ -214,7 +214,7 @@ func TestBreakerOpensHoldsAndCloses(t *testing.T) {
 	assert.Less(t, attempts["dr"], 40, "attempts on the down site, 10 entries: %d", attempts["dr"])
 	assert.Len(t, f.Statuses(), 11)
 	for _, s := range f.Statuses() {
-		assert.Equal(t, record.StatusCompleted, s.Status)
+		assert.Equal(t, bbproto.StatusCompleted, s.Status)
 	}
 }
 
@@ -239,7 +239,7 @@ func TestDurableStatusWritesBounded(t *testing.T) {
 		assert.Equal(t, 3, s.WaitingCount)
 		for _, w := range s.Waiting {
 			assert.Equal(t, contract.PhaseSetStatus, w.Phase)
-			assert.Equal(t, record.StatusCompleted, w.Status)
+			assert.Equal(t, bbproto.StatusCompleted, w.Status)
 			assert.Equal(t, contract.TargetSource, w.Target)
 		}
 		require.Len(t, s.Breakers, 1)

@@ -13,8 +13,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"github.com/backbeat-temporal/backbeat/contract"
-	"github.com/backbeat-temporal/backbeat/journal/record"
 )
 
 // maxReasonLen bounds a FAILED reason and State.LastError.
@@ -477,10 +477,10 @@ func (r *runner) start(ctx workflow.Context, i int) bool {
 	}
 	if !rec.Pending() {
 		reason := notReplicable(rec)
-		if rec.Replication != nil && rec.Replication.Status == record.StatusPending && rec.VersionID != "" {
+		if rec.Replication != nil && rec.Replication.Status == bbproto.StatusPending && rec.VersionID != "" {
 			// A PENDING version we cannot replicate must not stay PENDING (BB-826).
 			r.setError(entryError(e, reason))
-			r.startStatus(ctx, in, record.StatusFailed, reason)
+			r.startStatus(ctx, in, bbproto.StatusFailed, reason)
 			r.track(in)
 			return false
 		}
@@ -532,7 +532,7 @@ func (r *runner) track(in *inflight) {
 }
 
 // startStatus moves an entry to PhaseSetStatus and starts its status write.
-func (r *runner) startStatus(ctx workflow.Context, in *inflight, status, reason string) {
+func (r *runner) startStatus(ctx workflow.Context, in *inflight, status bbproto.Status, reason string) {
 	ref := in.ref
 	in.status = contract.SetStatusInput{Bucket: ref.Bucket, Key: ref.Key, VersionID: ref.VersionID, Status: status, Reason: reason}
 	ref.Phase = contract.PhaseSetStatus
@@ -570,7 +570,7 @@ func withSummary(o workflow.ActivityOptions, ref contract.EntryRef) workflow.Act
 func summary(ref contract.EntryRef) string {
 	s := fmt.Sprintf("%s/%s@%s (offset %d)", ref.Bucket, ref.Key, ref.VersionID, ref.Offset)
 	if ref.Status != "" {
-		s += " → " + ref.Status
+		s += " → " + string(ref.Status)
 	}
 	return s
 }
@@ -591,7 +591,7 @@ func (r *runner) onDone(ctx workflow.Context, in *inflight, f workflow.Future) {
 		err := f.Get(ctx, &res)
 		if err == nil {
 			r.st.Bytes += res.Bytes
-			r.startStatus(ctx, in, record.StatusCompleted, "")
+			r.startStatus(ctx, in, bbproto.StatusCompleted, "")
 			return
 		}
 		var appErr *temporal.ApplicationError
@@ -605,15 +605,15 @@ func (r *runner) onDone(ctx workflow.Context, in *inflight, f workflow.Future) {
 		r.setError(entryError(e, why))
 		r.log.Error("replication failed: marking the version FAILED", "offset", e.Offset, "bucket", e.Record.Bucket,
 			"key", e.Record.Key, "versionId", e.Record.VersionID, "error", err)
-		r.startStatus(ctx, in, record.StatusFailed, why)
+		r.startStatus(ctx, in, bbproto.StatusFailed, why)
 	case contract.PhaseSetStatus:
 		counter := &r.st.Completed
-		if in.status.Status == record.StatusFailed {
+		if in.status.Status == bbproto.StatusFailed {
 			counter = &r.st.Failed
 		}
 		if err := f.Get(ctx, nil); err != nil {
 			r.st.StatusErrors++
-			r.setError(entryError(e, "could not set status "+in.status.Status+": "+reason(err, r.cfg.StatusRetry, contract.SetStatusNonRetryableErrorTypes())))
+			r.setError(entryError(e, "could not set status "+string(in.status.Status)+": "+reason(err, r.cfg.StatusRetry, contract.SetStatusNonRetryableErrorTypes())))
 			r.log.Error("status write failed for good", "offset", e.Offset, "status", in.status.Status, "error", err)
 		}
 		r.finish(in, counter)
@@ -719,7 +719,7 @@ func writeRef(b *strings.Builder, ref contract.EntryRef) {
 	name := strings.ReplaceAll(truncate(ref.Bucket+"/"+ref.Key+"@"+ref.VersionID, detailsMaxName), "`", "'")
 	fmt.Fprintf(b, "`%s` (%s", name, ref.Phase)
 	if ref.Status != "" {
-		b.WriteString(" " + ref.Status)
+		b.WriteString(" " + string(ref.Status))
 	}
 	fmt.Fprintf(b, " since %s)", ref.Since.UTC().Format(time.RFC3339))
 }
@@ -761,10 +761,10 @@ func entrySize(e contract.Entry) int {
 	return len(b)
 }
 
-func notReplicable(rec *record.Record) string {
+func notReplicable(rec *bbproto.Record) string {
 	status := "none"
 	if rec.Replication != nil {
-		status = rec.Replication.Status
+		status = string(rec.Replication.Status)
 	}
 	return fmt.Sprintf("not replicable: op %q with replication status %s", rec.Op, status)
 }

@@ -24,8 +24,8 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"github.com/backbeat-temporal/backbeat/contract"
-	"github.com/backbeat-temporal/backbeat/journal/record"
 )
 
 const (
@@ -146,11 +146,11 @@ func slow(env *testsuite.TestWorkflowEnvironment, f *fakes, d time.Duration) {
 }
 
 func entry(off int64) contract.Entry {
-	return contract.Entry{Topic: testTopic, Partition: testPartition, Offset: off, Record: record.Record{
-		Seq: uint64(1000 + off), Op: record.OpPut, Bucket: "source-bucket", Key: fmt.Sprintf("key-%d", off),
+	return contract.Entry{Topic: testTopic, Partition: testPartition, Offset: off, Record: bbproto.Record{
+		Seq: uint64(1000 + off), Op: bbproto.OpPut, Bucket: "source-bucket", Key: fmt.Sprintf("key-%d", off),
 		VersionID: fmt.Sprintf("v%d", off), Size: 100 + off, ETag: "etag",
-		Replication: &record.Replication{Status: record.StatusPending, Role: "arn:aws:iam::root:role/r",
-			Destination: "arn:aws:s3:::target-bucket", Content: []string{"DATA", "METADATA"}},
+		Replication: &bbproto.Replication{Status: bbproto.StatusPending, Role: "arn:aws:iam::root:role/r",
+			Destination: "arn:aws:s3:::target-bucket", Content: []bbproto.Content{"DATA", "METADATA"}},
 	}}
 }
 
@@ -339,7 +339,7 @@ func TestRetriesThenFailedThenNext(t *testing.T) {
 	assert.Equal(t, want, f.Events())
 	st := f.Statuses()
 	require.Len(t, st, 3)
-	assert.Equal(t, contract.SetStatusInput{Bucket: "source-bucket", Key: "key-1", VersionID: "v1", Status: record.StatusFailed,
+	assert.Equal(t, contract.SetStatusInput{Bucket: "source-bucket", Key: "key-1", VersionID: "v1", Status: bbproto.StatusFailed,
 		Reason: "target unreachable (attempt 6) (gave up after 6 attempts)"}, st[1])
 }
 
@@ -437,7 +437,7 @@ func TestSetStatusRetriedUntilWritten(t *testing.T) {
 		require.NotNil(t, s.Current, "still writing the status of entry 0")
 		assert.Equal(t, int64(0), s.Current.Offset)
 		assert.Equal(t, contract.PhaseSetStatus, s.Current.Phase)
-		assert.Equal(t, record.StatusCompleted, s.Current.Status)
+		assert.Equal(t, bbproto.StatusCompleted, s.Current.Status)
 		assert.Equal(t, int64(0), s.Processed)
 	})
 	queryAt(t, env, 10*time.Minute, func(s contract.Status) {
@@ -456,19 +456,19 @@ func TestNotReplicableEntries(t *testing.T) {
 	f := &fakes{}
 	env := newEnv(t, f)
 	completed := entry(0)
-	completed.Record.Op = record.OpStatus
-	completed.Record.Replication.Status = record.StatusCompleted
+	completed.Record.Op = bbproto.OpStatus
+	completed.Record.Replication.Status = bbproto.StatusCompleted
 	noRepl := entry(1)
 	noRepl.Record.Replication = nil
 	deleted := entry(2)
-	deleted.Record.Op = record.OpDeleteVersion
+	deleted.Record.Op = bbproto.OpDeleteVersion
 	metaOnly := entry(3)
-	metaOnly.Record.Op = record.OpMetadata
-	metaOnly.Record.Replication.Content = []string{"METADATA"}
+	metaOnly.Record.Op = bbproto.OpMetadata
+	metaOnly.Record.Replication.Content = []bbproto.Content{bbproto.ContentMetadata}
 	retry := entry(4)
-	retry.Record.Op = record.OpStatus // back to PENDING: starter failed retry
+	retry.Record.Op = bbproto.OpStatus // back to PENDING: starter failed retry
 	marker := entry(5)
-	marker.Record.Op = record.OpDeleteMarker
+	marker.Record.Op = bbproto.OpDeleteMarker
 	marker.Record.IsDeleteMarker = true
 	signalAt(env, 0, contract.EntriesSignal{Entries: []contract.Entry{completed, noRepl, deleted, metaOnly, retry, marker}})
 	queryAt(t, env, 30*time.Second, func(s contract.Status) {
@@ -646,7 +646,7 @@ func TestStatusAndDetails(t *testing.T) {
 		assert.Equal(t, 3, s.Backlog)
 		assert.Equal(t, 3*entrySize(entry(10)), s.BacklogBytes)
 		require.NotNil(t, s.Current)
-		assert.Equal(t, contract.EntryRef{Offset: 10, Op: record.OpPut, Bucket: "source-bucket", Key: "key-10", VersionID: "v10",
+		assert.Equal(t, contract.EntryRef{Offset: 10, Op: bbproto.OpPut, Bucket: "source-bucket", Key: "key-10", VersionID: "v10",
 			Phase: contract.PhaseReplicate, Since: s.Current.Since}, *s.Current)
 		assert.Equal(t, int64(12), s.LastOffset)
 		assert.Equal(t, 1, s.Run)
@@ -655,7 +655,7 @@ func TestStatusAndDetails(t *testing.T) {
 	queryAt(t, env, 1500*time.Millisecond, func(s contract.Status) {
 		require.NotNil(t, s.Current)
 		assert.Equal(t, contract.PhaseSetStatus, s.Current.Phase)
-		assert.Equal(t, record.StatusCompleted, s.Current.Status)
+		assert.Equal(t, bbproto.StatusCompleted, s.Current.Status)
 		assert.Equal(t, int64(110), s.Bytes)
 	})
 	env.RegisterDelayedCallback(func() {
@@ -1069,7 +1069,7 @@ func TestWindowFailingObjectBlocksOnlyItsLaterVersions(t *testing.T) {
 		require.NotNil(t, s.Current)
 		assert.Equal(t, int64(0), s.Current.Offset, "the oldest entry in flight")
 		assert.Equal(t, contract.PhaseSetStatus, s.Current.Phase)
-		assert.Equal(t, record.StatusFailed, s.Current.Status)
+		assert.Equal(t, bbproto.StatusFailed, s.Current.Status)
 		assert.Equal(t, []int64{0}, refOffsets(s.InFlight), "B and C done; A's later versions wait")
 		assert.Equal(t, int64(4), s.Completed)
 		assert.Equal(t, 3, s.Backlog)
@@ -1098,7 +1098,7 @@ func TestWindowFailingObjectBlocksOnlyItsLaterVersions(t *testing.T) {
 	assert.Equal(t, "target unreachable (gave up after 3 attempts)", st.Reason)
 	completed := 0
 	for _, s := range f.Statuses() {
-		if s.Status == record.StatusCompleted {
+		if s.Status == bbproto.StatusCompleted {
 			completed++
 		}
 	}
@@ -1232,7 +1232,7 @@ func TestWindowStatusAndDetails(t *testing.T) {
 		assert.Equal(t, s.InFlight[0], *s.Current, "Current is the oldest in flight")
 		phases := map[int64]string{}
 		for _, r := range s.InFlight {
-			phases[r.Offset] = r.Phase + " " + r.Status
+			phases[r.Offset] = r.Phase + " " + string(r.Status)
 		}
 		assert.Equal(t, map[int64]string{0: "set-status COMPLETED", 1: "replicate ", 2: "set-status COMPLETED",
 			3: "replicate ", 4: "set-status COMPLETED"}, phases)
@@ -1260,12 +1260,12 @@ func TestWindowNotReplicableEntries(t *testing.T) {
 	f := &fakes{}
 	env := newEnv(t, f)
 	completed := entry(0)
-	completed.Record.Op = record.OpStatus
-	completed.Record.Replication.Status = record.StatusCompleted
+	completed.Record.Op = bbproto.OpStatus
+	completed.Record.Replication.Status = bbproto.StatusCompleted
 	noRepl := entry(1)
 	noRepl.Record.Replication = nil
 	deleted := entry(2)
-	deleted.Record.Op = record.OpDeleteVersion
+	deleted.Record.Op = bbproto.OpDeleteVersion
 	put := entry(3)
 	signalAt(env, 0, contract.EntriesSignal{Entries: []contract.Entry{completed, noRepl, deleted, put, entry(4)}})
 	queryAt(t, env, 30*time.Second, func(s contract.Status) {
@@ -1361,7 +1361,7 @@ func TestRegularStatusActivity(t *testing.T) {
 	assert.Equal(t, 1, f.count("Sv2=COMPLETED#"), "fail-fast: not retried")
 	st := f.Statuses()
 	require.Len(t, st, 3)
-	assert.Equal(t, contract.SetStatusInput{Bucket: "source-bucket", Key: "key-1", VersionID: "v1", Status: record.StatusFailed,
+	assert.Equal(t, contract.SetStatusInput{Bucket: "source-bucket", Key: "key-1", VersionID: "v1", Status: bbproto.StatusFailed,
 		Reason: "AccessDenied: denied (not retried)"}, st[1])
 	regular, local := calls.get()
 	assert.Equal(t, 4+3, regular, "every attempt a regular activity")
@@ -1465,7 +1465,7 @@ func signalOf(es ...contract.Entry) contract.EntriesSignal {
 func statusesByVersion(f *fakes) map[string][]string {
 	out := map[string][]string{}
 	for _, s := range f.Statuses() {
-		out[s.VersionID] = append(out[s.VersionID], s.Status)
+		out[s.VersionID] = append(out[s.VersionID], string(s.Status))
 	}
 	return out
 }
@@ -1492,9 +1492,9 @@ func TestDedupeByJournalPositionAcrossOffsetReset(t *testing.T) {
 	})
 	runUntil(t, env, params(contract.Config{}), time.Minute)
 
-	want := map[string][]string{"v5": {record.StatusCompleted}}
+	want := map[string][]string{"v5": {string(bbproto.StatusCompleted)}}
 	for seq := 1; seq <= 8; seq++ {
-		want[fmt.Sprintf("s%d", seq)] = []string{record.StatusCompleted}
+		want[fmt.Sprintf("s%d", seq)] = []string{string(bbproto.StatusCompleted)}
 	}
 	assert.Equal(t, want, statusesByVersion(f), "every version replicated and marked once")
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/backbeat-temporal/backbeat/bbproto/bbclient"
 	"io"
 	"net"
 	"net/http"
@@ -21,7 +22,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
@@ -196,24 +196,22 @@ func (p *Process) Client(acct Account) *s3.Client {
 	})
 }
 
+// BBClient returns a client of the privileged routes signed as the Replication account.
+func (p *Process) BBClient() *bbclient.Client {
+	c, err := bbclient.New(bbclient.Config{Endpoint: p.URL,
+		Credentials: credentials.NewStaticCredentialsProvider(Replication.AccessKey, Replication.SecretKey, "")})
+	if err != nil {
+		panic(err) // the URL is ours and the credentials are set: cannot fail
+	}
+	return c
+}
+
 // Backbeat sends a signed request (as the Replication account, UNSIGNED-PAYLOAD) to a
 // privileged route: path is what follows /_/backbeat/, including any query, with the key
-// already escaped (it is signed as sent, as S3 clients do).
+// already escaped (it is signed as sent, as S3 clients do). The answer is returned
+// whatever its status.
 func (p *Process) Backbeat(ctx context.Context, method, path string, body io.Reader, hdr http.Header) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, p.URL+"/_/backbeat/"+path, body)
-	if err != nil {
-		return nil, err
-	}
-	for k, v := range hdr {
-		req.Header[k] = v
-	}
-	const unsigned = "UNSIGNED-PAYLOAD"
-	req.Header.Set("X-Amz-Content-Sha256", unsigned)
-	creds := aws.Credentials{AccessKeyID: Replication.AccessKey, SecretAccessKey: Replication.SecretKey}
-	if err := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }).SignHTTP(ctx, creds, req, unsigned, "s3", "us-east-1", time.Now()); err != nil {
-		return nil, fmt.Errorf("sign: %w", err)
-	}
-	return http.DefaultClient.Do(req)
+	return p.BBClient().Raw(ctx, method, path, body, hdr)
 }
 
 func freeAddr(t testing.TB) string {

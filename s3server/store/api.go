@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/backbeat-temporal/backbeat/bbproto"
 )
 
 // Versioning states of a bucket, as S3 names them. The zero value means the bucket has
@@ -26,31 +28,6 @@ const (
 // NullVersionID is the version id of the version written while versioning is off or
 // suspended.
 const NullVersionID = "null"
-
-// Replication statuses of a version.
-const (
-	StatusPending    = "PENDING"
-	StatusProcessing = "PROCESSING"
-	StatusCompleted  = "COMPLETED"
-	StatusFailed     = "FAILED"
-	StatusReplica    = "REPLICA"
-)
-
-// Journal operations (Record.Op).
-const (
-	OpPut           = "put"            // a new object version (or a replica) was written
-	OpDeleteMarker  = "delete-marker"  // a delete marker was written
-	OpDeleteVersion = "delete-version" // a specific version was removed
-	OpMetadata      = "metadata"       // tags or metadata of an existing version changed
-	OpStatus        = "status"         // the replication status of a version changed
-	OpBucket        = "bucket"         // a bucket was created, deleted or reconfigured
-)
-
-// Replication content kinds (Replication.Content).
-const (
-	ContentData     = "DATA"
-	ContentMetadata = "METADATA"
-)
 
 // Sentinel errors. Handlers map them to S3 error codes.
 var (
@@ -153,52 +130,16 @@ type Bucket struct {
 	Policy []byte `json:"policy,omitempty"`
 }
 
-// Replication is a version's replication info (a system field, never user metadata).
-type Replication struct {
-	Status      string   `json:"status"`
-	Role        string   `json:"role,omitempty"`
-	Destination string   `json:"destination,omitempty"` // bucket ARN
-	Site        string   `json:"site,omitempty"`
-	Content     []string `json:"content,omitempty"` // ["DATA","METADATA"] or ["METADATA"]
-	RuleID      string   `json:"ruleId,omitempty"`
-	Reason      string   `json:"reason,omitempty"` // why FAILED
-	// SourceBucket and SourceAccount name the source of a replica (status REPLICA): the
-	// bucket and the account owning it. Empty on replicas written before they were
-	// recorded.
-	SourceBucket  string `json:"sourceBucket,omitempty"`
-	SourceAccount string `json:"sourceAccount,omitempty"`
-	// StatusTime is when Status was last written (the sweeper's threshold counts from
-	// it; a re-drive resets it). Zero on versions written before it was recorded.
-	StatusTime time.Time `json:"statusTime,omitzero"`
-	// PendingSince is when the version last became PENDING coming from no status,
-	// COMPLETED or FAILED: kept while it stays PENDING or PROCESSING (a re-drive keeps
-	// it), zero otherwise and on versions written before it was recorded.
-	PendingSince time.Time `json:"pendingSince,omitzero"`
-}
+// Replication is a version's replication info (a system field, never user metadata):
+// the protocol's type, stored as is.
+type Replication = bbproto.Replication
 
 // Part is one data segment of a version: a blob file and its size. A single-PUT object
 // has one part; a completed multipart upload has one per uploaded part.
-type Part struct {
-	Blob string `json:"blob"`
-	Size int64  `json:"size"`
-	ETag string `json:"etag"` // hex MD5 of the part, unquoted
-}
+type Part = bbproto.Part
 
 // ObjectMeta is what a client sets on a version: content headers, user metadata, tags.
-type ObjectMeta struct {
-	ContentType        string            `json:"contentType,omitempty"`
-	ContentEncoding    string            `json:"contentEncoding,omitempty"`
-	ContentDisposition string            `json:"contentDisposition,omitempty"`
-	ContentLanguage    string            `json:"contentLanguage,omitempty"`
-	CacheControl       string            `json:"cacheControl,omitempty"`
-	Expires            string            `json:"expires,omitempty"`
-	UserMetadata       map[string]string `json:"userMetadata,omitempty"` // keys lower-case, without x-amz-meta-
-	Tags               map[string]string `json:"tags,omitempty"`
-	StorageClass       string            `json:"storageClass,omitempty"`
-	// Checksums holds the client-sent full-object checksums by algorithm
-	// ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"), base64 as sent.
-	Checksums map[string]string `json:"checksums,omitempty"`
-}
+type ObjectMeta = bbproto.ObjectMeta
 
 // Version is one object version or delete marker.
 type Version struct {
@@ -303,20 +244,5 @@ type CompletePart struct {
 // MinPartSize is the smallest allowed size of every part but the last (5 MiB, as S3).
 const MinPartSize = 5 << 20
 
-// Record is one journal record, in the JSON format of DESIGN.md.
-type Record struct {
-	Seq            uint64            `json:"seq"`
-	Time           time.Time         `json:"time"`
-	Op             string            `json:"op"`
-	Bucket         string            `json:"bucket"`
-	Key            string            `json:"key,omitempty"`
-	VersionID      string            `json:"versionId,omitempty"`
-	Size           int64             `json:"size"`
-	ETag           string            `json:"etag,omitempty"`
-	ContentType    string            `json:"contentType,omitempty"`
-	UserMetadata   map[string]string `json:"userMetadata,omitempty"`
-	Tags           map[string]string `json:"tags,omitempty"`
-	IsDeleteMarker bool              `json:"isDeleteMarker"`
-	LastModified   time.Time         `json:"lastModified"`
-	Replication    *Replication      `json:"replication,omitempty"`
-}
+// Record is one journal record (the protocol's record, stored as is).
+type Record = bbproto.Record

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -79,7 +81,7 @@ func (w *wtx) bucket(name string) (*Bucket, *bucketData, error) {
 }
 
 // CreateBucket creates a bucket owned by owner. ErrBucketAlreadyOwnedByYou when owner
-// already has it, ErrBucketExists when another account has it. Journaled (OpBucket).
+// already has it, ErrBucketExists when another account has it. Journaled (bbproto.OpBucket).
 func (s *Store) CreateBucket(ctx context.Context, name, owner string) (*Bucket, error) {
 	if name == "" {
 		return nil, fmt.Errorf("store: create bucket: empty name")
@@ -110,7 +112,7 @@ func (s *Store) CreateBucket(ctx context.Context, name, owner string) (*Bucket, 
 			}
 		}
 		out = b
-		return w.appendRecord(&Record{Op: OpBucket, Bucket: name})
+		return w.appendRecord(&Record{Op: bbproto.OpBucket, Bucket: name})
 	})
 	if err != nil {
 		return nil, err
@@ -153,7 +155,7 @@ func (s *Store) ListBuckets(ctx context.Context) ([]*Bucket, error) {
 
 // DeleteBucket deletes an empty bucket (no versions, no delete markers):
 // ErrBucketNotEmpty otherwise. Its incomplete multipart uploads are removed with it, part
-// blobs included, as S3 does. Journaled (OpBucket).
+// blobs included, as S3 does. Journaled (bbproto.OpBucket).
 func (s *Store) DeleteBucket(ctx context.Context, name string) error {
 	var removed []string
 	err := s.update(ctx, func(w *wtx) error {
@@ -183,7 +185,7 @@ func (s *Store) DeleteBucket(ctx context.Context, name string) error {
 		if err := w.data.DeleteBucket([]byte(name)); err != nil {
 			return fmt.Errorf("store: delete bucket %s: %w", name, err)
 		}
-		return w.appendRecord(&Record{Op: OpBucket, Bucket: name})
+		return w.appendRecord(&Record{Op: bbproto.OpBucket, Bucket: name})
 	})
 	if err != nil {
 		return err
@@ -194,7 +196,7 @@ func (s *Store) DeleteBucket(ctx context.Context, name string) error {
 
 // UpdateBucket applies fn to the stored bucket in one transaction and stores the result
 // (versioning, replication config, tags). fn may return an error to abort: it is returned
-// as is. The name, owner and creation time cannot be changed. Journaled (OpBucket).
+// as is. The name, owner and creation time cannot be changed. Journaled (bbproto.OpBucket).
 func (s *Store) UpdateBucket(ctx context.Context, name string, fn func(b *Bucket) error) (*Bucket, error) {
 	var out *Bucket
 	err := s.update(ctx, func(w *wtx) error {
@@ -211,7 +213,7 @@ func (s *Store) UpdateBucket(ctx context.Context, name string, fn func(b *Bucket
 			return err
 		}
 		out = b
-		return w.appendRecord(&Record{Op: OpBucket, Bucket: name})
+		return w.appendRecord(&Record{Op: bbproto.OpBucket, Bucket: name})
 	})
 	if err != nil {
 		return nil, err

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -31,7 +33,7 @@ func (w *wtx) appendRecord(rec *Record) error {
 }
 
 // recordOf returns the journal record of op on v (Seq and Time are set by appendRecord).
-func recordOf(op string, v *Version) *Record {
+func recordOf(op bbproto.Op, v *Version) *Record {
 	return &Record{
 		Op:             op,
 		Bucket:         v.Bucket,

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,8 +48,8 @@ func TestJournalGapFreeAcrossReopen(t *testing.T) {
 	for i, r := range recs {
 		assert.Equal(t, uint64(i+1), r.Seq)
 	}
-	assert.Equal(t, OpBucket, recs[0].Op)
-	assert.Equal(t, OpPut, recs[7].Op)
+	assert.Equal(t, bbproto.OpBucket, recs[0].Op)
+	assert.Equal(t, bbproto.OpPut, recs[7].Op)
 	assert.Equal(t, v.VersionID, recs[7].VersionID)
 	assert.Equal(t, v.LastModified, recs[7].LastModified)
 

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+
 	"bytes"
 	"cmp"
 	"context"
@@ -196,7 +198,7 @@ func normETag(s string) string { return strings.ToLower(strings.Trim(s, `"`)) }
 // CompleteUpload checks parts (ascending numbers: ErrInvalidPartOrder; each must exist
 // with that ETag: ErrInvalidPart; all but the last ≥ MinPartSize: ErrEntityTooSmall),
 // writes the version exactly like PutObject (ETag "md5-of-md5s-N"), removes the upload
-// and the blobs of parts not used. Journaled (OpPut). With replica non-nil the version is
+// and the blobs of parts not used. Journaled (bbproto.OpPut). With replica non-nil the version is
 // written as PutReplica writes it (replica's VersionID, LastModified, Meta, Source; its
 // Parts/ETag/Size are ignored and taken from the upload), for large replicas sent in parts.
 func (s *Store) CompleteUpload(ctx context.Context, bucket, key, uploadID string, parts []CompletePart, replica *ReplicaInput) (*Version, error) {
@@ -283,7 +285,7 @@ func (s *Store) CompleteUpload(ctx context.Context, bucket, key, uploadID string
 		} else {
 			v.LastModified = w.now()
 			v.UploadID = uploadID
-			replaced, err = w.writeNew(b, d, v, OpPut)
+			replaced, err = w.writeNew(b, d, v, bbproto.OpPut)
 		}
 		if err != nil {
 			return err

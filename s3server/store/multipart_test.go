@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+
 	"bytes"
 	"context"
 	"crypto/md5"
@@ -72,7 +74,7 @@ func TestMultipartComplete(t *testing.T) {
 	assert.False(t, blobExists(s, unused.Blob), "the blob of a part not used is removed")
 	assert.True(t, blobExists(s, p1.Blob))
 	rec := lastRecord(t, s)
-	assert.Equal(t, OpPut, rec.Op)
+	assert.Equal(t, bbproto.OpPut, rec.Op)
 	assert.Equal(t, v.ETag, rec.ETag)
 	assert.Equal(t, head+1, rec.Seq)
 
@@ -156,16 +158,16 @@ func TestMultipartReplica(t *testing.T) {
 	id := formatOrder(1_700_000_000_000_000_000, 42)
 	v, err := s.CompleteUpload(ctx, "b", "k", up.ID, []CompletePart{{1, p.ETag}}, &ReplicaInput{
 		VersionID: id, Owner: "alice", Meta: ObjectMeta{ContentType: "x/y"},
-		Source: &Replication{Status: StatusCompleted, Role: "arn:role"}})
+		Source: &Replication{Status: bbproto.StatusCompleted, Role: "arn:role"}})
 	require.NoError(t, err)
 	assert.Equal(t, id, v.VersionID)
-	assert.Equal(t, StatusReplica, v.Replication.Status)
+	assert.Equal(t, bbproto.StatusReplica, v.Replication.Status)
 	assert.Equal(t, "arn:role", v.Replication.Role)
 	got, err := s.GetVersion(ctx, "b", "k", id)
 	require.NoError(t, err)
 	assert.Equal(t, "x/y", got.Meta.ContentType)
 	assert.Equal(t, "replica data", readData(t, s, got))
-	assert.Equal(t, StatusReplica, lastRecord(t, s).Replication.Status)
+	assert.Equal(t, bbproto.StatusReplica, lastRecord(t, s).Replication.Status)
 }
 
 func TestBlobs(t *testing.T) {

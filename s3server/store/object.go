@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -122,7 +124,7 @@ func unusedBlobs(old, v *Version) []string {
 // versioning-enabled bucket, otherwise the null version replacing the previous one. The
 // replication info comes from the policy. It journals op and returns the blobs no longer
 // referenced.
-func (w *wtx) writeNew(b *Bucket, d *bucketData, v *Version, op string) ([]string, error) {
+func (w *wtx) writeNew(b *Bucket, d *bucketData, v *Version, op bbproto.Op) ([]string, error) {
 	var (
 		removed  []string
 		old      *Version
@@ -138,7 +140,7 @@ func (w *wtx) writeNew(b *Bucket, d *bucketData, v *Version, op string) ([]strin
 	}
 	if p := w.s.opts.Policy; p != nil {
 		v.Replication = p(b, v.Key, v.Meta.Tags, v.IsDeleteMarker)
-		v.Replication.stamp(w.now())
+		stamp(v.Replication, w.now())
 	}
 	order := w.newOrder(d.versions, v.Key)
 	if b.Versioning == VersioningEnabled {
@@ -177,7 +179,7 @@ func (s *Store) removeBlobs(ids []string) {
 
 // PutObject writes a new version (Enabled: a new version id; unversioned or Suspended:
 // the null version, replacing any previous null version). Replication is set from
-// Options.Policy (PENDING when an Enabled rule matches). Journaled (OpPut). The blobs of
+// Options.Policy (PENDING when an Enabled rule matches). Journaled (bbproto.OpPut). The blobs of
 // a replaced null version are deleted by the store after commit. Size is the sum of the
 // part sizes when there are parts. ErrInvalidKey for a key the store cannot hold. On
 // error the caller still owns in.Parts (RemoveBlobs them; Open removes any left over).
@@ -208,7 +210,7 @@ func (s *Store) PutObject(ctx context.Context, in PutInput) (*Version, error) {
 			Meta:         in.Meta,
 			Parts:        in.Parts,
 		}
-		removed, err = w.writeNew(b, d, v, OpPut)
+		removed, err = w.writeNew(b, d, v, bbproto.OpPut)
 		out = v
 		return err
 	})
@@ -246,14 +248,14 @@ func (s *Store) GetVersion(ctx context.Context, bucket, key, versionID string) (
 	return out, nil
 }
 
-// DeleteObject with versionID "": Enabled → a new delete marker (OpDeleteMarker, PENDING
+// DeleteObject with versionID "": Enabled → a new delete marker (bbproto.OpDeleteMarker, PENDING
 // when a rule with DeleteMarkerReplication matches, decided by Policy with
 // deleteMarker=true); Suspended → a null delete marker replacing the null version;
-// unversioned → removes the null version (OpDeleteVersion), no error when absent.
-// With a versionID: removes that version or delete marker (OpDeleteVersion); when it
+// unversioned → removes the null version (bbproto.OpDeleteVersion), no error when absent.
+// With a versionID: removes that version or delete marker (bbproto.OpDeleteVersion); when it
 // does not exist the result is zero and the error nil (S3 answers 204 for that too).
 // A delete that removes nothing writes no journal record. Delete markers are owned by
-// the bucket owner. OpDeleteVersion records carry no replication info (a removed version
+// the bucket owner. bbproto.OpDeleteVersion records carry no replication info (a removed version
 // is never replicated).
 func (s *Store) DeleteObject(ctx context.Context, bucket, key, versionID string) (DeleteResult, error) {
 	if err := checkKey(key); err != nil {
@@ -277,7 +279,7 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key, versionID string)
 				LastModified:   w.now(),
 				Owner:          b.Owner,
 			}
-			removed, err = w.writeNew(b, d, v, OpDeleteMarker)
+			removed, err = w.writeNew(b, d, v, bbproto.OpDeleteMarker)
 			res = DeleteResult{VersionID: v.VersionID, DeleteMarker: true}
 			return err
 		}
@@ -298,7 +300,7 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key, versionID string)
 		}
 		removed = unusedBlobs(v, nil)
 		res = DeleteResult{VersionID: v.VersionID, DeleteMarker: v.IsDeleteMarker}
-		rec := recordOf(OpDeleteVersion, v)
+		rec := recordOf(bbproto.OpDeleteVersion, v)
 		rec.Replication = nil
 		return w.appendRecord(rec)
 	})
@@ -310,7 +312,7 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key, versionID string)
 }
 
 // PutTags replaces a version's tags (versionID "" = latest; a delete marker →
-// *DeleteMarkerError). Journaled (OpMetadata); when Policy matches, the version's
+// *DeleteMarkerError). Journaled (bbproto.OpMetadata); when Policy matches, the version's
 // replication becomes PENDING with Content ["METADATA"] (data is not re-copied). The
 // replication info of a replica (status REPLICA) is never changed. Returns the version id
 // changed.
@@ -337,13 +339,13 @@ func (s *Store) PutTags(ctx context.Context, bucket, key, versionID string, tags
 			return &DeleteMarkerError{VersionID: v.VersionID, LastModified: v.LastModified}
 		}
 		v.Meta.Tags = tags
-		if p := w.s.opts.Policy; p != nil && (v.Replication == nil || v.Replication.Status != StatusReplica) {
+		if p := w.s.opts.Policy; p != nil && (v.Replication == nil || v.Replication.Status != bbproto.StatusReplica) {
 			if r := p(b, key, tags, false); r != nil {
-				r.Status = StatusPending
-				r.Content = []string{ContentMetadata}
+				r.Status = bbproto.StatusPending
+				r.Content = []bbproto.Content{bbproto.ContentMetadata}
 				r.Reason = ""
-				r.PendingSince = v.Replication.pendingSince()
-				r.setStatus(StatusPending, w.now())
+				r.PendingSince = pendingSince(v.Replication)
+				setStatus(r, bbproto.StatusPending, w.now())
 				v.Replication = r
 			}
 		}
@@ -351,7 +353,7 @@ func (s *Store) PutTags(ctx context.Context, bucket, key, versionID string, tags
 			return err
 		}
 		id = v.VersionID
-		return w.appendRecord(recordOf(OpMetadata, v))
+		return w.appendRecord(recordOf(bbproto.OpMetadata, v))
 	})
 	if err != nil {
 		return "", err
@@ -418,17 +420,14 @@ func (s *Store) WalkVersions(ctx context.Context, bucket string, opts WalkOption
 	})
 }
 
-// validStatuses are the statuses SetReplicationStatus accepts.
-var validStatuses = map[string]bool{StatusPending: true, StatusProcessing: true, StatusCompleted: true, StatusFailed: true}
-
 // SetReplicationStatus sets a version's replication status (PROCESSING, COMPLETED, FAILED
 // with reason, or PENDING again for a retry). ErrNoSuchVersion when the version is gone.
-// Journaled (OpStatus) with the version's replication info. versionID "" means the
+// Journaled (bbproto.OpStatus) with the version's replication info. versionID "" means the
 // latest version. A version without replication info gets some: when the status is
 // PENDING (a backfill) it comes from the Policy when a rule matches, else it holds just
 // the status. The reason is kept for FAILED and cleared otherwise.
-func (s *Store) SetReplicationStatus(ctx context.Context, bucket, key, versionID, status, reason string) (*Version, error) {
-	if !validStatuses[status] {
+func (s *Store) SetReplicationStatus(ctx context.Context, bucket, key, versionID string, status bbproto.Status, reason string) (*Version, error) {
+	if !status.Settable() {
 		return nil, fmt.Errorf("store: invalid replication status %q", status)
 	}
 	if err := checkKey(key); err != nil {
@@ -448,7 +447,7 @@ func (s *Store) SetReplicationStatus(ctx context.Context, bucket, key, versionID
 
 // setStatus is SetReplicationStatus (and SetReplicationStatuses for one version) inside
 // a write transaction: every check that can fail comes before the write.
-func (w *wtx) setStatus(bucket, key, versionID, status, reason string) (*Version, error) {
+func (w *wtx) setStatus(bucket, key, versionID string, status bbproto.Status, reason string) (*Version, error) {
 	b, d, err := w.bucket(bucket)
 	if err != nil {
 		return nil, err
@@ -460,28 +459,28 @@ func (w *wtx) setStatus(bucket, key, versionID, status, reason string) (*Version
 	if err != nil {
 		return nil, err
 	}
-	if v.Replication == nil && status == StatusPending && w.s.opts.Policy != nil {
+	if v.Replication == nil && status == bbproto.StatusPending && w.s.opts.Policy != nil {
 		v.Replication = w.s.opts.Policy(b, key, v.Meta.Tags, v.IsDeleteMarker)
 	}
 	if v.Replication == nil {
 		v.Replication = &Replication{}
 	}
-	v.Replication.setStatus(status, w.now())
+	setStatus(v.Replication, status, w.now())
 	v.Replication.Reason = ""
-	if status == StatusFailed {
+	if status == bbproto.StatusFailed {
 		v.Replication.Reason = reason
 	}
 	if err := w.putJSON(d.versions, versionKey(key, order), v); err != nil {
 		return nil, err
 	}
-	return v, w.appendRecord(recordOf(OpStatus, v))
+	return v, w.appendRecord(recordOf(bbproto.OpStatus, v))
 }
 
 // PutReplica writes a replica version or delete marker keeping the source's version id
 // and last-modified time, with replication status REPLICA. Versions of a key stay
 // ordered by the source's order (the version id's order) even when an older replica
 // arrives after a newer one. Writing a version id that already exists replaces it
-// (idempotent re-run). Journaled (OpPut or OpDeleteMarker, status REPLICA; OpMetadata for
+// (idempotent re-run). Journaled (bbproto.OpPut or bbproto.OpDeleteMarker, status REPLICA; bbproto.OpMetadata for
 // MetadataOnly). The bucket must have versioning Enabled (ErrVersioningNotEnabled), except
 // for MetadataOnly.
 func (s *Store) PutReplica(ctx context.Context, in ReplicaInput) (*Version, error) {
@@ -514,7 +513,7 @@ func (s *Store) PutReplica(ctx context.Context, in ReplicaInput) (*Version, erro
 				return err
 			}
 			out = v
-			return w.appendRecord(recordOf(OpMetadata, v))
+			return w.appendRecord(recordOf(bbproto.OpMetadata, v))
 		}
 		v := &Version{
 			Bucket:         in.Bucket,
@@ -559,7 +558,7 @@ func checkReplica(in *ReplicaInput) error {
 func checkReplicaOf(old *Version, in *ReplicaInput) error {
 	r := old.Replication
 	conflict := &ReplicaConflictError{Bucket: old.Bucket, Key: old.Key, VersionID: old.VersionID}
-	if r == nil || r.Status != StatusReplica {
+	if r == nil || r.Status != bbproto.StatusReplica {
 		return conflict
 	}
 	if r.SourceBucket == "" && r.SourceAccount == "" {
@@ -604,7 +603,7 @@ func (w *wtx) writeReplica(b *Bucket, d *bucketData, v *Version, in *ReplicaInpu
 		*r = *src
 		r.Content = slices.Clone(src.Content)
 	}
-	r.Status = StatusReplica
+	r.Status = bbproto.StatusReplica
 	r.Reason = ""
 	r.SourceBucket, r.SourceAccount = in.SourceBucket, in.SourceAccount
 	v.Replication = r
@@ -621,9 +620,9 @@ func (w *wtx) writeReplica(b *Bucket, d *bucketData, v *Version, in *ReplicaInpu
 	}
 	lorder, _ := d.latest(v.Key)
 	v.IsLatest = lorder == order
-	op := OpPut
+	op := bbproto.OpPut
 	if v.IsDeleteMarker {
-		op = OpDeleteMarker
+		op = bbproto.OpDeleteMarker
 	}
 	return removed, w.appendRecord(recordOf(op, v))
 }

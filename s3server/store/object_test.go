@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+
 	"context"
 	"errors"
 	"testing"
@@ -37,7 +39,7 @@ func TestUnversionedPutReplacesNullVersion(t *testing.T) {
 	assert.Equal(t, DeleteResult{VersionID: NullVersionID}, res)
 	assert.False(t, blobExists(s, v2.Parts[0].Blob))
 	rec := lastRecord(t, s)
-	assert.Equal(t, OpDeleteVersion, rec.Op)
+	assert.Equal(t, bbproto.OpDeleteVersion, rec.Op)
 	head := rec.Seq
 	res, err = s.DeleteObject(ctx, "b", "k", "")
 	require.NoError(t, err)
@@ -95,7 +97,7 @@ func TestEnabledVersioning(t *testing.T) {
 	_, err = s.GetVersion(ctx, "b", "k", res.VersionID)
 	require.ErrorAs(t, err, &dm, "a delete marker by id is a DeleteMarkerError too")
 	rec := lastRecord(t, s)
-	assert.Equal(t, OpDeleteMarker, rec.Op)
+	assert.Equal(t, bbproto.OpDeleteMarker, rec.Op)
 	assert.True(t, rec.IsDeleteMarker)
 	assert.Equal(t, res.VersionID, rec.VersionID)
 
@@ -125,7 +127,7 @@ func TestEnabledVersioning(t *testing.T) {
 	assert.Equal(t, ids[1], got.VersionID)
 	assert.True(t, got.IsLatest)
 	rec = lastRecord(t, s)
-	assert.Equal(t, OpDeleteVersion, rec.Op)
+	assert.Equal(t, bbproto.OpDeleteVersion, rec.Op)
 	assert.Equal(t, ids[2], rec.VersionID)
 	assert.Equal(t, int64(1), rec.Size)
 
@@ -306,7 +308,7 @@ func TestBuckets(t *testing.T) {
 	// Bucket operations are journaled with the bucket only.
 	var ops []string
 	for _, r := range journal(t, s, 0) {
-		if r.Op == OpBucket {
+		if r.Op == bbproto.OpBucket {
 			assert.Empty(t, r.Key)
 			ops = append(ops, r.Bucket)
 		}
@@ -323,8 +325,8 @@ func testPolicy(b *Bucket, key string, tags map[string]string, deleteMarker bool
 	if deleteMarker && b.Tags["dm"] == "" {
 		return nil
 	}
-	return &Replication{Status: StatusPending, Role: "arn:role", Destination: "arn:aws:s3:::target",
-		RuleID: "r1", Content: []string{ContentData, ContentMetadata}}
+	return &Replication{Status: bbproto.StatusPending, Role: "arn:role", Destination: "arn:aws:s3:::target",
+		RuleID: "r1", Content: []bbproto.Content{bbproto.ContentData, bbproto.ContentMetadata}}
 }
 
 func TestReplicationPolicyAndTags(t *testing.T) {
@@ -336,11 +338,11 @@ func TestReplicationPolicyAndTags(t *testing.T) {
 
 	v := put(t, s, "b", "k", "x")
 	require.NotNil(t, v.Replication)
-	assert.Equal(t, StatusPending, v.Replication.Status)
+	assert.Equal(t, bbproto.StatusPending, v.Replication.Status)
 	rec := lastRecord(t, s)
-	assert.Equal(t, OpPut, rec.Op)
+	assert.Equal(t, bbproto.OpPut, rec.Op)
 	require.NotNil(t, rec.Replication)
-	assert.Equal(t, []string{ContentData, ContentMetadata}, rec.Replication.Content)
+	assert.Equal(t, []bbproto.Content{bbproto.ContentData, bbproto.ContentMetadata}, rec.Replication.Content)
 	assert.Equal(t, "arn:aws:s3:::target", rec.Replication.Destination)
 	assert.Equal(t, v.ETag, rec.ETag)
 	assert.Equal(t, "text/plain", rec.ContentType)
@@ -348,7 +350,7 @@ func TestReplicationPolicyAndTags(t *testing.T) {
 	skipped := put(t, s, "b", "skip/k", "x")
 	assert.Nil(t, skipped.Replication)
 
-	_, err := s.SetReplicationStatus(ctx, "b", "k", v.VersionID, StatusCompleted, "")
+	_, err := s.SetReplicationStatus(ctx, "b", "k", v.VersionID, bbproto.StatusCompleted, "")
 	require.NoError(t, err)
 
 	// Tagging journals a metadata-only replication, leaving the data alone.
@@ -356,16 +358,16 @@ func TestReplicationPolicyAndTags(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, v.VersionID, id)
 	rec = lastRecord(t, s)
-	assert.Equal(t, OpMetadata, rec.Op)
+	assert.Equal(t, bbproto.OpMetadata, rec.Op)
 	assert.Equal(t, map[string]string{"color": "blue"}, rec.Tags)
 	require.NotNil(t, rec.Replication)
-	assert.Equal(t, StatusPending, rec.Replication.Status)
-	assert.Equal(t, []string{ContentMetadata}, rec.Replication.Content)
+	assert.Equal(t, bbproto.StatusPending, rec.Replication.Status)
+	assert.Equal(t, []bbproto.Content{bbproto.ContentMetadata}, rec.Replication.Content)
 	got, err := s.GetVersion(ctx, "b", "k", v.VersionID)
 	require.NoError(t, err)
 	assert.Equal(t, v.Parts, got.Parts)
 	assert.Equal(t, map[string]string{"color": "blue"}, got.Meta.Tags)
-	assert.Equal(t, []string{ContentMetadata}, got.Replication.Content)
+	assert.Equal(t, []bbproto.Content{bbproto.ContentMetadata}, got.Replication.Content)
 
 	// Without a match the replication info is kept as is.
 	_, err = s.PutTags(ctx, "b", "skip/k", "", map[string]string{"a": "b"})
@@ -385,9 +387,9 @@ func TestReplicationPolicyAndTags(t *testing.T) {
 	_, err = s.DeleteObject(ctx, "b", "k", "")
 	require.NoError(t, err)
 	rec = lastRecord(t, s)
-	assert.Equal(t, OpDeleteMarker, rec.Op)
+	assert.Equal(t, bbproto.OpDeleteMarker, rec.Op)
 	require.NotNil(t, rec.Replication)
-	assert.Equal(t, StatusPending, rec.Replication.Status)
+	assert.Equal(t, bbproto.StatusPending, rec.Replication.Status)
 
 	_, err = s.PutTags(ctx, "b", "k", "bogus", nil)
 	assert.ErrorIs(t, err, ErrNoSuchVersion)
@@ -403,35 +405,35 @@ func TestSetReplicationStatus(t *testing.T) {
 	newBucket(t, s, "b", VersioningEnabled)
 	v := put(t, s, "b", "k", "x")
 
-	got, err := s.SetReplicationStatus(ctx, "b", "k", v.VersionID, StatusFailed, "target unreachable")
+	got, err := s.SetReplicationStatus(ctx, "b", "k", v.VersionID, bbproto.StatusFailed, "target unreachable")
 	require.NoError(t, err)
-	assert.Equal(t, StatusFailed, got.Replication.Status)
+	assert.Equal(t, bbproto.StatusFailed, got.Replication.Status)
 	assert.Equal(t, "target unreachable", got.Replication.Reason)
 	assert.Equal(t, "arn:aws:s3:::target", got.Replication.Destination, "the rest of the info is kept")
 	rec := lastRecord(t, s)
-	assert.Equal(t, OpStatus, rec.Op)
+	assert.Equal(t, bbproto.OpStatus, rec.Op)
 	assert.Equal(t, v.VersionID, rec.VersionID)
-	assert.Equal(t, StatusFailed, rec.Replication.Status)
+	assert.Equal(t, bbproto.StatusFailed, rec.Replication.Status)
 	assert.Equal(t, "target unreachable", rec.Replication.Reason)
 
-	got, err = s.SetReplicationStatus(ctx, "b", "k", v.VersionID, StatusPending, "ignored")
+	got, err = s.SetReplicationStatus(ctx, "b", "k", v.VersionID, bbproto.StatusPending, "ignored")
 	require.NoError(t, err)
-	assert.Equal(t, StatusPending, got.Replication.Status)
+	assert.Equal(t, bbproto.StatusPending, got.Replication.Status)
 	assert.Empty(t, got.Replication.Reason)
 
 	// A version without replication info gets some (backfill, or any status).
 	skipped := put(t, s, "b", "skip/k", "x")
-	got, err = s.SetReplicationStatus(ctx, "b", "skip/k", skipped.VersionID, StatusCompleted, "")
+	got, err = s.SetReplicationStatus(ctx, "b", "skip/k", skipped.VersionID, bbproto.StatusCompleted, "")
 	require.NoError(t, err)
-	assert.Equal(t, &Replication{Status: StatusCompleted, StatusTime: got.Replication.StatusTime}, got.Replication)
+	assert.Equal(t, &Replication{Status: bbproto.StatusCompleted, StatusTime: got.Replication.StatusTime}, got.Replication)
 	assert.False(t, got.Replication.StatusTime.IsZero(), "the status time is recorded")
 	other := put(t, s, "b", "k2", "x")
-	_, err = s.SetReplicationStatus(ctx, "b", "k2", other.VersionID, StatusCompleted, "")
+	_, err = s.SetReplicationStatus(ctx, "b", "k2", other.VersionID, bbproto.StatusCompleted, "")
 	require.NoError(t, err)
 
-	_, err = s.SetReplicationStatus(ctx, "b", "k", "ffffffffffffffffffffffffffffffff", StatusCompleted, "")
+	_, err = s.SetReplicationStatus(ctx, "b", "k", "ffffffffffffffffffffffffffffffff", bbproto.StatusCompleted, "")
 	assert.ErrorIs(t, err, ErrNoSuchVersion)
-	_, err = s.SetReplicationStatus(ctx, "b", "gone", v.VersionID, StatusCompleted, "")
+	_, err = s.SetReplicationStatus(ctx, "b", "gone", v.VersionID, bbproto.StatusCompleted, "")
 	assert.ErrorIs(t, err, ErrNoSuchVersion)
 	_, err = s.SetReplicationStatus(ctx, "b", "k", v.VersionID, "BOGUS", "")
 	assert.Error(t, err)
@@ -439,7 +441,7 @@ func TestSetReplicationStatus(t *testing.T) {
 	// Delete markers have a status too.
 	res, err := s.DeleteObject(ctx, "b", "k", "")
 	require.NoError(t, err)
-	got, err = s.SetReplicationStatus(ctx, "b", "k", res.VersionID, StatusCompleted, "")
+	got, err = s.SetReplicationStatus(ctx, "b", "k", res.VersionID, bbproto.StatusCompleted, "")
 	require.NoError(t, err)
 	assert.True(t, got.IsDeleteMarker)
 }

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -14,10 +16,10 @@ import (
 
 // waiting tells whether a replication status still waits for the engine (PENDING or
 // PROCESSING).
-func waiting(status string) bool { return status == StatusPending || status == StatusProcessing }
+func waiting(status bbproto.Status) bool { return status.Waiting() }
 
 // stamp records now as the time the status of a new replication info was set (nil: no-op).
-func (r *Replication) stamp(now time.Time) {
+func stamp(r *Replication, now time.Time) {
 	if r == nil {
 		return
 	}
@@ -31,7 +33,7 @@ func (r *Replication) stamp(now time.Time) {
 // setStatus writes status at now: StatusTime is now; PendingSince is kept while the
 // version stays PENDING or PROCESSING, set to now when it starts waiting, cleared when it
 // stops.
-func (r *Replication) setStatus(status string, now time.Time) {
+func setStatus(r *Replication, status bbproto.Status, now time.Time) {
 	switch {
 	case !waiting(status):
 		r.PendingSince = time.Time{}
@@ -42,7 +44,7 @@ func (r *Replication) setStatus(status string, now time.Time) {
 }
 
 // pendingSince is PendingSince while r waits, else zero (nil-safe).
-func (r *Replication) pendingSince() time.Time {
+func pendingSince(r *Replication) time.Time {
 	if r == nil || !waiting(r.Status) {
 		return time.Time{}
 	}
@@ -78,48 +80,18 @@ type PendingOptions struct {
 	MaxScan int
 }
 
-// PendingVersion is a version whose replication waits (PENDING or PROCESSING).
-type PendingVersion struct {
-	Bucket         string    `json:"bucket"`
-	Key            string    `json:"key"`
-	VersionID      string    `json:"versionId"`
-	IsDeleteMarker bool      `json:"isDeleteMarker,omitempty"`
-	LastModified   time.Time `json:"lastModified"`
-	Status         string    `json:"status"`
-	// StatusTime is the stored Replication.StatusTime (zero when not recorded): pass it
-	// back to Redrive so that a version changed since is left alone.
-	StatusTime time.Time `json:"statusTime,omitzero"`
-	// Since is when the version started waiting: Replication.PendingSince, else
-	// StatusTime, else LastModified (versions written before those were recorded).
-	Since time.Time `json:"since"`
-}
-
-// PendingPage is one page of ListPending.
-type PendingPage struct {
-	// Versions waiting for longer than OlderThan, in bucket, key, newest-version order.
-	Versions []PendingVersion `json:"versions"`
-	// Oldest is, per bucket, the Since of the longest-waiting PENDING or PROCESSING
-	// version examined by this page (whatever OlderThan), and Waiting their count.
-	Oldest  map[string]time.Time `json:"oldest"`
-	Waiting map[string]int       `json:"waiting"`
-	// Scanned counts the versions examined.
-	Scanned int `json:"scanned"`
-	// Next continues the listing (the After of the next call); "" when done.
-	Next string `json:"next,omitempty"`
-}
-
 // ErrInvalidCursor is returned by ListPending for an After it did not make.
 var ErrInvalidCursor = errors.New("store: invalid pending-listing cursor")
 
 // pendingMarkers pre-filter the stored versions: only those holding one can wait.
-var pendingMarkers = [][]byte{[]byte(`"status":"` + StatusPending + `"`), []byte(`"status":"` + StatusProcessing + `"`)}
+var pendingMarkers = [][]byte{[]byte(`"status":"` + bbproto.StatusPending + `"`), []byte(`"status":"` + bbproto.StatusProcessing + `"`)}
 
 // ListPending lists the versions whose replication status is PENDING or PROCESSING and
 // was written at least OlderThan ago: what the engine has not finished, to re-drive
 // (Redrive) or to measure. One call examines at most MaxScan versions in one read
 // transaction; continue with Next. The scan reads every version of the buckets (there is
 // no index of waiting versions): its cost is that of a ListObjectVersions of everything.
-func (s *Store) ListPending(ctx context.Context, o PendingOptions) (*PendingPage, error) {
+func (s *Store) ListPending(ctx context.Context, o PendingOptions) (*bbproto.PendingPage, error) {
 	if o.Limit == 0 {
 		o.Limit = DefaultPendingLimit
 	}
@@ -137,7 +109,7 @@ func (s *Store) ListPending(ctx context.Context, o PendingOptions) (*PendingPage
 		return nil, err
 	}
 	cutoff := s.now().Add(-o.OlderThan)
-	page := &PendingPage{Versions: []PendingVersion{}, Oldest: map[string]time.Time{}, Waiting: map[string]int{}}
+	page := &bbproto.PendingPage{Versions: []bbproto.PendingVersion{}, Oldest: map[string]time.Time{}, Waiting: map[string]int{}}
 	err = s.view(ctx, func(tx *bolt.Tx) error {
 		buckets := []string{o.Bucket}
 		if o.Bucket == "" {
@@ -178,7 +150,7 @@ func (s *Store) ListPending(ctx context.Context, o PendingOptions) (*PendingPage
 				if r == nil || !waiting(r.Status) {
 					continue // a user metadata value looked like a status
 				}
-				pv := PendingVersion{Bucket: bucket, Key: v.Key, VersionID: v.VersionID, IsDeleteMarker: v.IsDeleteMarker,
+				pv := bbproto.PendingVersion{Bucket: bucket, Key: v.Key, VersionID: v.VersionID, IsDeleteMarker: v.IsDeleteMarker,
 					LastModified: v.LastModified, Status: r.Status, StatusTime: r.StatusTime, Since: r.PendingSince}
 				if pv.Since.IsZero() {
 					pv.Since = r.StatusTime
@@ -229,48 +201,20 @@ func decodePendingCursor(c string) (bucket string, key []byte, err error) {
 	return string(raw[:i]), raw[i+1:], nil
 }
 
-// MaxRedrive bounds the versions of one Redrive call (one transaction).
-const MaxRedrive = 1000
-
-// Outcomes of a re-drive (RedriveResult.Outcome).
-const (
-	RedriveDone    = "redriven" // journaled PENDING again
-	RedriveChanged = "changed"  // no longer waiting, or its status was written since
-	RedriveGone    = "gone"     // the bucket, key or version is gone
-)
-
-// RedriveRef names a waiting version to re-drive, as ListPending returned it.
-type RedriveRef struct {
-	Bucket    string `json:"bucket"`
-	Key       string `json:"key"`
-	VersionID string `json:"versionId"`
-	// StatusTime is PendingVersion.StatusTime: the version is re-driven only if its
-	// status time is still that (zero matches a version without one).
-	StatusTime time.Time `json:"statusTime,omitzero"`
-}
-
-// RedriveResult is what Redrive did to one version.
-type RedriveResult struct {
-	Bucket    string `json:"bucket"`
-	Key       string `json:"key"`
-	VersionID string `json:"versionId"`
-	Outcome   string `json:"outcome"`
-}
-
 // Redrive writes PENDING again, in ONE transaction, on each named version that still
 // waits (PENDING or PROCESSING) with the status time given: the change is journaled (op
 // "status", status PENDING, a new seq), so the journal's readers carry the version
 // through the engine again. Its PendingSince is kept. A version that changed since it
 // was listed (COMPLETED meanwhile, or re-driven by another caller) or is gone is left
-// alone and said so. At most MaxRedrive refs.
-func (s *Store) Redrive(ctx context.Context, refs []RedriveRef) ([]RedriveResult, error) {
-	if len(refs) > MaxRedrive {
-		return nil, fmt.Errorf("store: %d versions to re-drive, at most %d per call", len(refs), MaxRedrive)
+// alone and said so. At most bbproto.MaxRedrive refs.
+func (s *Store) Redrive(ctx context.Context, refs []bbproto.RedriveRef) ([]bbproto.RedriveResult, error) {
+	if len(refs) > bbproto.MaxRedrive {
+		return nil, fmt.Errorf("store: %d versions to re-drive, at most %d per call", len(refs), bbproto.MaxRedrive)
 	}
-	out := make([]RedriveResult, len(refs))
+	out := make([]bbproto.RedriveResult, len(refs))
 	err := s.update(ctx, func(w *wtx) error {
 		for i, ref := range refs {
-			out[i] = RedriveResult{Bucket: ref.Bucket, Key: ref.Key, VersionID: ref.VersionID, Outcome: RedriveGone}
+			out[i] = bbproto.RedriveResult{Bucket: ref.Bucket, Key: ref.Key, VersionID: ref.VersionID, Outcome: bbproto.RedriveGone}
 			if ref.VersionID == "" || checkKey(ref.Key) != nil {
 				continue
 			}
@@ -289,17 +233,17 @@ func (s *Store) Redrive(ctx context.Context, refs []RedriveRef) ([]RedriveResult
 				return err
 			}
 			if v.Replication == nil || !waiting(v.Replication.Status) || !v.Replication.StatusTime.Equal(ref.StatusTime) {
-				out[i].Outcome = RedriveChanged
+				out[i].Outcome = bbproto.RedriveChanged
 				continue
 			}
-			v.Replication.setStatus(StatusPending, w.now())
+			setStatus(v.Replication, bbproto.StatusPending, w.now())
 			if err := w.putJSON(d.versions, versionKey(ref.Key, order), v); err != nil {
 				return err
 			}
-			if err := w.appendRecord(recordOf(OpStatus, v)); err != nil {
+			if err := w.appendRecord(recordOf(bbproto.OpStatus, v)); err != nil {
 				return err
 			}
-			out[i].Outcome = RedriveDone
+			out[i].Outcome = bbproto.RedriveDone
 		}
 		return nil
 	})

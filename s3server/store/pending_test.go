@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+
 	"context"
 	"fmt"
 	"testing"
@@ -20,10 +22,10 @@ func pendingStore(t *testing.T) (*Store, *fakeClock) {
 	return openStore(t, t.TempDir(), opts), clk
 }
 
-func refsOf(vs []PendingVersion) []RedriveRef {
-	out := make([]RedriveRef, len(vs))
+func refsOf(vs []bbproto.PendingVersion) []bbproto.RedriveRef {
+	out := make([]bbproto.RedriveRef, len(vs))
 	for i, v := range vs {
-		out[i] = RedriveRef{Bucket: v.Bucket, Key: v.Key, VersionID: v.VersionID, StatusTime: v.StatusTime}
+		out[i] = bbproto.RedriveRef{Bucket: v.Bucket, Key: v.Key, VersionID: v.VersionID, StatusTime: v.StatusTime}
 	}
 	return out
 }
@@ -42,13 +44,13 @@ func TestStatusTimesRecorded(t *testing.T) {
 	assert.Equal(t, t0, rec.Replication.StatusTime, "the journal carries the status time")
 
 	clk.Add(time.Minute)
-	v, err := s.SetReplicationStatus(ctx, "b", "k", v.VersionID, StatusProcessing, "")
+	v, err := s.SetReplicationStatus(ctx, "b", "k", v.VersionID, bbproto.StatusProcessing, "")
 	require.NoError(t, err)
 	assert.Equal(t, t0.Add(time.Minute), v.Replication.StatusTime)
 	assert.Equal(t, t0, v.Replication.PendingSince, "PENDING -> PROCESSING keeps waiting since the put")
 
 	clk.Add(time.Minute)
-	v, err = s.SetReplicationStatus(ctx, "b", "k", v.VersionID, StatusCompleted, "")
+	v, err = s.SetReplicationStatus(ctx, "b", "k", v.VersionID, bbproto.StatusCompleted, "")
 	require.NoError(t, err)
 	assert.Equal(t, t0.Add(2*time.Minute), v.Replication.StatusTime)
 	assert.True(t, v.Replication.PendingSince.IsZero(), "COMPLETED waits no more")
@@ -58,7 +60,7 @@ func TestStatusTimesRecorded(t *testing.T) {
 	require.NoError(t, err)
 	got, err := s.GetVersion(ctx, "b", "k", v.VersionID)
 	require.NoError(t, err)
-	assert.Equal(t, StatusPending, got.Replication.Status)
+	assert.Equal(t, bbproto.StatusPending, got.Replication.Status)
 	assert.Equal(t, t0.Add(3*time.Minute), got.Replication.StatusTime)
 	assert.Equal(t, t0.Add(3*time.Minute), got.Replication.PendingSince, "a tag change starts a new wait")
 }
@@ -74,7 +76,7 @@ func TestListPending(t *testing.T) {
 	put(t, s, "a", "skip/no-rule", "-") // no replication info
 	put(t, s, "c", "k", "-")
 	done := put(t, s, "a", "x/done", "3")
-	_, err := s.SetReplicationStatus(ctx, "a", "x/done", done.VersionID, StatusCompleted, "")
+	_, err := s.SetReplicationStatus(ctx, "a", "x/done", done.VersionID, bbproto.StatusCompleted, "")
 	require.NoError(t, err)
 	// A user metadata value that looks like a status is not a status.
 	p := writeBlob(t, s, []byte("m"))
@@ -95,7 +97,7 @@ func TestListPending(t *testing.T) {
 	assert.Equal(t, map[string]int{"a": 2, "b": 1}, page.Waiting, "a/x/2 waits too, though not long")
 	assert.Equal(t, old1.LastModified, page.Oldest["a"])
 	assert.Equal(t, old2.LastModified, page.Oldest["b"])
-	assert.Equal(t, StatusPending, page.Versions[0].Status)
+	assert.Equal(t, bbproto.StatusPending, page.Versions[0].Status)
 	assert.Equal(t, old1.LastModified, page.Versions[0].Since)
 
 	// By bucket and prefix, every age.
@@ -170,12 +172,12 @@ func TestRedrive(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, page.Versions, 3)
 	// Meanwhile k2 completes: its listed status time is stale.
-	_, err = s.SetReplicationStatus(ctx, "b", "k2", v2.VersionID, StatusCompleted, "")
+	_, err = s.SetReplicationStatus(ctx, "b", "k2", v2.VersionID, bbproto.StatusCompleted, "")
 	require.NoError(t, err)
 	head := s.Head()
 
-	refs := append(refsOf(page.Versions), RedriveRef{Bucket: "b", Key: "k1", VersionID: "nope"},
-		RedriveRef{Bucket: "gone", Key: "k", VersionID: v1.VersionID})
+	refs := append(refsOf(page.Versions), bbproto.RedriveRef{Bucket: "b", Key: "k1", VersionID: "nope"},
+		bbproto.RedriveRef{Bucket: "gone", Key: "k", VersionID: v1.VersionID})
 	res, err := s.Redrive(ctx, refs)
 	require.NoError(t, err)
 	outcomes := map[string]string{}
@@ -183,16 +185,16 @@ func TestRedrive(t *testing.T) {
 		outcomes[r.Bucket+"/"+r.Key+"@"+r.VersionID] = r.Outcome
 	}
 	assert.Equal(t, map[string]string{
-		"b/k1@" + v1.VersionID: RedriveDone, "b/k2@" + v2.VersionID: RedriveChanged, "b/k3@" + v3.VersionID: RedriveDone,
-		"b/k1@nope": RedriveGone, "gone/k@" + v1.VersionID: RedriveGone}, outcomes)
+		"b/k1@" + v1.VersionID: bbproto.RedriveDone, "b/k2@" + v2.VersionID: bbproto.RedriveChanged, "b/k3@" + v3.VersionID: bbproto.RedriveDone,
+		"b/k1@nope": bbproto.RedriveGone, "gone/k@" + v1.VersionID: bbproto.RedriveGone}, outcomes)
 
 	recs, _, err := s.ReadJournal(ctx, head, 10)
 	require.NoError(t, err)
 	require.Len(t, recs, 2, "one status record per re-driven version")
 	for _, rec := range recs {
-		assert.Equal(t, OpStatus, rec.Op)
+		assert.Equal(t, bbproto.OpStatus, rec.Op)
 		require.NotNil(t, rec.Replication)
-		assert.Equal(t, StatusPending, rec.Replication.Status)
+		assert.Equal(t, bbproto.StatusPending, rec.Replication.Status)
 		assert.Equal(t, "arn:aws:s3:::target", rec.Replication.Destination, "the rule's info is kept")
 	}
 	got, err := s.GetVersion(ctx, "b", "k1", v1.VersionID)
@@ -208,8 +210,8 @@ func TestRedrive(t *testing.T) {
 	// A second re-drive with the old status times changes nothing.
 	res, err = s.Redrive(ctx, refs[:1])
 	require.NoError(t, err)
-	assert.Equal(t, RedriveChanged, res[0].Outcome)
+	assert.Equal(t, bbproto.RedriveChanged, res[0].Outcome)
 
-	_, err = s.Redrive(ctx, make([]RedriveRef, MaxRedrive+1))
+	_, err = s.Redrive(ctx, make([]bbproto.RedriveRef, bbproto.MaxRedrive+1))
 	assert.Error(t, err)
 }

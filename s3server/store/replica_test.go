@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+
 	"context"
 	"testing"
 	"time"
@@ -19,7 +21,7 @@ func TestReplicasOutOfOrder(t *testing.T) {
 
 	dst := newStore(t)
 	newBucket(t, dst, "dst", VersioningEnabled)
-	source := &Replication{Status: StatusPending, Role: "arn:role", Destination: "arn:aws:s3:::dst", Site: "site1", Content: []string{ContentData, ContentMetadata}}
+	source := &Replication{Status: bbproto.StatusPending, Role: "arn:role", Destination: "arn:aws:s3:::dst", Site: "site1", Content: []bbproto.Content{bbproto.ContentData, bbproto.ContentMetadata}}
 	replicate := func(v *Version, data string) *Version {
 		t.Helper()
 		p := writeBlob(t, dst, []byte(data))
@@ -31,13 +33,13 @@ func TestReplicasOutOfOrder(t *testing.T) {
 	// The newest arrives first, then the oldest, then the middle one.
 	r3 := replicate(s3, "three")
 	assert.Equal(t, s3.VersionID, r3.VersionID)
-	assert.Equal(t, StatusReplica, r3.Replication.Status)
+	assert.Equal(t, bbproto.StatusReplica, r3.Replication.Status)
 	assert.Equal(t, "site1", r3.Replication.Site)
 	assert.Equal(t, "arn:role", r3.Replication.Role)
 	assert.True(t, s3.LastModified.Equal(r3.LastModified))
 	rec := lastRecord(t, dst)
-	assert.Equal(t, OpPut, rec.Op)
-	assert.Equal(t, StatusReplica, rec.Replication.Status)
+	assert.Equal(t, bbproto.OpPut, rec.Op)
+	assert.Equal(t, bbproto.StatusReplica, rec.Replication.Status)
 	assert.Equal(t, s3.VersionID, rec.VersionID)
 
 	replicate(s1, "one")
@@ -70,8 +72,8 @@ func TestReplicasOutOfOrder(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "two", readData(t, dst, got))
 	assert.Equal(t, map[string]string{"t": "1"}, got.Meta.Tags)
-	assert.Equal(t, StatusReplica, got.Replication.Status)
-	assert.Equal(t, OpMetadata, lastRecord(t, dst).Op)
+	assert.Equal(t, bbproto.StatusReplica, got.Replication.Status)
+	assert.Equal(t, bbproto.OpMetadata, lastRecord(t, dst).Op)
 	_, err = dst.PutReplica(ctx, ReplicaInput{Bucket: "dst", Key: "k", VersionID: "ffffffffffffffffffffffffffffffff", MetadataOnly: true})
 	assert.ErrorIs(t, err, ErrNoSuchVersion)
 
@@ -84,7 +86,7 @@ func TestReplicasOutOfOrder(t *testing.T) {
 	_, err = dst.PutReplica(ctx, ReplicaInput{Bucket: "dst", Key: "k2", VersionID: res.VersionID, LastModified: dmv.LastModified, IsDeleteMarker: true, Source: source})
 	require.NoError(t, err)
 	rec = lastRecord(t, dst)
-	assert.Equal(t, OpDeleteMarker, rec.Op)
+	assert.Equal(t, bbproto.OpDeleteMarker, rec.Op)
 	assert.True(t, rec.IsDeleteMarker)
 	_, err = dst.GetVersion(ctx, "dst", "k2", "")
 	var dm *DeleteMarkerError

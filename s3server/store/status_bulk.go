@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+
 	"context"
 	"errors"
 	"fmt"
@@ -8,13 +10,15 @@ import (
 
 // MaxStatusUpdates bounds the versions of one SetReplicationStatuses call (one
 // transaction).
-const MaxStatusUpdates = 1000
+const MaxStatusUpdates = bbproto.MaxBulkStatuses
 
 // StatusUpdate is one version's status to write (SetReplicationStatuses).
 type StatusUpdate struct {
 	Bucket, Key, VersionID string
-	// Status is PENDING, PROCESSING, COMPLETED or FAILED; Reason is kept for FAILED.
-	Status, Reason string
+	// Status is PENDING, PROCESSING, COMPLETED or FAILED.
+	Status bbproto.Status
+	// Reason is kept for FAILED.
+	Reason string
 }
 
 // StatusResult is what SetReplicationStatuses did to one version: Version is the
@@ -40,7 +44,7 @@ func (s *Store) SetReplicationStatuses(ctx context.Context, updates []StatusUpda
 		for i, u := range updates {
 			out[i] = StatusResult{}
 			switch {
-			case !validStatuses[u.Status]:
+			case !u.Status.Settable():
 				out[i].Err = fmt.Errorf("store: invalid replication status %q", u.Status)
 				continue
 			case u.VersionID == "":

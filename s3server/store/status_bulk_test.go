@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/backbeat-temporal/backbeat/bbproto"
 )
 
 func TestSetReplicationStatuses(t *testing.T) {
@@ -21,13 +23,13 @@ func TestSetReplicationStatuses(t *testing.T) {
 	head := s.Head()
 
 	res, err := s.SetReplicationStatuses(ctx, []StatusUpdate{
-		{Bucket: "b", Key: "k1", VersionID: v1.VersionID, Status: StatusCompleted, Reason: "dropped"},
-		{Bucket: "b", Key: "k2", VersionID: v2.VersionID, Status: StatusFailed, Reason: "AccessDenied: no"},
-		{Bucket: "b", Key: "k3", VersionID: v3.VersionID, Status: StatusProcessing},
-		{Bucket: "b", Key: "k1", VersionID: "nope", Status: StatusCompleted},
-		{Bucket: "gone", Key: "k1", VersionID: v1.VersionID, Status: StatusCompleted},
+		{Bucket: "b", Key: "k1", VersionID: v1.VersionID, Status: bbproto.StatusCompleted, Reason: "dropped"},
+		{Bucket: "b", Key: "k2", VersionID: v2.VersionID, Status: bbproto.StatusFailed, Reason: "AccessDenied: no"},
+		{Bucket: "b", Key: "k3", VersionID: v3.VersionID, Status: bbproto.StatusProcessing},
+		{Bucket: "b", Key: "k1", VersionID: "nope", Status: bbproto.StatusCompleted},
+		{Bucket: "gone", Key: "k1", VersionID: v1.VersionID, Status: bbproto.StatusCompleted},
 		{Bucket: "b", Key: "k1", VersionID: v1.VersionID, Status: "DONE"},
-		{Bucket: "b", Key: "", VersionID: v1.VersionID, Status: StatusCompleted},
+		{Bucket: "b", Key: "", VersionID: v1.VersionID, Status: bbproto.StatusCompleted},
 	})
 	require.NoError(t, err)
 	require.Len(t, res, 7)
@@ -43,13 +45,13 @@ func TestSetReplicationStatuses(t *testing.T) {
 	// The same code path as SetReplicationStatus: times and reasons.
 	got, err := s.GetVersion(ctx, "b", "k1", v1.VersionID)
 	require.NoError(t, err)
-	assert.Equal(t, StatusCompleted, got.Replication.Status)
+	assert.Equal(t, bbproto.StatusCompleted, got.Replication.Status)
 	assert.Empty(t, got.Replication.Reason, "a reason is kept for FAILED only")
 	assert.Equal(t, t0.Add(time.Minute), got.Replication.StatusTime)
 	assert.True(t, got.Replication.PendingSince.IsZero())
 	got, err = s.GetVersion(ctx, "b", "k2", v2.VersionID)
 	require.NoError(t, err)
-	assert.Equal(t, StatusFailed, got.Replication.Status)
+	assert.Equal(t, bbproto.StatusFailed, got.Replication.Status)
 	assert.Equal(t, "AccessDenied: no", got.Replication.Reason)
 	got, err = s.GetVersion(ctx, "b", "k3", v3.VersionID)
 	require.NoError(t, err)
@@ -59,8 +61,8 @@ func TestSetReplicationStatuses(t *testing.T) {
 	recs, _, err := s.ReadJournal(ctx, head, 10)
 	require.NoError(t, err)
 	require.Len(t, recs, 3)
-	for i, want := range []string{StatusCompleted, StatusFailed, StatusProcessing} {
-		assert.Equal(t, OpStatus, recs[i].Op)
+	for i, want := range []bbproto.Status{bbproto.StatusCompleted, bbproto.StatusFailed, bbproto.StatusProcessing} {
+		assert.Equal(t, bbproto.OpStatus, recs[i].Op)
 		require.NotNil(t, recs[i].Replication)
 		assert.Equal(t, want, recs[i].Replication.Status)
 	}
