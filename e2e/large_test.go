@@ -51,8 +51,8 @@ const workerRSSBound = 64 << 20
 // PUT in the engine's parts (Site.PartSize, 16 MiB) with the ETag S3 gives that layout.
 // The worker's peak resident memory (VmHWM) stays under workerRSSBound in every run.
 //
-// Measured (2 cores shared with other test runs): peak worker RSS 36-37 MiB (each killed
-// run and the final one) with the 256 MiB PUT; the test takes about 75 s. By hand, with
+// Measured (2 cores shared with other test runs): peak worker RSS 36-38 MiB (each killed
+// run and the final one) with the 256 MiB PUT; the test takes 60-75 s. By hand, with
 // -large.put-mib=1024: the source PUT of 1 GiB took 7.6 s; the worker was killed with 1
 // part of 64 on the target; the restarted worker resumed the upload and sent the other
 // 63 parts (1008 MiB) in 7.7 s; the version was COMPLETED 22.5 s after the PUT (5 s of
