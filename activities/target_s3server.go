@@ -65,7 +65,7 @@ func (t *s3serverTarget) replicaHeader(j *job, meta bool) http.Header {
 
 // sameData tells whether the target version cur holds the data of src: same size and
 // ETag, or a multipart ETag for a single-part source (copied by parts, above the
-// threshold).
+// threshold, before replicas kept the source's ETag).
 func sameData(cur, src *bbproto.Version) bool {
 	if cur.IsDeleteMarker || cur.Size != src.Size {
 		return false
@@ -194,7 +194,13 @@ func (t *s3serverTarget) complete(ctx context.Context, j *job, uploadID string, 
 		done[i] = bbproto.UploadPart{Number: p.Number, ETag: p.ETag}
 	}
 	// No Content-Type of its own: the complete's content headers are the replica's.
-	v, err := t.bb.CompleteUpload(ctx, j.bucket, j.key, uploadID, t.replicaHeader(j, true), done)
+	h := t.replicaHeader(j, true)
+	if !isMultipartETag(j.src.ETag) {
+		// A single-PUT source copied by parts keeps its ETag (the object's MD5) on the
+		// target, as the plain replica route does for a single part.
+		h.Set(bbproto.HeaderETag, j.src.ETag)
+	}
+	v, err := t.bb.CompleteUpload(ctx, j.bucket, j.key, uploadID, h, done)
 	if err != nil {
 		if s3Code(err) == "NoSuchUpload" {
 			// Completed by an attempt that died before saying so, or aborted: the next

@@ -35,6 +35,7 @@ const (
 	HeaderSourceBucket      = "X-Backbeat-Source-Bucket"      // the source bucket
 	HeaderSourceAccount     = "X-Backbeat-Source-Account"     // the account owning it
 	HeaderSourceJournal     = "X-Backbeat-Source-Journal-Id"  // the source server's journal id
+	HeaderETag              = "X-Backbeat-Etag"               // multipart complete: the single-PUT source's ETag (hex MD5), kept
 )
 
 // EscapeKey escapes every byte of s outside [A-Za-z0-9-._~/], as S3 clients escape

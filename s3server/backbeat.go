@@ -108,6 +108,7 @@ package s3server
 // source's ETag.
 
 import (
+	"encoding/hex"
 	"github.com/backbeat-temporal/backbeat/bbproto"
 
 	"bufio"
@@ -771,6 +772,12 @@ func (s *Server) bbCompleteUpload(rq *request, bucket, key, uploadID string) err
 	if len(body.Parts) == 0 {
 		return bbInvalid("The body must list the parts: {\"parts\":[{\"number\":1,\"etag\":\"...\"}]}.")
 	}
+	if e := rq.r.Header.Get(bbproto.HeaderETag); e != "" {
+		if !isMD5Hex(e) {
+			return bbInvalid("%s must be the single-PUT source's ETag, 32 hex digits, not %q.", bbproto.HeaderETag, e)
+		}
+		in.ETag = strings.ToLower(e)
+	}
 	parts := make([]store.CompletePart, len(body.Parts))
 	for i, p := range body.Parts {
 		parts[i] = store.CompletePart{Number: p.Number, ETag: p.ETag}
@@ -786,4 +793,13 @@ func (s *Server) bbCompleteUpload(rq *request, bucket, key, uploadID string) err
 	}
 	writeVersionJSON(rq, v, false)
 	return nil
+}
+
+// isMD5Hex tells whether s is a hex MD5 (a single-PUT object's ETag).
+func isMD5Hex(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
 }

@@ -902,6 +902,30 @@ func TestBackbeatReplicaMultipart(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, r.Status, "the upload is gone once completed")
 	assert.Equal(t, "NoSuchUpload", r.jsonErr(t)["code"])
 
+	// A single-PUT source copied by parts keeps its ETag (the object's MD5) with
+	// X-Backbeat-Etag; the replica then shows no parts, as its source.
+	v2 := seedVersion(t, h, "src", "big/single", "placeholder too")
+	r = h.bb("POST", "replica/dst/big/single?uploads", nil, nil)
+	require.NoError(t, json.Unmarshal(r.Body, &cu))
+	up = "replica/dst/big/single?uploadId=" + cu.UploadID
+	require.Equal(t, http.StatusOK, h.bb("PUT", up+"&partNumber=1", part1, nil).Status)
+	require.Equal(t, http.StatusOK, h.bb("PUT", up+"&partNumber=2", part2, nil).Status)
+	whole := md5.Sum(append(append([]byte{}, part1...), part2...))
+	hdr = replicaHeader(v2)
+	hdr.Set(bbproto.HeaderETag, "not-an-md5")
+	r = h.bb("POST", up, []byte(body), hdr)
+	assert.Equal(t, http.StatusBadRequest, r.Status, "an ETag that is not an MD5 is refused")
+	assert.Equal(t, "InvalidArgument", r.jsonErr(t)["code"])
+	hdr.Set(bbproto.HeaderETag, strings.ToUpper(hex.EncodeToString(whole[:])))
+	got = h.bb("POST", up, []byte(body), hdr).version(t)
+	assert.Equal(t, hex.EncodeToString(whole[:]), got.ETag, "the source's ETag, kept")
+	_, data = storedData(t, h, "dst", "big/single", v2.VersionID)
+	assert.Equal(t, string(part1)+string(part2), data)
+	attrs, err := h.client(testUser).GetObjectAttributes(context.Background(), &s3.GetObjectAttributesInput{Bucket: aws.String("dst"),
+		Key: aws.String("big/single"), VersionId: aws.String(v2.VersionID), ObjectAttributes: []s3types.ObjectAttributes{s3types.ObjectAttributesObjectParts}})
+	require.NoError(t, err)
+	assert.Nil(t, attrs.ObjectParts, "no parts shown, as on the source")
+
 	// Abort.
 	r = h.bb("POST", "replica/dst/other?uploads", nil, nil)
 	require.NoError(t, json.Unmarshal(r.Body, &cu))

@@ -186,7 +186,9 @@ type ReplicaInput struct {
 	Owner          string
 	Meta           ObjectMeta
 	Parts          []Part // empty for a delete marker
-	ETag           string
+	// ETag of the version; for CompleteUpload, "" keeps the multipart ETag of the parts,
+	// and a single-PUT source's ETag (hex MD5) is kept as the replica's.
+	ETag string
 	Size           int64
 	// Source is the replication info carried from the source (role, site...).
 	Source *Replication

@@ -278,6 +278,7 @@ func (s *Store) CompleteUpload(ctx context.Context, bucket, key, uploadID string
 		var replaced []string
 		if replica != nil {
 			v.VersionID = replica.VersionID
+			v.ETag = cmp.Or(replica.ETag, v.ETag)
 			v.LastModified = replica.LastModified.UTC()
 			v.Owner = cmp.Or(replica.Owner, up.Owner)
 			v.Meta = replica.Meta
