@@ -23,8 +23,10 @@ type batchProgress struct {
 // batch's entries, at most in.Parallelism at once, heartbeating each finished entry's
 // outcome (a retry resumes: finished entries are not redone), then writes the statuses
 // of the finished ones in bulk (COMPLETED, or FAILED with the reason) and answers one
-// outcome per entry. Entries are replicated as ReplicateVersion does, without its
-// multipart resume (large objects are not batched). It fails as a whole only when the
+// outcome per entry. Entries are replicated as ReplicateVersion does (a multipart
+// source is copied by its own parts, so the replica keeps its ETag), without its
+// multipart resume: large objects are not batched, and a retried attempt sends a
+// smaller multipart object's parts again. It fails as a whole only when the
 // attempt is interrupted (cancelled, stalled): Temporal retries it and the next attempt
 // resumes.
 func (a *Activities) ReplicateBatch(ctx context.Context, in contract.ReplicateBatchInput) (contract.ReplicateBatchResult, error) {

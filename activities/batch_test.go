@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -80,4 +81,38 @@ func TestReplicateBatch(t *testing.T) {
 		require.NotNil(t, src.Replication, v.key)
 		assert.Equal(t, bbproto.StatusCompleted, src.Replication.Status, v.key)
 	}
+}
+
+// TestReplicateBatchMultipartSourceKeepsETag: a multipart source object below
+// LargeObjectSize lands in a batch; the batch copies it by the source's parts (as
+// ReplicateVersion does), so the target's ETag is the source's. Only the resume of an
+// interrupted upload is not done in a batch (a retried attempt sends the parts again,
+// at most LargeObjectSize bytes).
+func TestReplicateBatchMultipartSourceKeepsETag(t *testing.T) {
+	e := newEnv(t)
+	r := e.replicator(e.sites(KindS3Server, s3test.Replication))
+	a := NewActivities(r, &fakeMetrics{}, nil)
+	done, all := e.putMultipart("mpu", nil, 5<<20, 5<<20, 77)
+	rec := e.pending()
+	require.Less(t, rec.Size, int64(contract.DefaultLargeObjectSize), "batchable by size")
+	vPlain := e.put("plain", []byte("p"))
+	recPlain := e.pending()
+
+	env := quietSuite().NewTestActivityEnvironment()
+	a.Register(env)
+	val, err := env.ExecuteActivity(contract.ActivityReplicateBatch, contract.ReplicateBatchInput{Entries: []contract.Entry{entry(rec).Entry, entry(recPlain).Entry}})
+	require.NoError(t, err)
+	var res contract.ReplicateBatchResult
+	require.NoError(t, val.Get(&res))
+	require.Len(t, res.Outcomes, 2)
+	for i, o := range res.Outcomes {
+		assert.Equal(t, contract.OutcomeDone, o.Outcome, "entry %d: %+v", i, o)
+		assert.True(t, o.StatusWritten, "entry %d: %+v", i, o)
+	}
+	assert.Equal(t, int64(len(all)), res.Outcomes[0].Bytes)
+	got := e.version(e.dst, dstBucket, "mpu", aws.ToString(done.VersionId))
+	require.NotNil(t, got)
+	assert.Equal(t, strings.Trim(aws.ToString(done.ETag), `"`), got.ETag, "same parts, same ETag")
+	assert.Equal(t, md5hex(all), e.md5Of(e.dstC, dstBucket, "mpu", got.VersionID))
+	assert.NotNil(t, e.version(e.dst, dstBucket, "plain", vPlain))
 }

@@ -190,23 +190,7 @@ func TestReplicateMultipartSourceKeepsETag(t *testing.T) {
 	r := e.replicator(e.sites(KindS3Server, s3test.Replication))
 	// A multipart source object below the threshold: replicated by parts of the
 	// source's sizes, so the target's ETag is the source's.
-	up, err := e.srcC.CreateMultipartUpload(e.ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(srcBucket), Key: aws.String("mpu"),
-		Metadata: map[string]string{"m": "1"}})
-	require.NoError(t, err)
-	sizes := []int{5 << 20, 5 << 20, 123}
-	var parts []s3types.CompletedPart
-	var all []byte
-	for i, n := range sizes {
-		b := pattern(n, byte(i))
-		all = append(all, b...)
-		out, err := e.srcC.UploadPart(e.ctx, &s3.UploadPartInput{Bucket: aws.String(srcBucket), Key: aws.String("mpu"), UploadId: up.UploadId,
-			PartNumber: aws.Int32(int32(i + 1)), Body: strings.NewReader(string(b))})
-		require.NoError(t, err)
-		parts = append(parts, s3types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: out.ETag})
-	}
-	done, err := e.srcC.CompleteMultipartUpload(e.ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String(srcBucket), Key: aws.String("mpu"),
-		UploadId: up.UploadId, MultipartUpload: &s3types.CompletedMultipartUpload{Parts: parts}})
-	require.NoError(t, err)
+	done, all := e.putMultipart("mpu", map[string]string{"m": "1"}, 5<<20, 5<<20, 123)
 	rec := e.pending()
 	p := &recorder{}
 	res, err := r.Replicate(e.ctx, rec, p)
@@ -224,6 +208,28 @@ func TestReplicateMultipartSourceKeepsETag(t *testing.T) {
 	res, err = r.Replicate(e.ctx, rec, nil)
 	require.NoError(t, err)
 	assert.Equal(t, ActionAlreadyPresent, res.Action)
+}
+
+// putMultipart writes key on the source by a multipart upload of parts of the given
+// sizes; it returns the completed upload and the object's data.
+func (e *env) putMultipart(key string, meta map[string]string, sizes ...int) (*s3.CompleteMultipartUploadOutput, []byte) {
+	e.t.Helper()
+	up, err := e.srcC.CreateMultipartUpload(e.ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(srcBucket), Key: aws.String(key), Metadata: meta})
+	require.NoError(e.t, err)
+	var parts []s3types.CompletedPart
+	var all []byte
+	for i, n := range sizes {
+		b := pattern(n, byte(i))
+		all = append(all, b...)
+		out, err := e.srcC.UploadPart(e.ctx, &s3.UploadPartInput{Bucket: aws.String(srcBucket), Key: aws.String(key), UploadId: up.UploadId,
+			PartNumber: aws.Int32(int32(i + 1)), Body: strings.NewReader(string(b))})
+		require.NoError(e.t, err)
+		parts = append(parts, s3types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: out.ETag})
+	}
+	done, err := e.srcC.CompleteMultipartUpload(e.ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String(srcBucket), Key: aws.String(key),
+		UploadId: up.UploadId, MultipartUpload: &s3types.CompletedMultipartUpload{Parts: parts}})
+	require.NoError(e.t, err)
+	return done, all
 }
 
 // TestReplicateLargeObjectResumes copies 100 MiB in 16 MiB parts, fails the fourth

@@ -42,6 +42,9 @@ type stack struct {
 	temporal               *devstack.Temporal
 	ingest, bridge, worker *devstack.Process
 	srcC, dstC             *s3.Client
+	// workers are every worker process, workerMetrics their /metrics addresses.
+	workers       []*devstack.Process
+	workerMetrics []string
 }
 
 // stackOptions tune startStack; the zero value is what the tests use.
@@ -51,6 +54,7 @@ type stackOptions struct {
 	ingestArgs []string // extra flags of ingest
 	bridgeArgs []string // extra flags of the bridge
 	workerArgs []string // extra flags of the worker
+	workers    int      // worker processes sharing the task queue (default 1)
 
 	// temporal are extra options of the Temporal server (default: the dev server).
 	temporal []devstack.TemporalOption
@@ -63,6 +67,7 @@ func withLogLevel(l string) stackOption      { return func(o *stackOptions) { o.
 func withIngestArgs(a ...string) stackOption { return func(o *stackOptions) { o.ingestArgs = a } }
 func withBridgeArgs(a ...string) stackOption { return func(o *stackOptions) { o.bridgeArgs = a } }
 func withWorkerArgs(a ...string) stackOption { return func(o *stackOptions) { o.workerArgs = a } }
+func withWorkers(n int) stackOption          { return func(o *stackOptions) { o.workers = n } }
 
 // withTemporalPostgres runs the production-shaped Temporal (server on PostgreSQL,
 // scripts/temporal-postgres.sh) instead of the dev server.
@@ -81,9 +86,10 @@ func startStack(t testing.TB, opts ...stackOption) *stack {
 	}
 	s := &stack{t: t, ctx: context.Background()}
 	e := enginetest.Start(t, enginetest.Options{Partitions: o.partitions, LogLevel: o.logLevel,
-		IngestArgs: o.ingestArgs, BridgeArgs: o.bridgeArgs, WorkerArgs: o.workerArgs, Temporal: o.temporal})
+		IngestArgs: o.ingestArgs, BridgeArgs: o.bridgeArgs, WorkerArgs: o.workerArgs, Temporal: o.temporal, Workers: o.workers})
 	s.src, s.dst, s.zk, s.kafka, s.temporal = e.Src, e.Dst, e.ZK, e.Kafka, e.Temporal
 	s.ingest, s.bridge, s.worker = e.Ingest, e.Bridge, e.Worker
+	s.workers, s.workerMetrics = e.Workers, e.WorkersMetrics
 	s.srcC, s.dstC = s.src.Client(s3test.User), s.dst.Client(s3test.User)
 
 	s.mkBucket(s.srcC, srcBucket)

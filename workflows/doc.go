@@ -165,8 +165,9 @@
 // whose history began before dedupes every entry by offset until it continues as new.
 //
 // Replay tests (replay_test.go) replay histories recorded on a real Temporal server
-// (testdata/histories: v1 the code before the journal dedupe, v2 with it); record new
-// ones with BACKBEAT_RECORD_HISTORIES=<version> go test -run TestRecordHistories.
+// (testdata/histories: v1 the code before the journal dedupe, v2 with it, v3 durable
+// retries, v4 batches and the dedupe of held versions); record new ones with
+// BACKBEAT_RECORD_HISTORIES=<version> go test -run TestRecordHistories/<scenario>.
 //
 // # ContinueAsNew and limits
 //

@@ -25,6 +25,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/internal/devstack"
 )
@@ -129,6 +130,7 @@ func recordHistory(t *testing.T, prefix string, sc recordScenario) {
 	w.RegisterWorkflowWithOptions(PartitionWorkflow, workflow.RegisterOptions{Name: contract.WorkflowName})
 	flaky := &flakyTarget{}
 	w.RegisterActivityWithOptions(flaky.replicate, activity.RegisterOptions{Name: contract.ActivityReplicate})
+	w.RegisterActivityWithOptions(flaky.replicateBatch, activity.RegisterOptions{Name: contract.ActivityReplicateBatch})
 	w.RegisterActivityWithOptions(func(context.Context, contract.SetStatusInput) error { return nil },
 		activity.RegisterOptions{Name: contract.ActivitySetStatus})
 	// The worker's configuration: its retry policy over the one in Params.
@@ -183,6 +185,39 @@ func (f *flakyTarget) replicate(ctx context.Context, in contract.ReplicateInput)
 	return fakeReplicate(ctx, in)
 }
 
+// batchFlakyFailures is how many batches answer OutcomeRetry for key "flaky" (a retry
+// on a workflow timer each) before it is copied.
+const batchFlakyFailures = 2
+
+// replicateBatch stands for ActivityReplicateBatch, with the outcomes fakeReplicate
+// gives each key, "flaky" retried batchFlakyFailures times, and key "nostatus" copied
+// but its bulk status write failed (the workflow then writes it alone).
+func (f *flakyTarget) replicateBatch(_ context.Context, in contract.ReplicateBatchInput) (contract.ReplicateBatchResult, error) {
+	res := contract.ReplicateBatchResult{Outcomes: make([]contract.EntryOutcome, len(in.Entries))}
+	for i, e := range in.Entries {
+		o := contract.EntryOutcome{Outcome: contract.OutcomeDone, Bytes: e.Record.Size, Status: bbproto.StatusCompleted, StatusWritten: true}
+		switch e.Record.Key {
+		case "fail":
+			o = contract.EntryOutcome{Outcome: contract.OutcomeFailed, Kind: contract.KindAccessDenied, Error: "target refused",
+				Status: bbproto.StatusFailed, Reason: contract.KindAccessDenied.ErrorType() + ": target refused (not retried)", StatusWritten: true}
+		case "gone":
+			o = contract.EntryOutcome{Outcome: contract.OutcomeGone, Kind: contract.KindSourceGone, Error: "source version gone"}
+		case "nostatus":
+			o.StatusWritten, o.StatusError = false, "bulk status write refused"
+		case "flaky":
+			f.mu.Lock()
+			f.attempts++
+			n := f.attempts
+			f.mu.Unlock()
+			if n <= batchFlakyFailures {
+				o = contract.EntryOutcome{Outcome: contract.OutcomeRetry, Kind: contract.KindRetryable, Error: fmt.Sprintf("target unreachable (attempt %d)", n)}
+			}
+		}
+		res.Outcomes[i] = o
+	}
+	return res, nil
+}
+
 // fakeReplicate stands for the replication activity: key "fail" fails for good (access
 // denied), key "gone" has no source version any more, any other key is copied.
 func fakeReplicate(_ context.Context, in contract.ReplicateInput) (contract.ReplicateResult, error) {
@@ -230,9 +265,13 @@ func writeRuns(t *testing.T, ctx context.Context, c client.Client, id, name stri
 	}
 }
 
-// recordScenarios are the scenarios recorded with the current workflow code: entries
-// without a journal position (offset dedupe), and with one, ending with Kafka offsets
-// that restart from 0.
+// recordScenarios are the scenarios recorded with the workflow code: entries without a
+// journal position (offset dedupe), and with one, ending with Kafka offsets that restart
+// from 0; durable retries; batches (mixed outcomes, a held version absorbing its
+// duplicate). Each was recorded with the code of its time (prefix v1..v4: "batch" with
+// v4); record the one a change is about, e.g.
+//
+//	BACKBEAT_RECORD_HISTORIES=v4 go test -run TestRecordHistories/batch ./workflows/
 func recordScenarios() []recordScenario {
 	return []recordScenario{
 		{name: "offset", entry: keyed},
@@ -246,6 +285,24 @@ func recordScenarios() []recordScenario {
 				st := s.waitFor(t, ctx, "10 processed", func(st contract.Status) bool { return st.Processed == 10 })
 				assert.Equal(t, int64(flakyFailures-3), st.Retried, "a first burst of 4 attempts (the worker's Retry), then one per timer")
 				assert.Equal(t, int64(10), st.Completed+st.Failed+st.Skipped)
+			}},
+		{name: "batch", entry: func(off int64, key string) contract.Entry { return journaled(off, uint64(off+1), key) },
+			then: func(t *testing.T, s *recorder) {
+				// Batches (the common steps' batches already mix done, failed and
+				// gone): while paused, a version arrives twice at two journal
+				// positions (the held one absorbs the other), then one batch mixes a
+				// retried entry, a copy and a copy whose bulk status write failed.
+				ctx := context.Background()
+				s.send(t, ctx, contract.SignalPause)
+				s.waitFor(t, ctx, "paused", func(st contract.Status) bool { return st.Paused })
+				again := journaled(11, 12, "e")
+				again.Record.VersionID = "s10" // the version of journaled(9, 10, "e")
+				s.signal(t, ctx, journaled(8, 9, "flaky"), journaled(9, 10, "e"), journaled(10, 11, "nostatus"), again)
+				s.waitFor(t, ctx, "3 queued, 1 absorbed", func(st contract.Status) bool { return st.Backlog == 3 && st.Duplicates == 3 })
+				s.send(t, ctx, contract.SignalResume)
+				st := s.waitFor(t, ctx, "11 processed", func(st contract.Status) bool { return st.Processed == 11 })
+				assert.Equal(t, int64(batchFlakyFailures), st.Retried, "one retry per batch outcome")
+				assert.Equal(t, int64(11), st.Completed+st.Failed+st.Skipped)
 			}},
 		{name: "journal", entry: func(off int64, key string) contract.Entry { return journaled(off, uint64(off+1), key) },
 			then: func(t *testing.T, s *recorder) {
@@ -272,6 +329,9 @@ func TestRecordedHistoriesCoverScenarios(t *testing.T) {
 		`"ImpvdXJuYWwtZGVkdXBlIg=="`, // the version marker of journalDedupeChange, "journal-dedupe" in JSON and base64
 		`"ImR1cmFibGUtcmV0cnki"`,     // the version marker of durableRetryChange, "durable-retry"
 		"EVENT_TYPE_TIMER_FIRED",     // a durable retry's timer
+		`"ImJhdGNoIg=="`,             // the version marker of batchChange, "batch"
+		`"ImRlZHVwZS1oZWxkIg=="`,     // the version marker of dedupeHeldChange, "dedupe-held"
+		`"name": "ReplicateBatch"`,   // a batch activity
 	} {
 		assert.Contains(t, all.String(), want)
 	}

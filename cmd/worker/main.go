@@ -1,9 +1,10 @@
 // Command worker hosts the partition workflows and the replication activities on the
 // Temporal task queue backbeat-replication, and owns the partition workflows' retry
-// policy, retry budget, breaker threshold and window (--retry-*, --retries,
-// --breaker-threshold, --max-concurrent): every workflow run reads them when it starts,
-// running workflows included. See package worker; every flag has a
-// BACKBEAT_<FLAG> environment fallback.
+// policy, retry budget, breaker threshold, window (--retry-*, --retries,
+// --breaker-threshold, --max-concurrent) and batches (--batch-max-entries,
+// --batch-max-bytes, --batch-parallelism, --large-object-size): every workflow run
+// reads them when it starts, running workflows included. See package worker; every
+// flag has a BACKBEAT_<FLAG> environment fallback.
 package main
 
 import (
@@ -46,6 +47,10 @@ func main() {
 	fs.IntVar(&wf.MaxConcurrent, "max-concurrent", def.MaxConcurrent, "entries of different objects a partition workflow replicates at once (1: one at a time; an object's versions are always in order)")
 	fs.IntVar(&wf.ContinueAsNewAfter, "continue-as-new-after", def.ContinueAsNewAfter, "entries one run of a partition workflow processes before it continues as new (it also continues when Temporal suggests it)")
 	fs.DurationVar(&wf.HeartbeatTimeout, "heartbeat-timeout", def.HeartbeatTimeout, "a replication attempt silent that long (a killed worker) is retried (negative: no heartbeat timeout)")
+	fs.IntVar(&wf.BatchMaxEntries, "batch-max-entries", def.BatchMaxEntries, "most entries replicated by one batch activity (1: batches of one entry)")
+	fs.Int64Var(&wf.BatchMaxBytes, "batch-max-bytes", def.BatchMaxBytes, "most bytes of objects in one batch (a batch always takes at least one entry)")
+	fs.IntVar(&wf.BatchParallelism, "batch-parallelism", def.BatchParallelism, "entries of one batch a worker replicates at once")
+	fs.Int64Var(&wf.LargeObjectSize, "large-object-size", def.LargeObjectSize, "object size in bytes from which a version is not batched but copied alone on its resumable multipart path")
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", "127.0.0.1:9103", "address of /metrics and /healthz (empty: off)")
 	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	if err := flagenv.Parse(fs, os.Args[1:], nil); err != nil {

@@ -55,6 +55,9 @@ type Engine struct {
 	// IngestMetrics, BridgeMetrics and WorkerMetrics are the first process's /metrics
 	// and /healthz addresses (host:port), unless BridgeArgs or WorkerArgs give another.
 	IngestMetrics, BridgeMetrics, WorkerMetrics string
+	// WorkersMetrics are every worker's /metrics and /healthz addresses, in the order of
+	// Workers (unless WorkerArgs give another).
+	WorkersMetrics []string
 }
 
 // Start starts the engine; everything is stopped when the test ends. Replication rules
@@ -116,9 +119,11 @@ func Start(t testing.TB, o Options) *Engine {
 				"--metrics-listen", metricsAddr(&e.BridgeMetrics)}, common, o.BridgeArgs)}))
 	}
 	for i := range o.Workers {
+		addr := metricsAddr(&e.WorkerMetrics)
+		e.WorkersMetrics = append(e.WorkersMetrics, addr)
 		e.Workers = append(e.Workers, devstack.StartProcess(t, devstack.Command{Name: name("worker", i, o.Workers), Path: worker,
 			Args: args([]string{"--temporal-address", e.Temporal.Addr(), "--s3-endpoint", e.Src.URL, "--sites", sites,
-				"--retry-initial", "200ms", "--retry-max-interval", "2s", "--metrics-listen", metricsAddr(&e.WorkerMetrics)}, creds, common, o.WorkerArgs)}))
+				"--retry-initial", "200ms", "--retry-max-interval", "2s", "--metrics-listen", addr}, creds, common, o.WorkerArgs)}))
 	}
 	e.Ingest, e.Bridge, e.Worker = e.Ingests[0], e.Bridges[0], e.Workers[0]
 	return e
