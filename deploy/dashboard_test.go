@@ -107,7 +107,7 @@ func TestDashboardQueriesExportedMetrics(t *testing.T) {
 	}
 	require.NotEmpty(t, want)
 
-	e := enginetest.Start(t, enginetest.Options{Partitions: 2, BridgeArgs: []string{"--retries", "1"}})
+	e := enginetest.Start(t, enginetest.Options{Partitions: 2, WorkerArgs: []string{"--retries", "1"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	src, dst := e.Src.Client(s3test.User), e.Dst.Client(s3test.User)
@@ -124,7 +124,7 @@ func TestDashboardQueriesExportedMetrics(t *testing.T) {
 	rule := func(id, prefix, dest string) s3types.ReplicationRule {
 		return s3types.ReplicationRule{ID: aws.String(id), Status: s3types.ReplicationRuleStatusEnabled, Priority: aws.Int32(int32(len(id))),
 			Filter: &s3types.ReplicationRuleFilter{Prefix: aws.String(prefix)}, DeleteMarkerReplication: &s3types.DeleteMarkerReplication{Status: s3types.DeleteMarkerReplicationStatusEnabled},
-			Destination: &s3types.Destination{Bucket: aws.String("arn:aws:s3:::" + dest)}}
+			Destination: &s3types.Destination{Bucket: aws.String("arn:aws:s3:::" + dest), StorageClass: "dr"}} // the worker's site of the target s3server
 	}
 	_, err := src.PutBucketReplication(ctx, &s3.PutBucketReplicationInput{Bucket: aws.String("src"),
 		ReplicationConfiguration: &s3types.ReplicationConfiguration{Role: aws.String("arn:aws:iam::000000000000:role/backbeat"),

@@ -20,7 +20,6 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
 )
 
 // largePutMiB is the size of the large single PUT of TestLargeObjectsSurviveWorkerKill,

@@ -189,7 +189,7 @@ type ReplicaInput struct {
 	// ETag of the version; for CompleteUpload, "" keeps the multipart ETag of the parts,
 	// and a single-PUT source's ETag (hex MD5) is kept as the replica's.
 	ETag string
-	Size           int64
+	Size int64
 	// Source is the replication info carried from the source (role, site...).
 	Source *Replication
 	// SourceBucket and SourceAccount name the source the replica comes from: kept on the
