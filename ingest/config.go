@@ -55,6 +55,9 @@ import (
 type Config struct {
 	// S3Endpoint is the s3server base URL. Default "http://127.0.0.1:8000".
 	S3Endpoint string
+	// S3CAFile is a PEM bundle of the CAs that may sign s3server's HTTPS certificate.
+	// Default "": the system's roots.
+	S3CAFile string
 	// AccessKey and SecretKey of s3server's replication identity. Required.
 	AccessKey, SecretKey string
 	// Region signs the journal requests: s3server's --region, which it enforces.
