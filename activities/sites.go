@@ -61,6 +61,9 @@ type Site struct {
 	// Profile is an AWS shared-config profile (AWS_CONFIG_FILE,
 	// AWS_SHARED_CREDENTIALS_FILE) used when AccessKey is empty.
 	Profile string `json:"profile,omitempty"`
+	// CAFile is a PEM bundle of the CAs that may sign the endpoint's HTTPS certificate.
+	// Default "": the system's roots.
+	CAFile string `json:"caFile,omitempty"`
 	// Kind is KindS3Server (default) or KindS3.
 	Kind string `json:"kind,omitempty"`
 	// PathStyle addresses buckets as http://endpoint/bucket (kind "s3"). Default true

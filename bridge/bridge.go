@@ -32,10 +32,13 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("bridge: %w", err)
 	}
 	defer closeMetrics()
-	tc, err := tclient.Dial(ctx, tclient.Options{Address: cfg.TemporalAddress, Namespace: cfg.Namespace,
+	tc, err := tclient.Dial(ctx, tclient.Options{Address: cfg.TemporalAddress, Namespace: cfg.Namespace, TLS: cfg.TemporalTLS,
 		Logger: cfg.Logger, MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff})
 	if err != nil {
-		return nil // ctx ended while waiting
+		if ctx.Err() != nil {
+			return nil // ctx ended while waiting
+		}
+		return fmt.Errorf("bridge: %w", err)
 	}
 	defer tc.Close()
 	temporal.Set(tc)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/backbeat-temporal/backbeat/contract"
+	"github.com/backbeat-temporal/backbeat/internal/tlsconf"
 )
 
 // Config configures Run. Zero values take the documented defaults.
@@ -30,6 +31,9 @@ type Config struct {
 	TemporalAddress string
 	// Namespace is the Temporal namespace. Default "default".
 	Namespace string
+	// TemporalTLS is the TLS (mTLS with a client certificate) setting of the connection
+	// to Temporal. Default: plain text.
+	TemporalTLS tlsconf.Client
 	// TaskQueue of the partition workflows. Default contract.TaskQueue.
 	TaskQueue string
 	// BatchEntries bounds the entries of one signal.

@@ -18,6 +18,7 @@ import (
 	"github.com/backbeat-temporal/backbeat/bridge"
 	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/internal/flagenv"
+	"github.com/backbeat-temporal/backbeat/internal/tclient"
 )
 
 func main() {
@@ -30,6 +31,7 @@ func main() {
 	fs.StringVar(&cfg.Group, "group", "backbeat-replication-group", "Kafka consumer group")
 	fs.StringVar(&cfg.TemporalAddress, "temporal-address", "127.0.0.1:7233", "Temporal frontend host:port")
 	fs.StringVar(&cfg.Namespace, "namespace", "default", "Temporal namespace")
+	tclient.AddTLSFlags(fs, &cfg.TemporalTLS)
 	fs.StringVar(&cfg.TaskQueue, "task-queue", contract.TaskQueue, "task queue of the partition workflows")
 	fs.IntVar(&cfg.BatchEntries, "batch-entries", 100, "entries per signal at most")
 	fs.IntVar(&cfg.BatchBytes, "batch-bytes", 512<<10, "encoded bytes per signal at most (1 KiB - 1 MiB)")

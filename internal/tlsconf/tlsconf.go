@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 )
 
 // EnvAWSCABundle is the AWS SDKs' convention for a PEM CA bundle; the commands use it
@@ -95,14 +96,16 @@ func (c Client) Explain(err error, server string) error {
 		invalid  x509.CertificateInvalidError
 		record   tls.RecordHeaderError
 	)
+	// gRPC flattens the handshake error into its status text: match that text too.
+	msg := err.Error()
 	switch {
-	case errors.As(err, &unknown):
+	case errors.As(err, &unknown) || strings.Contains(msg, "x509: certificate signed by unknown authority"):
 		return fmt.Errorf("TLS to %s: its certificate is not signed by a CA of %s: give the bundle of the CA that signed it with %s: %w", server, roots, flag, err)
-	case errors.As(err, &hostname):
+	case errors.As(err, &hostname) || strings.Contains(msg, "x509: certificate is valid for") || strings.Contains(msg, "x509: certificate is not valid for any names"):
 		return fmt.Errorf("TLS to %s: its certificate is not valid for that name: dial a name the certificate holds, or set the expected server name: %w", server, err)
-	case errors.As(err, &invalid):
+	case errors.As(err, &invalid) || strings.Contains(msg, "x509: certificate has expired"):
 		return fmt.Errorf("TLS to %s: its certificate is invalid (expired, or not a server certificate): renew it: %w", server, err)
-	case errors.As(err, &record):
+	case errors.As(err, &record) || strings.Contains(msg, "first record does not look like a TLS handshake"):
 		return fmt.Errorf("TLS to %s: the server does not speak TLS: use its plain address (http://), or enable TLS on it: %w", server, err)
 	}
 	return err

@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/backbeat-temporal/backbeat/activities"
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"github.com/backbeat-temporal/backbeat/internal/tlsconf"
 	"github.com/backbeat-temporal/backbeat/internal/tlsconf/tlstest"
 	"github.com/backbeat-temporal/backbeat/journal"
@@ -68,6 +70,19 @@ func TestS3ServerHTTPS(t *testing.T) {
 	jc.HTTP = wrong
 	_, err = jc.Read(ctx, 0, 10, 0)
 	require.ErrorContains(t, err, "give the bundle of the CA that signed it with --s3-ca-file")
+
+	// The worker's replicator: the source's CA comes from --s3-ca-file (Site.CAFile).
+	src := activities.Site{Endpoint: url, AccessKey: s3test.Replication.AccessKey, SecretKey: s3test.Replication.SecretKey, CAFile: ca.CAFile}
+	repl, err := activities.New(ctx, activities.Config{Source: src, MaxAttempts: 1})
+	require.NoError(t, err)
+	_, err = repl.SetStatus(ctx, "tls-bucket", "missing", "v1", bbproto.StatusCompleted, "")
+	require.Error(t, err) // no such version, but s3server answered over TLS
+	assert.NotContains(t, err.Error(), "TLS to")
+	src.CAFile = other.CAFile
+	repl, err = activities.New(ctx, activities.Config{Source: src, MaxAttempts: 1})
+	require.NoError(t, err)
+	_, err = repl.SetStatus(ctx, "tls-bucket", "missing", "v1", bbproto.StatusCompleted, "")
+	require.ErrorContains(t, err, "give the bundle of the CA that signed it with --s3-ca-file (or AWS_CA_BUNDLE)")
 
 	system, err := tlsconf.HTTPClient(tlsconf.Client{CAFlag: "--s3-ca-file"})
 	require.NoError(t, err)
