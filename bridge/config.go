@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/backbeat-temporal/backbeat/contract"
+	"github.com/backbeat-temporal/backbeat/internal/kafkaconf"
 	"github.com/backbeat-temporal/backbeat/internal/tlsconf"
 )
 
@@ -23,6 +24,9 @@ import (
 type Config struct {
 	// Brokers are the Kafka bootstrap brokers. Default ["127.0.0.1:9092"].
 	Brokers []string
+	// Kafka is the TLS and SASL setting of the Kafka connections. Default: plain text,
+	// no SASL.
+	Kafka kafkaconf.Security
 	// Topic is the Kafka topic. Default contract.DefaultTopic ("backbeat-replication").
 	Topic string
 	// Group is the Kafka consumer group. Default "backbeat-replication-group".

@@ -49,6 +49,7 @@ import (
 	"time"
 
 	"github.com/backbeat-temporal/backbeat/contract"
+	"github.com/backbeat-temporal/backbeat/internal/kafkaconf"
 )
 
 // Config configures Run. Zero values take the documented defaults.
@@ -65,6 +66,9 @@ type Config struct {
 	Region string
 	// Brokers are the Kafka bootstrap brokers. Default ["127.0.0.1:9092"].
 	Brokers []string
+	// Kafka is the TLS and SASL setting of the Kafka connections. Default: plain text,
+	// no SASL.
+	Kafka kafkaconf.Security
 	// Topic is the Kafka topic. Default contract.DefaultTopic ("backbeat-replication").
 	Topic string
 	// Partitions is the partition count used when Run creates the topic. Default 8.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/IBM/sarama"
 	"github.com/backbeat-temporal/backbeat/bbproto"
 	"log/slog"
 	"time"
@@ -24,6 +25,9 @@ func Run(ctx context.Context, cfg Config) error {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return err
+	}
+	if err := cfg.Kafka.Apply(sarama.NewConfig()); err != nil {
+		return fmt.Errorf("ingest: %w", err)
 	}
 	s3http, err := tlsconf.HTTPClient(tlsconf.Client{CAFile: cfg.S3CAFile, CAFlag: "--s3-ca-file (or AWS_CA_BUNDLE)"})
 	if err != nil {
@@ -125,7 +129,7 @@ func (in *ingester) term(ctx context.Context) (progressed bool, err error) {
 		in.m.fail("zookeeper", err)
 		return false, err
 	}
-	prod, err := newKafkaProducer(in.cfg.Brokers, in.cfg.Topic, in.cfg.Partitions)
+	prod, err := newKafkaProducer(in.cfg.Brokers, in.cfg.Kafka, in.cfg.Topic, in.cfg.Partitions)
 	if err != nil {
 		in.m.fail("kafka", err)
 		return false, err
