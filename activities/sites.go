@@ -141,8 +141,8 @@ func (s Site) where() string {
 
 // Sites is the set of replication targets, as read from a sites file:
 //
-//	{"sites":[{"name":"dr","endpoint":"http://127.0.0.1:8001","region":"us-east-1",
-//	           "accessKey":"...","secretKey":"...","kind":"s3server"},
+//	{"sites":[{"name":"dr","endpoint":"https://dr.example:8000","region":"us-east-1",
+//	           "accessKey":"...","secretKey":"...","kind":"s3server","caFile":"/etc/backbeat/dr-ca.pem"},
 //	          {"name":"aws","profile":"backup","kind":"s3","pathStyle":false,
 //	           "multipartThreshold":67108864,"partSize":16777216}],
 //	 "default":"dr"}
