@@ -43,3 +43,23 @@ func TestS3CAFile(t *testing.T) {
 	r = setup("by-env")
 	require.Equal(t, ExitOK, r.code, "%s", r)
 }
+
+// TestTemporalTLS dials a TLS stand-in of Temporal's frontend: with its CA the
+// handshake passes (the stand-in then answers Unimplemented), with another CA the
+// message names --temporal-tls-ca.
+func TestTemporalTLS(t *testing.T) {
+	useProfiles(t)
+	ca := tlstest.NewCA(t, "temporal CA")
+	addr := tlstest.TemporalFrontend(t, ca, nil)
+	args := []string{"partitions", "--temporal-address", addr, "--partitions", "1", "--timeout", "3s"}
+
+	r := run(t, append(args, "--temporal-tls-ca", ca.CAFile)...)
+	assert.Contains(t, r.stderr, "method DescribeWorkflowExecution not implemented", "the call went through TLS to the stand-in: %s", r)
+
+	other := tlstest.NewCA(t, "another CA")
+	t.Setenv(EnvTemporalTLSCA, other.CAFile)
+	r = run(t, args...)
+	require.Equal(t, ExitFailed, r.code, "%s", r)
+	assert.Contains(t, r.stderr, "its certificate is not signed by a CA of the CA bundle "+other.CAFile)
+	assert.Contains(t, r.stderr, "--temporal-tls-ca/"+EnvTemporalTLSCA)
+}

@@ -5,46 +5,16 @@ import (
 	"flag"
 	"io"
 	"log/slog"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/api/workflowservice/v1"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/backbeat-temporal/backbeat/internal/tclient"
 	"github.com/backbeat-temporal/backbeat/internal/tlsconf"
 	"github.com/backbeat-temporal/backbeat/internal/tlsconf/tlstest"
 )
-
-// frontend answers the only calls the SDK makes when it dials (the gRPC health check,
-// GetSystemInfo): enough to check the handshake and that calls go through it.
-type frontend struct {
-	workflowservice.UnimplementedWorkflowServiceServer
-}
-
-func (frontend) GetSystemInfo(context.Context, *workflowservice.GetSystemInfoRequest) (*workflowservice.GetSystemInfoResponse, error) {
-	return &workflowservice.GetSystemInfoResponse{ServerVersion: "tls-test"}, nil
-}
-
-// tlsServer serves a stand-in Temporal frontend over TLS (mTLS when clientCAs is set)
-// and returns its address.
-func tlsServer(t *testing.T, ca, clientCAs *tlstest.CA) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(ca.ServerConfig(t, clientCAs, "temporal.test", "127.0.0.1"))))
-	healthpb.RegisterHealthServer(srv, health.NewServer())
-	workflowservice.RegisterWorkflowServiceServer(srv, frontend{})
-	go srv.Serve(ln)
-	t.Cleanup(srv.Stop)
-	return ln.Addr().String()
-}
 
 func dial(t *testing.T, o tclient.Options) error {
 	t.Helper()
@@ -61,7 +31,7 @@ func dial(t *testing.T, o tclient.Options) error {
 
 func TestDialTLS(t *testing.T) {
 	ca := tlstest.NewCA(t, "temporal CA")
-	addr := tlsServer(t, ca, nil)
+	addr := tlstest.TemporalFrontend(t, ca, nil)
 	require.NoError(t, dial(t, tclient.Options{Address: addr, TLS: tlsconf.Client{CAFile: ca.CAFile}}))
 	// The certificate holds temporal.test: dialing by IP with that server name works too.
 	require.NoError(t, dial(t, tclient.Options{Address: addr, TLS: tlsconf.Client{CAFile: ca.CAFile, ServerName: "temporal.test"}}))
@@ -79,7 +49,7 @@ func TestDialTLS(t *testing.T) {
 func TestDialMutualTLS(t *testing.T) {
 	ca := tlstest.NewCA(t, "temporal CA")
 	clients := tlstest.NewCA(t, "client CA")
-	addr := tlsServer(t, ca, clients)
+	addr := tlstest.TemporalFrontend(t, ca, clients)
 	cert, key := clients.Issue(t, "backbeat-worker")
 	require.NoError(t, dial(t, tclient.Options{Address: addr, TLS: tlsconf.Client{CAFile: ca.CAFile, CertFile: cert, KeyFile: key}}))
 	require.Error(t, dial(t, tclient.Options{Address: addr, TLS: tlsconf.Client{CAFile: ca.CAFile}}), "a client without a certificate is refused")
