@@ -57,6 +57,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/backbeat-temporal/backbeat/contract"
+	"github.com/backbeat-temporal/backbeat/internal/tlsconf"
 )
 
 // Defaults of Config.
@@ -80,6 +81,8 @@ type Config struct {
 	// timeout (requests end with their context).
 	HTTPClient *http.Client
 	// TargetHTTPClient serves the requests to every target. Default HTTPClient.
+	// A site (the source included) with a CAFile gets its own client trusting that
+	// bundle instead.
 	TargetHTTPClient *http.Client
 	// MaxAttempts of one request by the aws-sdk-go-v2 clients. Default
 	// DefaultMaxAttempts; 1 disables the SDK's retries.
@@ -143,6 +146,9 @@ func New(ctx context.Context, cfg Config) (*Replicator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("activities: source: %w", err)
 	}
+	if cfg.HTTPClient, err = siteHTTPClient(cfg.Source, cfg.HTTPClient, "--s3-ca-file (or AWS_CA_BUNDLE)"); err != nil {
+		return nil, fmt.Errorf("activities: source: %w", err)
+	}
 	if r.srcBB, err = bbclient.New(bbclient.Config{Endpoint: cfg.Source.Endpoint, Region: cfg.Source.Region, Credentials: creds, HTTP: cfg.HTTPClient}); err != nil {
 		return nil, fmt.Errorf("activities: source: %w", err)
 	}
@@ -152,18 +158,35 @@ func New(ctx context.Context, cfg Config) (*Replicator, error) {
 		if err != nil {
 			return nil, fmt.Errorf("activities: site %q: %w", st.Name, err)
 		}
+		hc, err := siteHTTPClient(st, cfg.TargetHTTPClient, fmt.Sprintf("caFile of site %q in the sites file", st.Name))
+		if err != nil {
+			return nil, fmt.Errorf("activities: site %q: %w", st.Name, err)
+		}
 		switch st.Kind {
 		case KindS3Server:
-			bb, err := bbclient.New(bbclient.Config{Endpoint: st.Endpoint, Region: st.Region, Credentials: creds, HTTP: cfg.TargetHTTPClient})
+			bb, err := bbclient.New(bbclient.Config{Endpoint: st.Endpoint, Region: st.Region, Credentials: creds, HTTP: hc})
 			if err != nil {
 				return nil, fmt.Errorf("activities: site %q: %w", st.Name, err)
 			}
 			r.targets[st.Name] = &s3serverTarget{bb: bb}
 		case KindS3:
-			r.targets[st.Name] = &s3Target{c: newS3Client(st, creds, cfg.TargetHTTPClient, cfg.MaxAttempts), src: r.srcS3}
+			r.targets[st.Name] = &s3Target{c: newS3Client(st, creds, hc, cfg.MaxAttempts), src: r.srcS3}
 		}
 	}
 	return r, nil
+}
+
+// siteHTTPClient is the client of a site: def, or one trusting the site's CAFile (whose
+// certificate errors name caFlag, the setting to fix).
+func siteHTTPClient(st Site, def *http.Client, caFlag string) (*http.Client, error) {
+	if st.CAFile == "" {
+		return def, nil
+	}
+	hc, err := tlsconf.HTTPClient(tlsconf.Client{CAFile: st.CAFile, CAFlag: caFlag})
+	if err != nil {
+		return nil, fmt.Errorf("CA bundle: %w", err)
+	}
+	return hc, nil
 }
 
 // credentialsFor returns the static credentials of a site, or those of its profile.

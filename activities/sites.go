@@ -61,6 +61,9 @@ type Site struct {
 	// Profile is an AWS shared-config profile (AWS_CONFIG_FILE,
 	// AWS_SHARED_CREDENTIALS_FILE) used when AccessKey is empty.
 	Profile string `json:"profile,omitempty"`
+	// CAFile is a PEM bundle of the CAs that may sign the endpoint's HTTPS certificate.
+	// Default "": the system's roots.
+	CAFile string `json:"caFile,omitempty"`
 	// Kind is KindS3Server (default) or KindS3.
 	Kind string `json:"kind,omitempty"`
 	// PathStyle addresses buckets as http://endpoint/bucket (kind "s3"). Default true
@@ -138,8 +141,8 @@ func (s Site) where() string {
 
 // Sites is the set of replication targets, as read from a sites file:
 //
-//	{"sites":[{"name":"dr","endpoint":"http://127.0.0.1:8001","region":"us-east-1",
-//	           "accessKey":"...","secretKey":"...","kind":"s3server"},
+//	{"sites":[{"name":"dr","endpoint":"https://dr.example:8000","region":"us-east-1",
+//	           "accessKey":"...","secretKey":"...","kind":"s3server","caFile":"/etc/backbeat/dr-ca.pem"},
 //	          {"name":"aws","profile":"backup","kind":"s3","pathStyle":false,
 //	           "multipartThreshold":67108864,"partSize":16777216}],
 //	 "default":"dr"}

@@ -23,6 +23,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	if err := cfg.Kafka.Apply(sarama.NewConfig()); err != nil {
+		return fmt.Errorf("bridge: %w", err)
+	}
 	m := newMetrics()
 	temporal := &tclient.Probe{Address: cfg.TemporalAddress}
 	_, closeMetrics, err := metricsserver.Start(cfg.MetricsListen, m.handler(
@@ -32,10 +35,13 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("bridge: %w", err)
 	}
 	defer closeMetrics()
-	tc, err := tclient.Dial(ctx, tclient.Options{Address: cfg.TemporalAddress, Namespace: cfg.Namespace,
+	tc, err := tclient.Dial(ctx, tclient.Options{Address: cfg.TemporalAddress, Namespace: cfg.Namespace, TLS: cfg.TemporalTLS,
 		Logger: cfg.Logger, MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff})
 	if err != nil {
-		return nil // ctx ended while waiting
+		if ctx.Err() != nil {
+			return nil // ctx ended while waiting
+		}
+		return fmt.Errorf("bridge: %w", err)
 	}
 	defer tc.Close()
 	temporal.Set(tc)
@@ -77,12 +83,21 @@ func saramaConfig() *sarama.Config {
 	return c
 }
 
+// saramaConfig is the consumer group's configuration with the Kafka security of the
+// Config (checked by Run).
+func (b *bridge) saramaConfig() *sarama.Config {
+	c := saramaConfig()
+	b.cfg.Kafka.Apply(c) // checked in Run
+	return c
+}
+
 // consume joins the consumer group and consumes until ctx ends, reconnecting with backoff.
 func (b *bridge) consume(ctx context.Context) error {
 	backoff := b.cfg.MinBackoff
 	for ctx.Err() == nil {
-		group, err := sarama.NewConsumerGroup(b.cfg.Brokers, b.cfg.Group, saramaConfig())
+		group, err := sarama.NewConsumerGroup(b.cfg.Brokers, b.cfg.Group, b.saramaConfig())
 		if err != nil {
+			err = b.cfg.Kafka.Explain(err, b.cfg.Brokers)
 			b.log.Error("cannot join the Kafka consumer group; retrying (is Kafka up? check --kafka-brokers)",
 				"brokers", strings.Join(b.cfg.Brokers, ","), "group", b.cfg.Group, "err", err, "retryIn", backoff)
 			select {

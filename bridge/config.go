@@ -16,12 +16,17 @@ import (
 	"time"
 
 	"github.com/backbeat-temporal/backbeat/contract"
+	"github.com/backbeat-temporal/backbeat/internal/kafkaconf"
+	"github.com/backbeat-temporal/backbeat/internal/tlsconf"
 )
 
 // Config configures Run. Zero values take the documented defaults.
 type Config struct {
 	// Brokers are the Kafka bootstrap brokers. Default ["127.0.0.1:9092"].
 	Brokers []string
+	// Kafka is the TLS and SASL setting of the Kafka connections. Default: plain text,
+	// no SASL.
+	Kafka kafkaconf.Security
 	// Topic is the Kafka topic. Default contract.DefaultTopic ("backbeat-replication").
 	Topic string
 	// Group is the Kafka consumer group. Default "backbeat-replication-group".
@@ -30,6 +35,9 @@ type Config struct {
 	TemporalAddress string
 	// Namespace is the Temporal namespace. Default "default".
 	Namespace string
+	// TemporalTLS is the TLS (mTLS with a client certificate) setting of the connection
+	// to Temporal. Default: plain text.
+	TemporalTLS tlsconf.Client
 	// TaskQueue of the partition workflows. Default contract.TaskQueue.
 	TaskQueue string
 	// BatchEntries bounds the entries of one signal.

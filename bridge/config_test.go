@@ -3,8 +3,11 @@ package bridge
 import (
 	"testing"
 
+	"github.com/IBM/sarama"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/backbeat-temporal/backbeat/internal/kafkaconf"
 )
 
 // The consumer group's JoinGroup answer may take up to the rebalance timeout: the read
@@ -14,4 +17,16 @@ func TestSaramaReadTimeoutOutlastsRebalance(t *testing.T) {
 	require.NoError(t, c.Validate())
 	assert.Greater(t, c.Net.ReadTimeout, c.Consumer.Group.Rebalance.Timeout)
 	assert.Greater(t, c.Net.ReadTimeout, c.Consumer.Group.Session.Timeout)
+}
+
+// The Kafka security of the Config reaches the consumer group's sarama configuration.
+func TestSaramaConfigKafkaSecurity(t *testing.T) {
+	b := &bridge{cfg: Config{Kafka: kafkaconf.Security{TLS: true, SASLMechanism: kafkaconf.MechanismSCRAMSHA512, SASLUser: "u", SASLPassword: "p"}}}
+	c := b.saramaConfig()
+	require.NoError(t, c.Validate())
+	assert.True(t, c.Net.TLS.Enable)
+	assert.True(t, c.Net.SASL.Enable)
+	assert.Equal(t, sarama.SASLMechanism(kafkaconf.MechanismSCRAMSHA512), c.Net.SASL.Mechanism)
+	assert.NotNil(t, c.Net.SASL.SCRAMClientGeneratorFunc)
+	assert.Greater(t, c.Net.ReadTimeout, c.Consumer.Group.Rebalance.Timeout, "the group's own settings are kept")
 }

@@ -49,12 +49,16 @@ import (
 	"time"
 
 	"github.com/backbeat-temporal/backbeat/contract"
+	"github.com/backbeat-temporal/backbeat/internal/kafkaconf"
 )
 
 // Config configures Run. Zero values take the documented defaults.
 type Config struct {
 	// S3Endpoint is the s3server base URL. Default "http://127.0.0.1:8000".
 	S3Endpoint string
+	// S3CAFile is a PEM bundle of the CAs that may sign s3server's HTTPS certificate.
+	// Default "": the system's roots.
+	S3CAFile string
 	// AccessKey and SecretKey of s3server's replication identity. Required.
 	AccessKey, SecretKey string
 	// Region signs the journal requests: s3server's --region, which it enforces.
@@ -62,6 +66,9 @@ type Config struct {
 	Region string
 	// Brokers are the Kafka bootstrap brokers. Default ["127.0.0.1:9092"].
 	Brokers []string
+	// Kafka is the TLS and SASL setting of the Kafka connections. Default: plain text,
+	// no SASL.
+	Kafka kafkaconf.Security
 	// Topic is the Kafka topic. Default contract.DefaultTopic ("backbeat-replication").
 	Topic string
 	// Partitions is the partition count used when Run creates the topic. Default 8.

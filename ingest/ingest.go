@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/IBM/sarama"
 	"github.com/backbeat-temporal/backbeat/bbproto"
 	"log/slog"
 	"time"
 
 	"github.com/backbeat-temporal/backbeat/internal/metricsserver"
+	"github.com/backbeat-temporal/backbeat/internal/tlsconf"
 	"github.com/backbeat-temporal/backbeat/journal"
 	"github.com/backbeat-temporal/backbeat/sweeper"
 )
@@ -24,8 +26,15 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	if err := cfg.Kafka.Apply(sarama.NewConfig()); err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	s3http, err := tlsconf.HTTPClient(tlsconf.Client{CAFile: cfg.S3CAFile, CAFlag: "--s3-ca-file (or AWS_CA_BUNDLE)"})
+	if err != nil {
+		return fmt.Errorf("ingest: s3server's CA bundle: %w", err)
+	}
 	in := &ingester{cfg: cfg, log: cfg.Logger, m: newMetrics(),
-		journal: &journal.Client{Endpoint: cfg.S3Endpoint, AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey, Region: cfg.Region}}
+		journal: &journal.Client{Endpoint: cfg.S3Endpoint, AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey, Region: cfg.Region, HTTP: s3http}}
 	if cfg.SweepInterval >= 0 {
 		in.sweeper, err = sweeper.New(sweeper.Config{Interval: cfg.SweepInterval, Threshold: cfg.SweepThreshold,
 			MaxPerRound: cfg.SweepMaxPerRound, Logger: in.log.With("component", "sweeper")}, in.journal, sweeper.NewMetrics(in.m.reg))
@@ -34,7 +43,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 	_, closeMetrics, err := metricsserver.Start(cfg.MetricsListen, in.m.handler(
-		metricsserver.Check{Name: "s3server", Probe: metricsserver.HTTPProbe(cfg.S3Endpoint)},
+		metricsserver.Check{Name: "s3server", Probe: metricsserver.HTTPClientProbe(s3http, cfg.S3Endpoint)},
 		metricsserver.Check{Name: "kafka", Probe: metricsserver.TCPProbe(cfg.Brokers)},
 		metricsserver.Check{Name: "zookeeper", Probe: metricsserver.TCPProbe(cfg.ZooKeeper)}), in.log)
 	if err != nil {
@@ -120,7 +129,7 @@ func (in *ingester) term(ctx context.Context) (progressed bool, err error) {
 		in.m.fail("zookeeper", err)
 		return false, err
 	}
-	prod, err := newKafkaProducer(in.cfg.Brokers, in.cfg.Topic, in.cfg.Partitions)
+	prod, err := newKafkaProducer(in.cfg.Brokers, in.cfg.Kafka, in.cfg.Topic, in.cfg.Partitions)
 	if err != nil {
 		in.m.fail("kafka", err)
 		return false, err

@@ -12,6 +12,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/backbeat-temporal/backbeat/contract"
+	"github.com/backbeat-temporal/backbeat/internal/kafkaconf"
 )
 
 // MessageKey is the Kafka key of a record (contract.ObjectKey): every version of one
@@ -42,10 +43,14 @@ func saramaConfig() *sarama.Config {
 }
 
 // newKafkaProducer connects and creates the topic when it does not exist.
-func newKafkaProducer(brokers []string, topic string, partitions int) (*kafkaProducer, error) {
-	client, err := sarama.NewClient(brokers, saramaConfig())
+func newKafkaProducer(brokers []string, sec kafkaconf.Security, topic string, partitions int) (*kafkaProducer, error) {
+	c := saramaConfig()
+	if err := sec.Apply(c); err != nil {
+		return nil, err
+	}
+	client, err := sarama.NewClient(brokers, c)
 	if err != nil {
-		return nil, fmt.Errorf("connect to Kafka %s: %w", strings.Join(brokers, ","), err)
+		return nil, fmt.Errorf("connect to Kafka %s: %w", strings.Join(brokers, ","), sec.Explain(err, brokers))
 	}
 	if err := ensureTopic(client, topic, partitions); err != nil {
 		client.Close()

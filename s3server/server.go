@@ -9,6 +9,7 @@ import (
 	"github.com/backbeat-temporal/backbeat/bbproto"
 
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,6 +56,10 @@ type Config struct {
 	Logger *slog.Logger
 	// NoSync disables fsync (benchmarks only). Default false.
 	NoSync bool
+	// TLSCertFile and TLSKeyFile are the PEM certificate (with its chain) and private key
+	// of HTTPS: when both are set the server speaks HTTPS only. Both or neither.
+	// Default "": plain HTTP.
+	TLSCertFile, TLSKeyFile string
 }
 
 // Account is one identity of the accounts file.
@@ -147,6 +152,9 @@ func (c accountCreds) Secret(accessKey string) (string, bool) {
 
 // New opens the data directory and returns a Server.
 func New(cfg Config) (*Server, error) {
+	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
+		return nil, errors.New("s3server: --tls-cert and --tls-key go together: give both for HTTPS, or neither for HTTP")
+	}
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:8000"
 	}
@@ -265,6 +273,16 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("s3server: listen on %s: %w", s.cfg.Listen, err)
 	}
+	scheme := "http"
+	if s.cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("s3server: load the HTTPS certificate %s and key %s (PEM files): %w", s.cfg.TLSCertFile, s.cfg.TLSKeyFile, err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}})
+		scheme = "https"
+	}
 	// Requests see a context that ends when shutdown starts, so journal long-polls return
 	// at once instead of holding the shutdown.
 	baseCtx, stopRequests := context.WithCancel(context.Background())
@@ -272,7 +290,7 @@ func Run(ctx context.Context, cfg Config) error {
 	srv := s.httpServer(baseCtx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	s.log.Info("s3server listening", "addr", ln.Addr().String(), "dataDir", s.cfg.DataDir, "journalId", s.store.JournalID())
+	s.log.Info("s3server listening", "addr", ln.Addr().String(), "scheme", scheme, "dataDir", s.cfg.DataDir, "journalId", s.store.JournalID())
 	select {
 	case err := <-errc:
 		return fmt.Errorf("s3server: serve: %w", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -17,6 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+
+	"github.com/backbeat-temporal/backbeat/internal/tclient"
+	"github.com/backbeat-temporal/backbeat/internal/tlsconf"
 )
 
 // identity is a set of S3 credentials and what to call them in messages.
@@ -39,7 +43,11 @@ type endpoint struct {
 // httpClient is the HTTP client of every S3 request: bounded by --timeout, dial
 // included.
 func (a *app) httpClient() *awshttp.BuildableClient {
-	return awshttp.NewBuildableClient().WithTimeout(a.timeout).WithDialerOptions(func(d *net.Dialer) { d.Timeout = a.timeout })
+	c := awshttp.NewBuildableClient().WithTimeout(a.timeout).WithDialerOptions(func(d *net.Dialer) { d.Timeout = a.timeout })
+	if a.s3TLS != nil {
+		c = c.WithTransportOptions(func(tr *http.Transport) { tr.TLSClientConfig = a.s3TLS.Clone() })
+	}
+	return c
 }
 
 // configFiles describes where the shared config and credentials files are, for
@@ -186,6 +194,14 @@ func httpStatus(err error) int {
 // connError explains an error that is not an answer of the server (refused, DNS,
 // timeout), or returns "".
 func (a *app) connError(err error, what, url, hint string) string {
+	tc := tlsconf.Client{CAFile: a.s3CAFile, CAFlag: "--s3-ca-file/" + EnvS3CAFile}
+	if what == "Temporal" {
+		tc = a.temporalTLS
+		tc.CAFlag = "--" + tclient.TLSFlagCA + "/" + EnvTemporalTLSCA
+	}
+	if e := tc.Explain(err, what+" at "+url); e != err {
+		return e.Error()
+	}
 	var dns *net.DNSError
 	var ne net.Error
 	switch {

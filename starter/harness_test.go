@@ -61,7 +61,8 @@ func useProfiles(t *testing.T) string {
 	for _, v := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
 		EnvS3Endpoint, EnvTargetEndpoint, EnvSourceProfile, EnvTargetProfile, EnvReplicationProfile,
 		EnvReplicationAccessKey, EnvReplicationSecretKey, EnvRegion, EnvTemporalAddress, EnvNamespace, EnvTopic,
-		EnvPartitions, EnvTimeout, EnvRole, EnvOutput} {
+		EnvPartitions, EnvTimeout, EnvRole, EnvOutput, EnvS3CAFile,
+		EnvTemporalTLSCA, EnvTemporalTLSCert, EnvTemporalTLSKey, EnvTemporalTLSServerName} {
 		t.Setenv(v, "")
 		os.Unsetenv(v)
 	}

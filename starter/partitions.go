@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/backbeat-temporal/backbeat/contract"
+	"github.com/backbeat-temporal/backbeat/internal/tclient"
 )
 
 // PartitionStatus is one partition workflow's state (partitions --output json): the
@@ -41,11 +42,12 @@ type PartitionStatus struct {
 func (a *app) temporalClient(ctx context.Context) (client.Client, error) {
 	dctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
-	c, err := client.DialContext(dctx, client.Options{
-		HostPort:  a.temporalAddress,
-		Namespace: a.namespace,
-		Logger:    tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
-	})
+	co, err := tclient.ClientOptions(tclient.Options{Address: a.temporalAddress, Namespace: a.namespace, TLS: a.temporalTLS})
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	co.Logger = tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c, err := client.DialContext(dctx, co)
 	if err != nil {
 		return nil, a.temporalError(err)
 	}

@@ -30,6 +30,7 @@ package starter
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -41,6 +42,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/backbeat-temporal/backbeat/contract"
+	"github.com/backbeat-temporal/backbeat/internal/tclient"
+	"github.com/backbeat-temporal/backbeat/internal/tlsconf"
 )
 
 // Exit codes of Execute (and of bin/starter).
@@ -101,6 +104,15 @@ const (
 	EnvTemporalAddress = "BACKBEAT_TEMPORAL_ADDRESS"
 	// EnvNamespace backs --namespace (the worker's and the bridge's name too).
 	EnvNamespace = "BACKBEAT_NAMESPACE"
+	// EnvS3CAFile backs --s3-ca-file: the AWS SDKs' own convention.
+	EnvS3CAFile = "AWS_CA_BUNDLE"
+	// EnvTemporalTLSCA, EnvTemporalTLSCert, EnvTemporalTLSKey and
+	// EnvTemporalTLSServerName back the --temporal-tls-* flags (the worker's and the
+	// bridge's names too).
+	EnvTemporalTLSCA         = "BACKBEAT_TEMPORAL_TLS_CA"
+	EnvTemporalTLSCert       = "BACKBEAT_TEMPORAL_TLS_CERT"
+	EnvTemporalTLSKey        = "BACKBEAT_TEMPORAL_TLS_KEY"
+	EnvTemporalTLSServerName = "BACKBEAT_TEMPORAL_TLS_SERVER_NAME"
 	// EnvTopic backs --topic.
 	EnvTopic = "BACKBEAT_TOPIC"
 	// EnvPartitions backs --partitions.
@@ -186,6 +198,9 @@ type app struct {
 	replicationProfile             string
 	region                         string
 	temporalAddress, namespace     string
+	s3CAFile                       string
+	s3TLS                          *tls.Config // from s3CAFile; nil: the system's roots
+	temporalTLS                    tlsconf.Client
 	topic                          string
 	partitions                     int
 	timeout                        time.Duration
@@ -234,6 +249,13 @@ With the demo: source .demo/env, then e.g.
 			if a.targetProfile == "" {
 				a.targetProfile = a.sourceProfile
 			}
+			if a.s3CAFile != "" {
+				tc, err := (tlsconf.Client{CAFile: a.s3CAFile}).Config()
+				if err != nil {
+					return usagef("--s3-ca-file/%s: %v", EnvS3CAFile, err)
+				}
+				a.s3TLS = tc
+			}
 			return nil
 		},
 	}
@@ -250,6 +272,12 @@ With the demo: source .demo/env, then e.g.
 		"AWS shared config profile of s3server's replication identity (default: the keys in "+EnvReplicationAccessKey+" and "+EnvReplicationSecretKey+")")
 	a.stringFlag(pf, &a.region, "region", DefaultRegion, EnvRegion, "signing region of the S3 requests")
 	a.stringFlag(pf, &a.temporalAddress, "temporal-address", DefaultTemporalAddress, EnvTemporalAddress, "Temporal frontend host:port")
+	a.stringFlag(pf, &a.s3CAFile, "s3-ca-file", "", EnvS3CAFile, "PEM bundle of the CAs that sign the S3 endpoints' HTTPS certificates (default: the system's roots)")
+	tclient.AddTLSFlags(pf, &a.temporalTLS)
+	a.bindEnv(pf, tclient.TLSFlagCA, EnvTemporalTLSCA)
+	a.bindEnv(pf, tclient.TLSFlagCert, EnvTemporalTLSCert)
+	a.bindEnv(pf, tclient.TLSFlagKey, EnvTemporalTLSKey)
+	a.bindEnv(pf, tclient.TLSFlagServerName, EnvTemporalTLSServerName)
 	a.stringFlag(pf, &a.namespace, "namespace", DefaultNamespace, EnvNamespace, "Temporal namespace of the partition workflows")
 	a.stringFlag(pf, &a.topic, "topic", DefaultTopic, EnvTopic, "Kafka topic whose partition workflows are listed and signaled")
 	pf.IntVar(&a.partitions, "partitions", 0, "partitions of the topic: query the workflows of partitions 0..N-1 by ID instead of listing the running ones through Temporal's visibility (0: list)")

@@ -25,6 +25,7 @@ import (
 	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/internal/metricsserver"
 	"github.com/backbeat-temporal/backbeat/internal/tclient"
+	"github.com/backbeat-temporal/backbeat/internal/tlsconf"
 	"github.com/backbeat-temporal/backbeat/workflows"
 )
 
@@ -34,6 +35,9 @@ type Config struct {
 	TemporalAddress string
 	// Namespace is the Temporal namespace. Default "default".
 	Namespace string
+	// TemporalTLS is the TLS (mTLS with a client certificate) setting of the connection
+	// to Temporal. Default: plain text.
+	TemporalTLS tlsconf.Client
 	// TaskQueue is the task queue polled. Default contract.TaskQueue.
 	TaskQueue string
 	// Source is the source s3server and its replication identity (endpoint, region,
@@ -108,19 +112,26 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
+	probeHTTP, err := tlsconf.HTTPClient(tlsconf.Client{CAFile: cfg.Source.CAFile})
+	if err != nil {
+		return fmt.Errorf("worker: the source's CA bundle: %w", err)
+	}
 	m := newMetrics()
 	temporal := &tclient.Probe{Address: cfg.TemporalAddress}
 	_, closeMetrics, err := metricsserver.Start(cfg.MetricsListen, m.handler(
 		metricsserver.Check{Name: "temporal", Probe: temporal.Check},
-		metricsserver.Check{Name: "s3server", Probe: metricsserver.HTTPProbe(cfg.Source.Endpoint)}), log)
+		metricsserver.Check{Name: "s3server", Probe: metricsserver.HTTPClientProbe(probeHTTP, cfg.Source.Endpoint)}), log)
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
 	defer closeMetrics()
-	c, err := tclient.Dial(ctx, tclient.Options{Address: cfg.TemporalAddress, Namespace: cfg.Namespace,
+	c, err := tclient.Dial(ctx, tclient.Options{Address: cfg.TemporalAddress, Namespace: cfg.Namespace, TLS: cfg.TemporalTLS,
 		Logger: log, Metrics: newSDKMetrics(m.reg), MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff})
 	if err != nil {
-		return nil // ctx ended while waiting for Temporal
+		if ctx.Err() != nil {
+			return nil // ctx ended while waiting for Temporal
+		}
+		return fmt.Errorf("worker: %w", err)
 	}
 	defer c.Close()
 	temporal.Set(c)

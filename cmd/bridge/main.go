@@ -18,6 +18,8 @@ import (
 	"github.com/backbeat-temporal/backbeat/bridge"
 	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/internal/flagenv"
+	"github.com/backbeat-temporal/backbeat/internal/kafkaconf"
+	"github.com/backbeat-temporal/backbeat/internal/tclient"
 )
 
 func main() {
@@ -26,10 +28,12 @@ func main() {
 	var logLevel slog.Level
 	fs := flag.NewFlagSet("bridge", flag.ExitOnError)
 	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
+	kafkaconf.AddFlags(fs, &cfg.Kafka)
 	fs.StringVar(&cfg.Topic, "topic", contract.DefaultTopic, "Kafka topic")
 	fs.StringVar(&cfg.Group, "group", "backbeat-replication-group", "Kafka consumer group")
 	fs.StringVar(&cfg.TemporalAddress, "temporal-address", "127.0.0.1:7233", "Temporal frontend host:port")
 	fs.StringVar(&cfg.Namespace, "namespace", "default", "Temporal namespace")
+	tclient.AddTLSFlags(fs, &cfg.TemporalTLS)
 	fs.StringVar(&cfg.TaskQueue, "task-queue", contract.TaskQueue, "task queue of the partition workflows")
 	fs.IntVar(&cfg.BatchEntries, "batch-entries", 100, "entries per signal at most")
 	fs.IntVar(&cfg.BatchBytes, "batch-bytes", 512<<10, "encoded bytes per signal at most (1 KiB - 1 MiB)")
@@ -43,6 +47,10 @@ func main() {
 		os.Exit(2)
 	}
 	cfg.Brokers = strings.Split(brokers, ",")
+	if err := cfg.Kafka.Resolve(os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, "bridge:", err)
+		os.Exit(2)
+	}
 	cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -21,6 +21,8 @@ import (
 	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/ingest"
 	"github.com/backbeat-temporal/backbeat/internal/flagenv"
+	"github.com/backbeat-temporal/backbeat/internal/kafkaconf"
+	"github.com/backbeat-temporal/backbeat/internal/tlsconf"
 )
 
 func main() {
@@ -29,10 +31,12 @@ func main() {
 	var logLevel slog.Level
 	fs := flag.NewFlagSet("ingest", flag.ExitOnError)
 	fs.StringVar(&cfg.S3Endpoint, "s3-endpoint", "http://127.0.0.1:8000", "s3server base URL")
+	fs.StringVar(&cfg.S3CAFile, "s3-ca-file", "", "PEM bundle of the CAs that sign s3server's HTTPS certificate (empty: $AWS_CA_BUNDLE, else the system's roots)")
 	fs.StringVar(&cfg.AccessKey, "access-key", "", "access key of s3server's replication identity (required)")
 	fs.StringVar(&cfg.SecretKey, "secret-key", "", "secret key of s3server's replication identity (required)")
 	fs.StringVar(&cfg.Region, "region", "us-east-1", "signing region of the journal requests (s3server's --region)")
 	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
+	kafkaconf.AddFlags(fs, &cfg.Kafka)
 	fs.StringVar(&cfg.Topic, "topic", contract.DefaultTopic, "Kafka topic")
 	fs.IntVar(&cfg.Partitions, "partitions", 8, "partitions of the topic when ingest creates it")
 	fs.StringVar(&zkServers, "zookeeper", "127.0.0.1:2181", "ZooKeeper servers, comma-separated")
@@ -51,8 +55,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "ingest:", err)
 		os.Exit(2)
 	}
+	cfg.S3CAFile = tlsconf.S3CAFile(cfg.S3CAFile, os.Getenv)
 	cfg.Brokers = splitList(brokers)
 	cfg.ZooKeeper = splitList(zkServers)
+	if err := cfg.Kafka.Resolve(os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, "ingest:", err)
+		os.Exit(2)
+	}
 	cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -29,6 +29,8 @@ func main() {
 	fs.DurationVar(&cfg.MaxJournalWait, "max-journal-wait", 60*time.Second, "longest long-poll of the journal route")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 20*time.Second, "longest silence while reading a request's headers or body (a stalled body: 400 RequestTimeout, connection closed)")
 	fs.DurationVar(&cfg.KeepAliveTimeout, "keep-alive-timeout", 2*time.Minute, "close keep-alive connections idle between requests for longer")
+	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM certificate (with its chain) of HTTPS; with --tls-key the server speaks HTTPS only (empty: HTTP)")
+	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key file of --tls-cert")
 	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	if err := flagenv.Parse(fs, os.Args[1:], nil); err != nil {
 		fmt.Fprintln(os.Stderr, "s3server:", err)

@@ -18,6 +18,8 @@ import (
 
 	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/internal/flagenv"
+	"github.com/backbeat-temporal/backbeat/internal/tclient"
+	"github.com/backbeat-temporal/backbeat/internal/tlsconf"
 	"github.com/backbeat-temporal/backbeat/worker"
 )
 
@@ -27,8 +29,10 @@ func main() {
 	fs := flag.NewFlagSet("worker", flag.ExitOnError)
 	fs.StringVar(&cfg.TemporalAddress, "temporal-address", "127.0.0.1:7233", "Temporal frontend host:port")
 	fs.StringVar(&cfg.Namespace, "namespace", "default", "Temporal namespace")
+	tclient.AddTLSFlags(fs, &cfg.TemporalTLS)
 	fs.StringVar(&cfg.TaskQueue, "task-queue", contract.TaskQueue, "task queue to poll")
 	fs.StringVar(&cfg.Source.Endpoint, "s3-endpoint", "http://127.0.0.1:8000", "source s3server base URL")
+	fs.StringVar(&cfg.Source.CAFile, "s3-ca-file", "", "PEM bundle of the CAs that sign the source s3server's HTTPS certificate (empty: $AWS_CA_BUNDLE, else the system's roots; targets: caFile in the sites file)")
 	fs.StringVar(&cfg.Source.Region, "region", "us-east-1", "region of the source endpoint")
 	fs.StringVar(&cfg.Source.AccessKey, "access-key", "", "access key of s3server's replication identity")
 	fs.StringVar(&cfg.Source.SecretKey, "secret-key", "", "secret key of s3server's replication identity")
@@ -57,6 +61,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(2)
 	}
+	cfg.Source.CAFile = tlsconf.S3CAFile(cfg.Source.CAFile, os.Getenv)
 	if wf.Retry.MaxRetries == 0 {
 		wf.Retry.MaxRetries = contract.NoRetries // --retries 0: one attempt per burst
 	}

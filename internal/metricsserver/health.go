@@ -129,12 +129,18 @@ func TCPProbe(addrs []string) func(ctx context.Context) error {
 // HTTPProbe passes when url answers HTTP, whatever the status (an S3 endpoint answers
 // 403 to an anonymous request): the reachability of an HTTP service.
 func HTTPProbe(url string) func(ctx context.Context) error {
+	return HTTPClientProbe(http.DefaultClient, url)
+}
+
+// HTTPClientProbe is HTTPProbe sending its request with hc (e.g. a client that trusts
+// a private CA).
+func HTTPClientProbe(hc *http.Client, url string) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return fmt.Errorf("bad URL %q: %w", url, err)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := hc.Do(req)
 		if err != nil {
 			return fmt.Errorf("%s does not answer: %w", url, err)
 		}

@@ -13,6 +13,8 @@ import (
 
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
+
+	"github.com/backbeat-temporal/backbeat/internal/tlsconf"
 )
 
 // Options configure Dial.
@@ -27,10 +29,60 @@ type Options struct {
 	Metrics client.MetricsHandler
 	// MinBackoff and MaxBackoff bound the delay between attempts. Defaults 200ms, 30s.
 	MinBackoff, MaxBackoff time.Duration
+	// TLS is the TLS (or, with a client certificate, mTLS) setting of the connection;
+	// its zero value dials in plain text. Default: plain text.
+	TLS tlsconf.Client
+}
+
+// TLSFlagCA, TLSFlagCert, TLSFlagKey and TLSFlagServerName are the command-line flags
+// of Options.TLS, the same in every command.
+const (
+	TLSFlagCA         = "temporal-tls-ca"
+	TLSFlagCert       = "temporal-tls-cert"
+	TLSFlagKey        = "temporal-tls-key"
+	TLSFlagServerName = "temporal-tls-server-name"
+)
+
+// FlagSet is the part of a flag set AddTLSFlags needs (flag.FlagSet and pflag.FlagSet
+// both have it).
+type FlagSet interface {
+	StringVar(p *string, name, value, usage string)
+}
+
+// AddTLSFlags defines the --temporal-tls-* flags, which set t.
+func AddTLSFlags(fs FlagSet, t *tlsconf.Client) {
+	fs.StringVar(&t.CAFile, TLSFlagCA, "", "PEM bundle of the CAs that sign Temporal's frontend certificate; any --temporal-tls-* flag turns TLS on (empty: the system's roots when TLS is on)")
+	fs.StringVar(&t.CertFile, TLSFlagCert, "", "PEM client certificate for mutual TLS with Temporal (with --temporal-tls-key)")
+	fs.StringVar(&t.KeyFile, TLSFlagKey, "", "PEM private key file of --temporal-tls-cert")
+	fs.StringVar(&t.ServerName, TLSFlagServerName, "", "name expected in Temporal's certificate (empty: the host of --temporal-address)")
+}
+
+// ClientOptions returns the SDK options of o (without logger or metrics): HostPort,
+// Namespace and, when o.TLS is set, the TLS configuration.
+func ClientOptions(o Options) (client.Options, error) {
+	co := client.Options{HostPort: o.Address, Namespace: o.Namespace}
+	if o.TLS.Set() {
+		tc, err := o.TLS.Config()
+		if err != nil {
+			return co, fmt.Errorf("Temporal TLS (--%s, --%s, --%s): %w", TLSFlagCA, TLSFlagCert, TLSFlagKey, err)
+		}
+		co.ConnectionOptions.TLS = tc
+	}
+	return co, nil
+}
+
+// Explain returns err with what to do when it is a TLS failure (see tlsconf.Client.Explain).
+func Explain(err error, o Options) error {
+	t := o.TLS
+	if t.CAFlag == "" {
+		t.CAFlag = "--" + TLSFlagCA
+	}
+	return t.Explain(err, "Temporal at "+o.Address)
 }
 
 // Dial connects to Temporal, retrying with exponential backoff until it answers or ctx
-// ends (then the error joins ctx's error and the last dial error).
+// ends (then the error joins ctx's error and the last dial error). A TLS setting that
+// cannot be loaded is an error at once.
 func Dial(ctx context.Context, o Options) (client.Client, error) {
 	if o.Namespace == "" {
 		o.Namespace = "default"
@@ -44,18 +96,20 @@ func Dial(ctx context.Context, o Options) (client.Client, error) {
 	if o.MaxBackoff == 0 {
 		o.MaxBackoff = 30 * time.Second
 	}
+	co, err := ClientOptions(o)
+	if err != nil {
+		return nil, err
+	}
+	co.Logger = tlog.NewStructuredLogger(o.Logger.With("component", "temporal-client"))
+	co.MetricsHandler = o.Metrics
 	backoff := o.MinBackoff
 	for {
-		c, err := client.DialContext(ctx, client.Options{
-			HostPort:       o.Address,
-			Namespace:      o.Namespace,
-			Logger:         tlog.NewStructuredLogger(o.Logger.With("component", "temporal-client")),
-			MetricsHandler: o.Metrics,
-		})
+		c, err := client.DialContext(ctx, co)
 		if err == nil {
 			return c, nil
 		}
-		o.Logger.Error("cannot reach Temporal; retrying (start it, or fix --temporal-address / --namespace)",
+		err = Explain(err, o)
+		o.Logger.Error("cannot reach Temporal; retrying (start it, or fix --temporal-address / --namespace / --temporal-tls-*)",
 			"address", o.Address, "namespace", o.Namespace, "err", err, "retryIn", backoff)
 		select {
 		case <-ctx.Done():
