@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/IBM/sarama"
+	"github.com/xdg-go/scram"
 
 	"github.com/backbeat-temporal/backbeat/internal/tlsconf"
 )
@@ -119,9 +120,9 @@ func (s Security) Apply(c *sarama.Config) error {
 	c.Net.SASL.Mechanism = sarama.SASLMechanism(s.SASLMechanism)
 	switch s.SASLMechanism {
 	case MechanismSCRAMSHA256:
-		c.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return newSCRAM(sha256Hash) }
+		c.Net.SASL.SCRAMClientGeneratorFunc = newSCRAM(scram.SHA256)
 	case MechanismSCRAMSHA512:
-		c.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return newSCRAM(sha512Hash) }
+		c.Net.SASL.SCRAMClientGeneratorFunc = newSCRAM(scram.SHA512)
 	}
 	return nil
 }
