@@ -5,9 +5,11 @@ package tclient
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync/atomic"
 	"time"
 
@@ -80,6 +82,31 @@ func Explain(err error, o Options) error {
 	return t.Explain(err, "Temporal at "+o.Address)
 }
 
+// handshakeCause adds to err, a failed dial with TLS on, the error of a TLS handshake
+// with the frontend made directly: gRPC's dial often ends on its deadline ("waiting for
+// connections to become ready") without the handshake's reason, which is what tells the
+// operator what to fix (see tlsconf.Client.Explain). err is returned as it is when TLS
+// is off, the handshake succeeds, or the frontend cannot be reached at all.
+func handshakeCause(err error, o Options) error {
+	if !o.TLS.Set() {
+		return err
+	}
+	cfg, cerr := o.TLS.Config()
+	if cerr != nil {
+		return err
+	}
+	conn, herr := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", o.Address, cfg)
+	if herr == nil {
+		conn.Close()
+		return err
+	}
+	var op *net.OpError
+	if errors.As(herr, &op) && op.Op == "dial" {
+		return err // not reachable: no TLS reason to add
+	}
+	return errors.Join(err, herr)
+}
+
 // Dial connects to Temporal, retrying with exponential backoff until it answers or ctx
 // ends (then the error joins ctx's error and the last dial error). A TLS setting that
 // cannot be loaded is an error at once.
@@ -108,7 +135,7 @@ func Dial(ctx context.Context, o Options) (client.Client, error) {
 		if err == nil {
 			return c, nil
 		}
-		err = Explain(err, o)
+		err = Explain(handshakeCause(err, o), o)
 		o.Logger.Error("cannot reach Temporal; retrying (start it, or fix --temporal-address / --namespace / --temporal-tls-*)",
 			"address", o.Address, "namespace", o.Namespace, "err", err, "retryIn", backoff)
 		select {
