@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/backbeat-temporal/backbeat/bbproto"
 	"log/slog"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/backbeat-temporal/backbeat/bbproto"
+	"github.com/backbeat-temporal/backbeat/bbproto/bbclient"
 	"github.com/backbeat-temporal/backbeat/internal/metricsserver"
 	"github.com/backbeat-temporal/backbeat/journal"
 	"github.com/backbeat-temporal/backbeat/sweeper"
@@ -24,11 +27,15 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	in := &ingester{cfg: cfg, log: cfg.Logger, m: newMetrics(),
-		journal: &journal.Client{Endpoint: cfg.S3Endpoint, AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey, Region: cfg.Region}}
+	bb, err := bbclient.New(bbclient.Config{Endpoint: cfg.S3Endpoint, Region: cfg.Region,
+		Credentials: credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, "")})
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	in := &ingester{cfg: cfg, log: cfg.Logger, m: newMetrics(), journal: journal.New(bb)}
 	if cfg.SweepInterval >= 0 {
 		in.sweeper, err = sweeper.New(sweeper.Config{Interval: cfg.SweepInterval, Threshold: cfg.SweepThreshold,
-			MaxPerRound: cfg.SweepMaxPerRound, Logger: in.log.With("component", "sweeper")}, in.journal, sweeper.NewMetrics(in.m.reg))
+			MaxPerRound: cfg.SweepMaxPerRound, Logger: in.log.With("component", "sweeper")}, bb, sweeper.NewMetrics(in.m.reg))
 		if err != nil {
 			return fmt.Errorf("ingest: %w", err)
 		}

@@ -55,7 +55,7 @@ func TestImportRules(t *testing.T) {
 			[]string{"go.temporal.io", "github.com/IBM/sarama", "github.com/aws/", mod + "workflows", mod + "activities",
 				mod + "bridge", mod + "ingest", mod + "worker", mod + "starter", mod + "s3server"}},
 		{"bbproto", "the protocol is data: standard library only, no I/O", []string{"net/http", "github.com/", "go.", mod}},
-		{"sweeper", "the sweeper runs in ingest: it speaks to s3server only, through package journal",
+		{"sweeper", "the sweeper runs in ingest: it speaks to s3server only, through package bbclient",
 			[]string{"go.temporal.io", "github.com/IBM/sarama", mod + "workflows", mod + "s3server"}},
 	}
 	for _, r := range rules {
