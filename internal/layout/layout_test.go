@@ -55,6 +55,8 @@ func TestImportRules(t *testing.T) {
 			[]string{"go.temporal.io", "github.com/IBM/sarama", "github.com/aws/", mod + "workflows", mod + "activities",
 				mod + "bridge", mod + "ingest", mod + "worker", mod + "starter", mod + "s3server"}},
 		{"bbproto", "the protocol is data: standard library only, no I/O", []string{"net/http", "github.com/", "go.", mod}},
+		{"bbproto/replrule", "replication-rule semantics are shared by s3server and the engine: standard library only, no I/O",
+			[]string{"net/http", "github.com/", "go.", mod}},
 		{"sweeper", "the sweeper runs in ingest: it speaks to s3server only, through package bbclient",
 			[]string{"go.temporal.io", "github.com/IBM/sarama", mod + "workflows", mod + "s3server"}},
 	}

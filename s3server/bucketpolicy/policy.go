@@ -29,6 +29,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/backbeat-temporal/backbeat/bbproto/replrule"
 )
 
 // Replication actions a policy can grant.
@@ -193,7 +195,7 @@ func parseStatement(r rawStatement, bucket string) (Statement, error) {
 	if len(r.Resource) == 0 {
 		return s, fmt.Errorf("Missing required field Resource")
 	}
-	arn := "arn:aws:s3:::" + bucket
+	arn := replrule.BucketARN(bucket)
 	for _, res := range r.Resource {
 		switch {
 		case res == arn:
