@@ -11,7 +11,7 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/backbeat-temporal/backbeat/s3server/bucketpolicy"
+	"github.com/backbeat-temporal/backbeat/bbproto/bucketpolicy"
 	"github.com/backbeat-temporal/backbeat/s3server/replconf"
 	"github.com/backbeat-temporal/backbeat/s3server/store"
 

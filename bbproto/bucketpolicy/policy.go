@@ -1,6 +1,7 @@
 // Package bucketpolicy parses and evaluates the subset of AWS's bucket policy language
 // that s3server supports: the grants a destination bucket's owner gives other accounts
-// to replicate into it.
+// to replicate into it. s3server enforces policies with it and starter checks consent
+// with it, so it lives beside bbproto: standard library only (and replrule), no I/O.
 //
 // A policy is a JSON document:
 //
