@@ -50,7 +50,7 @@ func newEnv(t *testing.T) *env {
 	}
 	e := &env{t: t, ctx: context.Background(), src: s3test.Start(t), dst: s3test.Start(t)}
 	e.srcC, e.dstC = e.src.Client(s3test.User), e.dst.Client(s3test.User)
-	e.jr = &journal.Client{Endpoint: e.src.URL, AccessKey: s3test.Replication.AccessKey, SecretKey: s3test.Replication.SecretKey}
+	e.jr = journal.New(s3test.BBClientOf(e.src.URL, s3test.Replication))
 	e.transport = &countingTransport{base: http.DefaultTransport}
 	e.mkBucket(e.srcC, srcBucket)
 	e.mkBucket(e.dstC, dstBucket)

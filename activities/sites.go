@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/backbeat-temporal/backbeat/contract"
+
+	"github.com/backbeat-temporal/backbeat/bbproto/replrule"
 )
 
 // Site kinds (Site.Kind).
@@ -237,13 +239,13 @@ func (s *Sites) Lookup(name string) (Site, error) {
 	return Site{}, newError(contract.KindInvalidConfig, fmt.Sprintf("unknown replication site %q (the rule's StorageClass): known sites are %s; add it to the sites file or fix the rule", name, strings.Join(names, ", ")), nil)
 }
 
-// BucketFromARN returns the bucket of a destination bucket ARN "arn:aws:s3:::name".
+// BucketFromARN returns the bucket of a destination bucket ARN "arn:aws:s3:::name"
+// (replrule.ParseBucketARN).
 // Errors are *Error of kind contract.KindInvalidConfig.
 func BucketFromARN(arn string) (string, error) {
-	const prefix = "arn:aws:s3:::"
-	name, ok := strings.CutPrefix(arn, prefix)
-	if !ok || name == "" || strings.ContainsAny(name, "/ ") {
-		return "", newError(contract.KindInvalidConfig, fmt.Sprintf("the replication rule's destination %q is not a bucket ARN (arn:aws:s3:::BUCKET): fix the rule", arn), nil)
+	name, err := replrule.ParseBucketARN(arn)
+	if err != nil {
+		return "", newError(contract.KindInvalidConfig, fmt.Sprintf("the replication rule's destination %v: fix the rule", err), nil)
 	}
 	return name, nil
 }

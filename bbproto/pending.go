@@ -71,3 +71,24 @@ type RedriveResult struct {
 type RedriveAnswer struct {
 	Results []RedriveResult `json:"results"`
 }
+
+// Ref names v for the redrive route.
+func (v PendingVersion) Ref() RedriveRef {
+	return RedriveRef{Bucket: v.Bucket, Key: v.Key, VersionID: v.VersionID, StatusTime: v.StatusTime}
+}
+
+// CountOutcomes adds the outcomes of results to the counts of re-driven, changed and
+// gone versions, and returns them.
+func CountOutcomes(results []RedriveResult, redriven, changed, gone int) (int, int, int) {
+	for _, r := range results {
+		switch r.Outcome {
+		case RedriveDone:
+			redriven++
+		case RedriveChanged:
+			changed++
+		default:
+			gone++
+		}
+	}
+	return redriven, changed, gone
+}

@@ -187,7 +187,7 @@ type statusTail struct {
 // newStatusTail follows the journal of the s3server at endpoint for the final statuses
 // of bucket's versions, until the test ends.
 func newStatusTail(t testing.TB, endpoint, bucket string) *statusTail {
-	jc := &journal.Client{Endpoint: endpoint, AccessKey: s3test.Replication.AccessKey, SecretKey: s3test.Replication.SecretKey}
+	jc := journal.New(s3test.BBClientOf(endpoint, s3test.Replication))
 	st := &statusTail{t: t, done: map[string]bbproto.Record{}}
 	st.cond = sync.NewCond(&st.mu)
 	ctx, cancel := context.WithCancel(context.Background())

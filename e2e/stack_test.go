@@ -7,11 +7,7 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +17,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"github.com/backbeat-temporal/backbeat/internal/devstack"
 	"github.com/backbeat-temporal/backbeat/internal/enginetest"
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
@@ -115,24 +112,10 @@ func (s *stack) mkBucket(c *s3.Client, name string) {
 }
 
 // version is what the privileged version route says of one version.
-type version struct {
-	Bucket         string                           `json:"bucket"`
-	Key            string                           `json:"key"`
-	VersionID      string                           `json:"versionId"`
-	IsDeleteMarker bool                             `json:"isDeleteMarker"`
-	ETag           string                           `json:"etag"`
-	Size           int64                            `json:"size"`
-	LastModified   time.Time                        `json:"lastModified"`
-	Meta           map[string]any                   `json:"meta"`
-	Replication    *struct{ Status, Reason string } `json:"replication"`
-}
+type version struct{ bbproto.Version }
 
-func (v version) status() string {
-	if v.Replication == nil {
-		return ""
-	}
-	return v.Replication.Status
-}
+// status is v's replication status ("" without one).
+func (v version) status() string { return string(v.ReplicationStatus()) }
 
 // versions lists every version of bucket on p (newest first per key, keys in order),
 // with its replication status read from the version route.
@@ -168,22 +151,9 @@ func (s *stack) versions(p *s3test.Process, c *s3.Client, bucket string) []versi
 
 func (s *stack) version(p *s3test.Process, bucket, key, id string) version {
 	s.t.Helper()
-	resp, err := p.Backbeat(s.ctx, http.MethodGet, "version/"+bucket+"/"+escapeKey(key)+"?versionId="+url.QueryEscape(id), nil, nil)
-	require.NoError(s.t, err)
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	require.Equal(s.t, http.StatusOK, resp.StatusCode, "version %s/%s@%s: %s", bucket, key, id, body)
-	var v version
-	require.NoError(s.t, json.Unmarshal(body, &v))
-	return v
-}
-
-func escapeKey(k string) string {
-	parts := strings.Split(k, "/")
-	for i, p := range parts {
-		parts[i] = url.PathEscape(p)
-	}
-	return strings.Join(parts, "/")
+	v, err := p.BBClient().Version(s.ctx, bucket, key, id)
+	require.NoError(s.t, err, "version %s/%s@%s", bucket, key, id)
+	return version{*v}
 }
 
 // completed counts the source versions whose status is COMPLETED.

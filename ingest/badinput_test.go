@@ -274,7 +274,7 @@ func TestCredentials(t *testing.T) {
 		"--metrics-listen", addr, "--min-backoff", "100ms", "--max-backoff", "200ms",
 		"--kafka-brokers", devstack.FreeAddr(t), "--zookeeper", devstack.FreeAddr(t),
 	})
-	require.NoError(t, in.WaitLog(ctxT(t, 30*time.Second), `journal route refused the credentials (403): use the account marked \"replication\"`))
+	require.NoError(t, in.WaitLog(ctxT(t, 30*time.Second), `journal route refused the credentials (403 AccessDenied): use the account marked \"replication\"`))
 	eventually(t, 10*time.Second, "unhealthy", func() error {
 		h, err := healthz(ctxT(t, 2*time.Second), in.metrics)
 		if err != nil {

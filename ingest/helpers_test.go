@@ -255,7 +255,7 @@ func eventually(t testing.TB, timeout time.Duration, what string, f func() error
 // --- the journal, read through journal.Client ---
 
 func (s *stack) journalClient() *journal.Client {
-	return &journal.Client{Endpoint: s.s3.URL, AccessKey: s3test.Replication.AccessKey, SecretKey: s3test.Replication.SecretKey}
+	return journal.New(s3test.BBClientOf(s.s3.URL, s3test.Replication))
 }
 
 // readJournal returns every record of the journal, its head and its ID.

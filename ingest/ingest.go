@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"github.com/IBM/sarama"
-	"github.com/backbeat-temporal/backbeat/bbproto"
 	"log/slog"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/backbeat-temporal/backbeat/bbproto"
+	"github.com/backbeat-temporal/backbeat/bbproto/bbclient"
 	"github.com/backbeat-temporal/backbeat/internal/metricsserver"
 	"github.com/backbeat-temporal/backbeat/internal/tlsconf"
 	"github.com/backbeat-temporal/backbeat/journal"
@@ -33,11 +36,15 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("ingest: s3server's CA bundle: %w", err)
 	}
-	in := &ingester{cfg: cfg, log: cfg.Logger, m: newMetrics(),
-		journal: &journal.Client{Endpoint: cfg.S3Endpoint, AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey, Region: cfg.Region, HTTP: s3http}}
+	bb, err := bbclient.New(bbclient.Config{Endpoint: cfg.S3Endpoint, Region: cfg.Region,
+		Credentials: credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, ""), HTTP: s3http})
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	in := &ingester{cfg: cfg, log: cfg.Logger, m: newMetrics(), journal: journal.New(bb)}
 	if cfg.SweepInterval >= 0 {
 		in.sweeper, err = sweeper.New(sweeper.Config{Interval: cfg.SweepInterval, Threshold: cfg.SweepThreshold,
-			MaxPerRound: cfg.SweepMaxPerRound, Logger: in.log.With("component", "sweeper")}, in.journal, sweeper.NewMetrics(in.m.reg))
+			MaxPerRound: cfg.SweepMaxPerRound, Logger: in.log.With("component", "sweeper")}, bb, sweeper.NewMetrics(in.m.reg))
 		if err != nil {
 			return fmt.Errorf("ingest: %w", err)
 		}

@@ -14,12 +14,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"github.com/backbeat-temporal/backbeat/journal"
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
 )
 
 func client(p *s3test.Process, acct s3test.Account) *journal.Client {
-	return &journal.Client{Endpoint: p.URL, AccessKey: acct.AccessKey, SecretKey: acct.SecretKey}
+	return journal.New(s3test.BBClientOf(p.URL, acct))
 }
 
 // TestAgainstS3Server reads a real s3server's journal: PENDING records for a replicated
@@ -90,7 +91,7 @@ func TestAgainstS3Server(t *testing.T) {
 
 	// The ordinary user may not read the journal.
 	_, err = client(p, s3test.User).Read(ctx, 0, 0, 0)
-	var se *journal.StatusError
+	var se *bbproto.Error
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, 403, se.Status)
 }

@@ -10,8 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/backbeat-temporal/backbeat/bbproto"
+	"github.com/backbeat-temporal/backbeat/bbproto/bbclient"
 )
 
 // fakeJournal answers the journal route with canned lines: a unit-test stand-in for the
@@ -25,7 +29,15 @@ func fakeJournal(t *testing.T, status int, head string, body string) *Client {
 		fmt.Fprint(w, body)
 	}))
 	t.Cleanup(srv.Close)
-	return &Client{Endpoint: srv.URL, AccessKey: "AK", SecretKey: "SK"}
+	return clientOf(srv.URL, "AK", "SK")
+}
+
+func clientOf(url, accessKey, secretKey string) *Client {
+	bb, err := bbclient.New(bbclient.Config{Endpoint: url, Credentials: credentials.NewStaticCredentialsProvider(accessKey, secretKey, "")})
+	if err != nil {
+		panic(err) // only an empty url fails: a bug of the test
+	}
+	return New(bb)
 }
 
 func TestReadParsesLines(t *testing.T) {
@@ -69,13 +81,15 @@ func TestTruncatedAndStatusErrors(t *testing.T) {
 
 	c = fakeJournal(t, 403, "0", `<Error><Code>AccessDenied</Code></Error>`)
 	_, err = c.Read(context.Background(), 0, 10, 0)
-	var se *StatusError
+	var se *bbproto.Error
 	require.ErrorAs(t, err, &se)
+	assert.Equal(t, http.StatusForbidden, se.Status)
+	assert.Equal(t, "AccessDenied", se.Code)
 	assert.Contains(t, se.Error(), "replication")
 }
 
 func TestUnreachableEndpoint(t *testing.T) {
-	c := &Client{Endpoint: "http://127.0.0.1:1", AccessKey: "a", SecretKey: "b"}
+	c := clientOf("http://127.0.0.1:1", "a", "b")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, err := c.Read(ctx, 0, 1, 0)

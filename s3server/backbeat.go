@@ -122,7 +122,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/backbeat-temporal/backbeat/s3server/bucketpolicy"
+	"github.com/backbeat-temporal/backbeat/bbproto/bucketpolicy"
 	"github.com/backbeat-temporal/backbeat/s3server/store"
 )
 

@@ -19,11 +19,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/backbeat-temporal/backbeat/bbproto/bbclient"
 	"github.com/backbeat-temporal/backbeat/journal"
 	"github.com/backbeat-temporal/backbeat/s3server/store"
 )
@@ -400,7 +402,7 @@ func TestBackbeatJournalTruncated(t *testing.T) {
 	assert.Equal(t, http.StatusGone, h.bb("GET", fmt.Sprintf("journal?after=%d", oldest-2), nil, nil).Status)
 
 	// The journal client turns it into its typed error.
-	jc := &journal.Client{Endpoint: h.URL, AccessKey: testRepl.AccessKey, SecretKey: testRepl.SecretKey}
+	jc := journalOf(h.URL, testRepl)
 	_, err := jc.Read(context.Background(), 1, 0, 0)
 	var te *journal.TruncatedError
 	require.ErrorAs(t, err, &te)
@@ -952,7 +954,7 @@ func TestBackbeatJournalClient(t *testing.T) {
 		seedVersion(t, h, "plain", fmt.Sprintf("k%d", i), "x")
 	}
 	ctx := context.Background()
-	jc := &journal.Client{Endpoint: h.URL, AccessKey: testRepl.AccessKey, SecretKey: testRepl.SecretKey}
+	jc := journalOf(h.URL, testRepl)
 	b, err := jc.Read(ctx, 0, 0, 0)
 	require.NoError(t, err)
 	assert.Equal(t, h.srv.store.JournalID(), b.JournalID)
@@ -992,8 +994,18 @@ func TestBackbeatJournalClient(t *testing.T) {
 	assert.Equal(t, b3.Head, b4.Head)
 
 	// The ordinary user is refused.
-	_, err = (&journal.Client{Endpoint: h.URL, AccessKey: testUser.AccessKey, SecretKey: testUser.SecretKey}).Read(ctx, 0, 0, 0)
-	var se *journal.StatusError
+	_, err = journalOf(h.URL, testUser).Read(ctx, 0, 0, 0)
+	var se *bbproto.Error
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, http.StatusForbidden, se.Status)
+}
+
+// journalOf is the engine's journal reader of the server at url, signed as acct.
+func journalOf(url string, acct Account) *journal.Client {
+	bb, err := bbclient.New(bbclient.Config{Endpoint: url,
+		Credentials: credentials.NewStaticCredentialsProvider(acct.AccessKey, acct.SecretKey, "")})
+	if err != nil {
+		panic(err) // only an empty url fails: a bug of the test
+	}
+	return journal.New(bb)
 }

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/backbeat-temporal/backbeat/s3server/bucketpolicy"
+	"github.com/backbeat-temporal/backbeat/bbproto/bucketpolicy"
 	"github.com/backbeat-temporal/backbeat/s3server/replconf"
 	"github.com/backbeat-temporal/backbeat/s3server/sigv4"
 	"github.com/backbeat-temporal/backbeat/s3server/store"

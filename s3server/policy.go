@@ -10,11 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
-	"github.com/backbeat-temporal/backbeat/s3server/bucketpolicy"
+	"github.com/backbeat-temporal/backbeat/bbproto/bucketpolicy"
 	"github.com/backbeat-temporal/backbeat/s3server/replconf"
 	"github.com/backbeat-temporal/backbeat/s3server/store"
+
+	"github.com/backbeat-temporal/backbeat/bbproto/replrule"
 )
 
 var errNoSuchBucketPolicy = &apiError{Code: "NoSuchBucketPolicy", Status: http.StatusNotFound, Message: "The bucket policy does not exist"}
@@ -126,7 +127,7 @@ func (s *Server) checkDestinations(ctx context.Context, src, account string, c *
 		if r.StorageClass != "" && !standardStorageClasses[r.StorageClass] {
 			continue
 		}
-		name := strings.TrimPrefix(r.DestinationBucket, "arn:aws:s3:::")
+		name, _ := replrule.ParseBucketARN(r.DestinationBucket) // valid: Parse checked it
 		if name == src {
 			return errf("InvalidRequest", http.StatusBadRequest, "Destination bucket cannot be the same as the source bucket (rule %q: %s).", r.ID, r.DestinationBucket)
 		}

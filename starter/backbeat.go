@@ -1,187 +1,62 @@
 package starter
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"strings"
-	"time"
 
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-)
-
-// Replication statuses, as s3server keeps them and HeadObject shows them.
-const (
-	StatusPending    = "PENDING"
-	StatusProcessing = "PROCESSING"
-	StatusCompleted  = "COMPLETED"
-	StatusFailed     = "FAILED"
-	StatusReplica    = "REPLICA"
+	"github.com/backbeat-temporal/backbeat/bbproto"
+	"github.com/backbeat-temporal/backbeat/bbproto/bbclient"
 )
 
 // bbClient talks to s3server's privileged /_/backbeat/ routes as the replication
-// identity.
+// identity (through bbclient), and explains their errors to the operator.
 type bbClient struct {
 	a   *app
 	url string // endpoint base URL
 	id  *identity
+	bb  *bbclient.Client
 }
 
-// bbVersion is what the version and status routes answer (store.Version's JSON).
-type bbVersion struct {
-	Bucket         string    `json:"bucket"`
-	Key            string    `json:"key"`
-	VersionID      string    `json:"versionId"`
-	IsDeleteMarker bool      `json:"isDeleteMarker"`
-	Size           int64     `json:"size"`
-	LastModified   time.Time `json:"lastModified"`
-	Meta           struct {
-		Tags map[string]string `json:"tags"`
-	} `json:"meta"`
-	Replication *struct {
-		Status      string `json:"status"`
-		Destination string `json:"destination"`
-		Site        string `json:"site"`
-		Reason      string `json:"reason"`
-	} `json:"replication"`
-}
-
-func (v bbVersion) status() string {
-	if v.Replication == nil {
-		return ""
+// newBBClient returns a client of the privileged routes of the s3server at url, signed
+// as id, each request bounded by --timeout.
+func (a *app) newBBClient(url string, id *identity) (*bbClient, error) {
+	bb, err := bbclient.New(bbclient.Config{Endpoint: url, Region: a.region, Credentials: id.creds,
+		HTTP: &http.Client{Timeout: a.timeout}})
+	if err != nil {
+		return nil, failf("%v", err)
 	}
-	return v.Replication.Status
+	return &bbClient{a: a, url: url, id: id, bb: bb}, nil
 }
 
-func (v bbVersion) reason() string {
+// getVersion reads a version (or delete marker) with its replication info.
+func (c *bbClient) getVersion(ctx context.Context, bucket, key, versionID string) (*bbproto.Version, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.a.timeout)
+	defer cancel()
+	v, err := c.bb.Version(ctx, bucket, key, versionID)
+	if err != nil {
+		return nil, c.explain(err, bucket, key, versionID)
+	}
+	return v, nil
+}
+
+// setStatus writes a version's replication status (PENDING re-queues it).
+func (c *bbClient) setStatus(ctx context.Context, bucket, key, versionID string, status bbproto.Status) (*bbproto.Version, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.a.timeout)
+	defer cancel()
+	v, err := c.bb.SetStatus(ctx, bucket, key, versionID, status, "")
+	if err != nil {
+		return nil, c.explain(err, bucket, key, versionID)
+	}
+	return v, nil
+}
+
+// reasonOf is the reason of v's FAILED status ("" without one).
+func reasonOf(v *bbproto.Version) string {
 	if v.Replication == nil {
 		return ""
 	}
 	return v.Replication.Reason
-}
-
-// bbError is an error answer of a privileged route.
-type bbError struct {
-	Status  int
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-func (e *bbError) Error() string {
-	return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message)
-}
-
-// escapeKey escapes every byte of an object key outside [A-Za-z0-9-._~/], as the
-// privileged routes expect (they are signed as sent).
-func escapeKey(k string) string {
-	var b strings.Builder
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("-._~/", c) >= 0 {
-			b.WriteByte(c)
-		} else {
-			fmt.Fprintf(&b, "%%%02X", c)
-		}
-	}
-	return b.String()
-}
-
-// do sends a signed request to route/BUCKET/KEY?versionId=V and decodes a JSON answer
-// into out.
-func (c *bbClient) do(ctx context.Context, method, route, bucket, key, versionID string, body any, out any) error {
-	var data []byte
-	if body != nil {
-		var err error
-		if data, err = json.Marshal(body); err != nil {
-			return err
-		}
-	}
-	u := c.url + "/_/backbeat/" + route + "/" + escapeKey(bucket) + "/" + escapeKey(key)
-	if versionID != "" {
-		u += "?versionId=" + url.QueryEscape(versionID)
-	}
-	ctx, cancel := context.WithTimeout(ctx, c.a.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(data))
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	sum := sha256.Sum256(data)
-	hash := hex.EncodeToString(sum[:])
-	req.Header.Set("X-Amz-Content-Sha256", hash)
-	creds, err := c.id.creds.Retrieve(ctx)
-	if err != nil {
-		return fmt.Errorf("replication credentials (%s): %w", c.id.label, err)
-	}
-	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
-	if err := signer.SignHTTP(ctx, creds, req, hash, "s3", c.a.region, time.Now()); err != nil {
-		return fmt.Errorf("sign: %w", err)
-	}
-	resp, err := c.id.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		e := &bbError{Status: resp.StatusCode}
-		if json.Unmarshal(answer, e) != nil || e.Code == "" {
-			// The router answers S3 XML to identities it refuses.
-			e.Code, e.Message = xmlField(answer, "Code"), xmlField(answer, "Message")
-			if e.Code == "" {
-				e.Code, e.Message = http.StatusText(resp.StatusCode), strings.TrimSpace(string(answer))
-			}
-		}
-		return e
-	}
-	if out != nil {
-		if err := json.Unmarshal(answer, out); err != nil {
-			return fmt.Errorf("decode the answer of %s %s: %w", method, route, err)
-		}
-	}
-	return nil
-}
-
-// xmlField returns the text of the first <name> element of an S3 XML error.
-func xmlField(doc []byte, name string) string {
-	s := string(doc)
-	i := strings.Index(s, "<"+name+">")
-	j := strings.Index(s, "</"+name+">")
-	if i < 0 || j < i {
-		return ""
-	}
-	return s[i+len(name)+2 : j]
-}
-
-// getVersion reads a version (or delete marker) with its replication info.
-func (c *bbClient) getVersion(ctx context.Context, bucket, key, versionID string) (*bbVersion, error) {
-	var v bbVersion
-	if err := c.do(ctx, http.MethodGet, "version", bucket, key, versionID, nil, &v); err != nil {
-		return nil, c.explain(err, bucket, key, versionID)
-	}
-	return &v, nil
-}
-
-// setStatus writes a version's replication status (PENDING re-queues it).
-func (c *bbClient) setStatus(ctx context.Context, bucket, key, versionID, status string) (*bbVersion, error) {
-	var v bbVersion
-	if err := c.do(ctx, http.MethodPut, "status", bucket, key, versionID, map[string]string{"status": status}, &v); err != nil {
-		return nil, c.explain(err, bucket, key, versionID)
-	}
-	return &v, nil
 }
 
 // explain turns an error of a privileged route into a message.
@@ -192,7 +67,7 @@ func (c *bbClient) explain(err error, bucket, key, versionID string) error {
 	if msg := c.a.connError(err, "the S3 endpoint", c.url, s3Hint); msg != "" {
 		return failf("%s", msg)
 	}
-	var be *bbError
+	var be *bbproto.Error
 	if !errors.As(err, &be) {
 		return failf("%s/%s@%s at %s: %v", bucket, key, versionID, c.url, err)
 	}
@@ -210,7 +85,7 @@ func (c *bbClient) explain(err error, bucket, key, versionID string) error {
 	case "AccessDenied":
 		return failf("%s is not s3server's replication identity at %s (AccessDenied on /_/backbeat/): use the keys of the account marked \"replication\" in its accounts file",
 			c.id.label, c.url)
-	case "NotFound":
+	case bbproto.CodeNotFound:
 		return failf("%s has no privileged /_/backbeat/ routes (404): the status and failure reasons need the project's s3server", c.url)
 	}
 	return failf("%s/%s@%s at %s: %s: %s", bucket, key, versionID, c.url, be.Code, be.Message)

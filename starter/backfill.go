@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/backbeat-temporal/backbeat/bbproto"
 )
 
 // BackfillReport counts what backfill did (backfill --output json).
@@ -93,8 +95,8 @@ func (a *app) backfill(ctx context.Context, w io.Writer, bucket, prefix string, 
 		if err != nil {
 			return false, err
 		}
-		if st := bv.status(); st != "" {
-			rep.AlreadyHadStatus[st]++
+		if st := bv.ReplicationStatus(); st != "" {
+			rep.AlreadyHadStatus[string(st)]++
 			return true, nil
 		}
 		if matchRule(rules, v.key, bv.Meta.Tags, v.marker) == nil {
@@ -102,13 +104,13 @@ func (a *app) backfill(ctx context.Context, w io.Writer, bucket, prefix string, 
 			return true, nil
 		}
 		if !dryRun {
-			nv, err := bb.setStatus(ctx, bucket, v.key, v.id, StatusPending)
+			nv, err := bb.setStatus(ctx, bucket, v.key, v.id, bbproto.StatusPending)
 			if err != nil {
 				return false, err
 			}
-			if nv.status() != StatusPending || nv.Replication.Destination == "" {
+			if nv.ReplicationStatus() != bbproto.StatusPending || nv.Replication.Destination == "" {
 				return false, failf("%s/%s@%s: s3server did not apply a replication rule (status %q, no destination): was the configuration changed meanwhile?",
-					bucket, v.key, v.id, nv.status())
+					bucket, v.key, v.id, nv.ReplicationStatus())
 			}
 		}
 		rep.Marked++

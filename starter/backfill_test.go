@@ -9,6 +9,8 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/backbeat-temporal/backbeat/bbproto"
 )
 
 func TestBackfillMarksVersionsWithoutStatus(t *testing.T) {
@@ -26,40 +28,40 @@ func TestBackfillMarksVersionsWithoutStatus(t *testing.T) {
 	require.NoError(t, err)
 	runOK(t, p.cmd("setup --source-bucket src --target-bucket dst --prefix docs/ --site dr --delete-markers=false")...)
 	fresh := putObject(t, p.srcC, "src", "docs/new", "written after setup: PENDING already")
-	setStatusOf(t, p.src, "src", "docs/new", fresh, StatusCompleted, "")
+	setStatusOf(t, p.src, "src", "docs/new", fresh, bbproto.StatusCompleted, "")
 
 	// Dry run: counts, changes nothing.
 	var rep BackfillReport
 	runJSON(t, &rep, p.cmd("backfill --bucket src --dry-run", repl...)...)
 	assert.Equal(t, BackfillReport{Bucket: "src", DryRun: true, Scanned: 5, Marked: 2,
-		AlreadyHadStatus: map[string]int{StatusCompleted: 1}, NoMatchingRule: 2}, rep,
+		AlreadyHadStatus: map[string]int{string(bbproto.StatusCompleted): 1}, NoMatchingRule: 2}, rep,
 		"the delete marker: the rule does not replicate delete markers; logs/x: outside the prefix")
-	assert.Empty(t, bbVersionOf(t, p.src, "src", "docs/one", old1).status())
+	assert.Empty(t, statusOf(bbVersionOf(t, p.src, "src", "docs/one", old1)))
 
 	r := runOK(t, p.cmd("backfill --bucket src", repl...)...)
 	assert.Equal(t, `backfill src (prefix ""): 5 scanned, 2 marked PENDING, 1 already had a status (COMPLETED 1), 2 matched no Enabled rule`+"\n", r.stdout)
 	for _, id := range []string{old1, old2} {
 		v := bbVersionOf(t, p.src, "src", "docs/one", id)
-		assert.Equal(t, StatusPending, v.status(), id)
+		assert.Equal(t, string(bbproto.StatusPending), statusOf(v), id)
 		assert.Equal(t, "arn:aws:s3:::dst", v.Replication.Destination, "s3server applied the rule")
 	}
 	assert.Len(t, journalStatusRecords(t, p.src, "src", "docs/one"), 2, "each marked version is journaled")
-	assert.Empty(t, bbVersionOf(t, p.src, "src", "logs/x", oldOut).status())
-	assert.Empty(t, bbVersionOf(t, p.src, "src", "docs/gone", aws.ToString(dm.VersionId)).status())
-	assert.Equal(t, StatusCompleted, bbVersionOf(t, p.src, "src", "docs/new", fresh).status())
+	assert.Empty(t, statusOf(bbVersionOf(t, p.src, "src", "logs/x", oldOut)))
+	assert.Empty(t, statusOf(bbVersionOf(t, p.src, "src", "docs/gone", aws.ToString(dm.VersionId))))
+	assert.Equal(t, string(bbproto.StatusCompleted), statusOf(bbVersionOf(t, p.src, "src", "docs/new", fresh)))
 
 	// Twice: nothing left to mark. --prefix narrows the walk.
 	rep = BackfillReport{}
 	runJSON(t, &rep, p.cmd("backfill --bucket src --prefix docs/", repl...)...)
 	assert.Equal(t, BackfillReport{Bucket: "src", Prefix: "docs/", Scanned: 4, Marked: 0,
-		AlreadyHadStatus: map[string]int{StatusPending: 2, StatusCompleted: 1}, NoMatchingRule: 1}, rep)
+		AlreadyHadStatus: map[string]int{string(bbproto.StatusPending): 2, string(bbproto.StatusCompleted): 1}, NoMatchingRule: 1}, rep)
 
 	// Delete markers are marked when the rule replicates them.
 	runOK(t, p.cmd("setup --source-bucket src --target-bucket dst --prefix docs/ --delete-markers --site dr")...)
 	rep = BackfillReport{}
 	runJSON(t, &rep, p.cmd("backfill --bucket src --prefix docs/gone", repl...)...)
 	assert.Equal(t, 1, rep.Marked)
-	assert.Equal(t, StatusPending, bbVersionOf(t, p.src, "src", "docs/gone", aws.ToString(dm.VersionId)).status())
+	assert.Equal(t, string(bbproto.StatusPending), statusOf(bbVersionOf(t, p.src, "src", "docs/gone", aws.ToString(dm.VersionId))))
 }
 
 func TestBackfillBadInput(t *testing.T) {

@@ -21,6 +21,8 @@ import (
 	"github.com/backbeat-temporal/backbeat/internal/devstack"
 	"github.com/backbeat-temporal/backbeat/internal/enginetest"
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
+
+	"github.com/backbeat-temporal/backbeat/bbproto"
 )
 
 // binary runs bin/starter as a separate process.
@@ -203,8 +205,8 @@ func waitReplicated(t *testing.T, b *binary, key, id string) {
 		r := b.run(t, "status", "--bucket", "source-bucket", "--key", key, "--version-id", id, "--output", "json")
 		var st []VersionStatus
 		if assert.Equal(c, ExitOK, r.code, r.String()) && assert.NoError(c, json.Unmarshal([]byte(r.stdout), &st)) && assert.Len(c, st, 1) {
-			assert.Equal(c, StatusCompleted, st[0].SourceStatus, fmt.Sprintf("%+v", st[0]))
-			assert.Equal(c, StatusReplica, st[0].Target.Status)
+			assert.Equal(c, string(bbproto.StatusCompleted), st[0].SourceStatus, fmt.Sprintf("%+v", st[0]))
+			assert.Equal(c, string(bbproto.StatusReplica), st[0].Target.Status)
 			assert.Equal(c, "target-bucket", st[0].Target.Bucket)
 		}
 	}, 2*time.Minute, 200*time.Millisecond, "%s@%s ends COMPLETED / REPLICA", key, id)

@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/spf13/cobra"
+
+	"github.com/backbeat-temporal/backbeat/bbproto"
 )
 
 // FailedVersion is a FAILED source version (failed list --output json).
@@ -141,7 +143,10 @@ func (a *app) failedSetup(ctx context.Context, bucket string, needBuckets bool) 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	bb := &bbClient{a: a, url: src.url, id: rid}
+	bb, err := a.newBBClient(src.url, rid)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	if bucket != "" || !needBuckets {
 		return src, bb, []string{bucket}, nil
 	}
@@ -184,8 +189,8 @@ func (a *app) findFailed(ctx context.Context, src *endpoint, bb *bbClient, bucke
 			if err != nil {
 				return false, err
 			}
-			if bv.status() == StatusFailed {
-				f := FailedVersion{Bucket: b, Key: v.key, VersionID: v.id, IsDeleteMarker: v.marker, LastModified: v.modified, Reason: bv.reason()}
+			if bv.ReplicationStatus() == bbproto.StatusFailed {
+				f := FailedVersion{Bucket: b, Key: v.key, VersionID: v.id, IsDeleteMarker: v.marker, LastModified: v.modified, Reason: reasonOf(bv)}
 				if bv.Replication != nil {
 					f.Destination = bv.Replication.Destination
 				}
@@ -257,18 +262,18 @@ func (a *app) retry(ctx context.Context, w io.Writer, all bool, bucket string, r
 			fmt.Fprintf(a.stderr, "starter: %s: %v\n", r.Ref(), err)
 			continue
 		}
-		if st := v.status(); st != StatusFailed {
+		if st := v.ReplicationStatus(); st != bbproto.StatusFailed {
 			skipped++
-			fmt.Fprintf(w, "skipped %s: its status is %s, not FAILED\n", r.Ref(), dash(st))
+			fmt.Fprintf(w, "skipped %s: its status is %s, not FAILED\n", r.Ref(), dash(string(st)))
 			continue
 		}
-		if _, err := bb.setStatus(ctx, r.Bucket, r.Key, r.VersionID, StatusPending); err != nil {
+		if _, err := bb.setStatus(ctx, r.Bucket, r.Key, r.VersionID, bbproto.StatusPending); err != nil {
 			problems = append(problems, err.Error())
 			fmt.Fprintf(a.stderr, "starter: %s: %v\n", r.Ref(), err)
 			continue
 		}
 		requeued++
-		fmt.Fprintf(w, "re-queued %s (was FAILED: %s)\n", r.Ref(), oneLine(v.reason()))
+		fmt.Fprintf(w, "re-queued %s (was FAILED: %s)\n", r.Ref(), oneLine(reasonOf(v)))
 	}
 	fmt.Fprintf(w, "%d re-queued (PENDING), %d skipped, %d error(s)\n", requeued, skipped, len(problems))
 	if len(problems) > 0 {

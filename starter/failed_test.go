@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/backbeat-temporal/backbeat/bbproto"
 )
 
 func TestFailedListAndRetry(t *testing.T) {
@@ -25,10 +27,10 @@ func TestFailedListAndRetry(t *testing.T) {
 	require.NoError(t, err)
 	c1 := putObject(t, p.srcC, "src2", "c", "c1")
 	putObject(t, p.srcC, "unreplicated", "u", "u1")
-	setStatusOf(t, p.src, "src", "a", a1, StatusFailed, "NoSuchBucket: the target bucket dst does not exist")
-	setStatusOf(t, p.src, "src", "a", a2, StatusCompleted, "")
-	setStatusOf(t, p.src, "src", "dir/b@x", aws.ToString(dm.VersionId), StatusFailed, "AccessDenied: no")
-	setStatusOf(t, p.src, "src2", "c", c1, StatusFailed, "timeout")
+	setStatusOf(t, p.src, "src", "a", a1, bbproto.StatusFailed, "NoSuchBucket: the target bucket dst does not exist")
+	setStatusOf(t, p.src, "src", "a", a2, bbproto.StatusCompleted, "")
+	setStatusOf(t, p.src, "src", "dir/b@x", aws.ToString(dm.VersionId), bbproto.StatusFailed, "AccessDenied: no")
+	setStatusOf(t, p.src, "src2", "c", c1, bbproto.StatusFailed, "timeout")
 	repl := []string{"--replication-profile", profReplication}
 
 	// Every replicated bucket of the account.
@@ -55,14 +57,14 @@ func TestFailedListAndRetry(t *testing.T) {
 	assert.Contains(t, r.stdout, "re-queued src/a@"+a1+" (was FAILED: NoSuchBucket: the target bucket dst does not exist)")
 	assert.Contains(t, r.stdout, "1 re-queued (PENDING), 0 skipped, 0 error(s)")
 	v := bbVersionOf(t, p.src, "src", "a", a1)
-	assert.Equal(t, StatusPending, v.status())
-	assert.Empty(t, v.reason())
+	assert.Equal(t, string(bbproto.StatusPending), statusOf(v))
+	assert.Empty(t, reasonOf(v))
 	assert.Equal(t, "arn:aws:s3:::dst", v.Replication.Destination, "the version keeps its rule")
 	recs := journalStatusRecords(t, p.src, "src", "a")
 	require.Len(t, recs, before+1)
 	last := recs[len(recs)-1]
 	assert.Equal(t, a1, last["versionId"])
-	assert.Equal(t, StatusPending, last["replication"].(map[string]any)["status"])
+	assert.Equal(t, string(bbproto.StatusPending), last["replication"].(map[string]any)["status"])
 
 	// A version that is not FAILED is skipped; a missing one is an error (exit 1).
 	r = run(t, p.cmd("failed retry", append(repl, "src/a@"+a2, "src/a@"+a1, "src/nope@123")...)...)
@@ -71,12 +73,12 @@ func TestFailedListAndRetry(t *testing.T) {
 	assert.Contains(t, r.stdout, "skipped src/a@"+a1+": its status is PENDING, not FAILED")
 	assert.Contains(t, r.stderr, "version 123 of src/nope does not exist at "+p.src.URL)
 	assert.Contains(t, r.stdout, "0 re-queued (PENDING), 2 skipped, 1 error(s)")
-	assert.Equal(t, StatusCompleted, bbVersionOf(t, p.src, "src", "a", a2).status(), "untouched")
+	assert.Equal(t, string(bbproto.StatusCompleted), statusOf(bbVersionOf(t, p.src, "src", "a", a2)), "untouched")
 
 	// --all --bucket, then --all.
 	r = runOK(t, p.cmd("failed retry --all --bucket src", repl...)...)
 	assert.Contains(t, r.stdout, "re-queued src/dir/b@x@"+aws.ToString(dm.VersionId)+" (was FAILED: AccessDenied: no)")
-	assert.Equal(t, StatusFailed, bbVersionOf(t, p.src, "src2", "c", c1).status(), "another bucket is left alone")
+	assert.Equal(t, string(bbproto.StatusFailed), statusOf(bbVersionOf(t, p.src, "src2", "c", c1)), "another bucket is left alone")
 	r = runOK(t, p.cmd("failed retry --all", repl...)...)
 	assert.Contains(t, r.stdout, "re-queued src2/c@"+c1)
 	assert.Contains(t, r.stdout, "1 re-queued (PENDING)")
@@ -84,7 +86,7 @@ func TestFailedListAndRetry(t *testing.T) {
 	assert.Contains(t, r.stdout, "no FAILED version in src, src2: nothing to retry")
 	r = runOK(t, p.cmd("failed list", repl...)...)
 	assert.Contains(t, r.stdout, "no FAILED version in src, src2")
-	assert.Equal(t, StatusPending, bbVersionOf(t, p.src, "src", "dir/b@x", b1).status(), "b1 was PENDING all along")
+	assert.Equal(t, string(bbproto.StatusPending), statusOf(bbVersionOf(t, p.src, "src", "dir/b@x", b1)), "b1 was PENDING all along")
 }
 
 func TestFailedBadInput(t *testing.T) {

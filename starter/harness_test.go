@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/backbeat-temporal/backbeat/bbproto"
 	"github.com/backbeat-temporal/backbeat/internal/devstack"
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
 )
@@ -154,29 +154,22 @@ func putObject(t *testing.T, c *s3.Client, bucket, key, body string) string {
 
 // bbVersionOf reads a version through the privileged route (as the replication
 // identity), without starter's code.
-func bbVersionOf(t *testing.T, p *s3test.Process, bucket, key, vid string) bbVersion {
+func bbVersionOf(t *testing.T, p *s3test.Process, bucket, key, vid string) *bbproto.Version {
 	t.Helper()
-	resp, err := p.Backbeat(context.Background(), http.MethodGet, "version/"+bucket+"/"+escapeKey(key)+"?versionId="+url.QueryEscape(vid), nil, nil)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	require.Equal(t, http.StatusOK, resp.StatusCode, "version %s/%s@%s: %s", bucket, key, vid, body)
-	var v bbVersion
-	require.NoError(t, json.Unmarshal(body, &v))
+	v, err := p.BBClient().Version(context.Background(), bucket, key, vid)
+	require.NoError(t, err, "version %s/%s@%s", bucket, key, vid)
 	return v
 }
 
+// statusOf is the replication status of v, as starter's reports show it.
+func statusOf(v *bbproto.Version) string { return string(v.ReplicationStatus()) }
+
 // setStatusOf writes a version's status through the privileged route, without
 // starter's code (as the worker's activity does).
-func setStatusOf(t *testing.T, p *s3test.Process, bucket, key, vid, status, reason string) {
+func setStatusOf(t *testing.T, p *s3test.Process, bucket, key, vid string, status bbproto.Status, reason string) {
 	t.Helper()
-	data, _ := json.Marshal(map[string]string{"status": status, "reason": reason})
-	resp, err := p.Backbeat(context.Background(), http.MethodPut, "status/"+bucket+"/"+escapeKey(key)+"?versionId="+url.QueryEscape(vid),
-		bytes.NewReader(data), http.Header{"Content-Type": {"application/json"}})
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	require.Equal(t, http.StatusOK, resp.StatusCode, "status %s/%s@%s: %s", bucket, key, vid, body)
+	_, err := p.BBClient().SetStatus(context.Background(), bucket, key, vid, status, reason)
+	require.NoError(t, err, "status %s/%s@%s", bucket, key, vid)
 }
 
 // journalStatusRecords returns the journal records of op "status" for bucket/key.
@@ -210,7 +203,7 @@ func putReplica(t *testing.T, dst *s3test.Process, bucket, key, vid, body string
 	hdr := http.Header{"X-Backbeat-Version-Id": {vid}, "X-Backbeat-Last-Modified": {time.Now().UTC().Format(time.RFC3339Nano)},
 		"Content-Type": {"text/plain"}, "Content-Length": {fmt.Sprint(len(body))},
 		"X-Backbeat-Source-Bucket": {"src"}, "X-Backbeat-Source-Account": {s3test.User.Name}, "X-Backbeat-Source-Journal-Id": {"the-source-server"}}
-	resp, err := dst.Backbeat(context.Background(), http.MethodPut, "replica/"+bucket+"/"+escapeKey(key), strings.NewReader(body), hdr)
+	resp, err := dst.Backbeat(context.Background(), http.MethodPut, "replica/"+bbproto.EscapeKey(bucket)+"/"+bbproto.EscapeKey(key), strings.NewReader(body), hdr)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)

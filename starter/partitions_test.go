@@ -191,8 +191,8 @@ func TestPartitionsPauseResume(t *testing.T) {
 	var st []VersionStatus
 	runJSON(t, &st, append([]string{"status", "--bucket", "src", "--key", "k"}, s3flags...)...)
 	require.Len(t, st, 1)
-	assert.Equal(t, StatusCompleted, st[0].SourceStatus)
-	assert.Equal(t, StatusReplica, st[0].Target.Status)
+	assert.Equal(t, string(bbproto.StatusCompleted), st[0].SourceStatus)
+	assert.Equal(t, string(bbproto.StatusReplica), st[0].Target.Status)
 
 	// Pause all, then by --partitions N (by ID): partition 3 has no workflow.
 	r = runOK(t, append([]string{"pause"}, e.flags()...)...)

@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/backbeat-temporal/backbeat/bbproto"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/backbeat-temporal/backbeat/journal"
+	"github.com/backbeat-temporal/backbeat/bbproto"
+	"github.com/backbeat-temporal/backbeat/bbproto/bbclient"
 )
 
 // RedriveReport counts what redrive did (redrive --output json).
@@ -87,13 +86,13 @@ func (a *app) redrive(ctx context.Context, w io.Writer, bucket, prefix string, o
 	if err != nil {
 		return err
 	}
-	creds, err := rid.creds.Retrieve(ctx)
+	bb, err := a.newBBClient(src.url, rid)
 	if err != nil {
-		return failf("replication credentials (%s): %v", rid.label, err)
+		return err
 	}
-	jc := &journal.Client{Endpoint: src.url, AccessKey: creds.AccessKeyID, SecretKey: creds.SecretAccessKey, Region: a.region}
+	jc := bb.bb
 	rep := &RedriveReport{Bucket: bucket, Prefix: prefix, OlderThan: olderThan.String(), DryRun: dryRun}
-	q := journal.PendingQuery{Bucket: bucket, Prefix: prefix, OlderThan: olderThan, Limit: bbproto.MaxRedrive}
+	q := bbclient.PendingQuery{Bucket: bucket, Prefix: prefix, OlderThan: olderThan, Limit: bbproto.MaxRedrive}
 	for {
 		cctx, cancel := context.WithTimeout(ctx, a.timeout)
 		page, err := jc.Pending(cctx, q)
@@ -111,12 +110,16 @@ func (a *app) redrive(ctx context.Context, w io.Writer, bucket, prefix string, o
 			rep.Redriven += len(page.Versions)
 		} else if len(page.Versions) > 0 {
 			cctx, cancel := context.WithTimeout(ctx, a.timeout)
-			res, err := jc.Redrive(cctx, page.Versions)
+			refs := make([]bbproto.RedriveRef, len(page.Versions))
+			for i, v := range page.Versions {
+				refs[i] = v.Ref()
+			}
+			res, err := jc.Redrive(cctx, refs)
 			cancel()
 			if err != nil {
 				return a.redriveError(err, bucket, src.url, rid.label)
 			}
-			rep.Redriven, rep.Changed, rep.Gone = journal.CountOutcomes(res, rep.Redriven, rep.Changed, rep.Gone)
+			rep.Redriven, rep.Changed, rep.Gone = bbproto.CountOutcomes(res, rep.Redriven, rep.Changed, rep.Gone)
 		}
 		if page.Next == "" {
 			break
@@ -138,13 +141,13 @@ func (a *app) redriveError(err error, bucket, url, label string) error {
 	if msg := a.connError(err, "the S3 endpoint", url, s3Hint); msg != "" {
 		return failf("%s", msg)
 	}
-	var se *journal.StatusError
+	var se *bbproto.Error
 	if errors.As(err, &se) {
 		switch se.Status {
 		case 403:
 			return failf("%s is not s3server's replication identity at %s (AccessDenied on /_/backbeat/): use the keys of the account marked \"replication\" in its accounts file", label, url)
 		case 404:
-			if se.Route == "pending" && !strings.Contains(se.Body, `"NoSuchBucket"`) {
+			if se.Route == bbproto.RoutePending && se.Code != "NoSuchBucket" {
 				return failf("%s has no /_/backbeat/pending route (404): redrive needs the project's s3server, at this version or later", url)
 			}
 			return failf("bucket %s does not exist at %s: create it or run `starter setup`", bucket, url)

@@ -6,6 +6,8 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/backbeat-temporal/backbeat/bbproto"
 )
 
 func TestRedriveJournalsWaitingVersionsAgain(t *testing.T) {
@@ -17,7 +19,7 @@ func TestRedriveJournalsWaitingVersionsAgain(t *testing.T) {
 	a := putObject(t, p.srcC, "src", "docs/a", "1")
 	b := putObject(t, p.srcC, "src", "docs/b", "2")
 	done := putObject(t, p.srcC, "src", "docs/done", "3")
-	setStatusOf(t, p.src, "src", "docs/done", done, StatusCompleted, "")
+	setStatusOf(t, p.src, "src", "docs/done", done, bbproto.StatusCompleted, "")
 	other := putObject(t, p.srcC, "src", "logs/x", "4")
 	before := len(journalStatusRecords(t, p.src, "src", "docs/a"))
 
@@ -40,11 +42,11 @@ func TestRedriveJournalsWaitingVersionsAgain(t *testing.T) {
 		recs := journalStatusRecords(t, p.src, "src", key)
 		require.Len(t, recs, before+1, key)
 		assert.Equal(t, id, recs[len(recs)-1]["versionId"])
-		assert.Equal(t, StatusPending, recs[len(recs)-1]["replication"].(map[string]any)["status"])
-		assert.Equal(t, StatusPending, bbVersionOf(t, p.src, "src", key, id).status())
+		assert.Equal(t, string(bbproto.StatusPending), recs[len(recs)-1]["replication"].(map[string]any)["status"])
+		assert.Equal(t, string(bbproto.StatusPending), statusOf(bbVersionOf(t, p.src, "src", key, id)))
 	}
 	assert.Empty(t, journalStatusRecords(t, p.src, "src", "logs/x"), "outside the prefix: left alone")
-	assert.Equal(t, StatusPending, bbVersionOf(t, p.src, "src", "logs/x", other).status())
+	assert.Equal(t, string(bbproto.StatusPending), statusOf(bbVersionOf(t, p.src, "src", "logs/x", other)))
 
 	// Bad input.
 	r = run(t, p.cmd("redrive", repl...)...)

@@ -2,41 +2,34 @@ package starter
 
 import (
 	"context"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/backbeat-temporal/backbeat/bbproto/replrule"
 )
 
-// rule is a replication rule as starter reads it (s3server's replconf semantics).
+// rule is a replication rule as starter reads it: what selects versions (replrule's
+// semantics, s3server's), and where they go.
 type rule struct {
-	ID       string
-	Enabled  bool
-	V2       bool
-	Priority int32
-	Prefix   string
-	Tags     map[string]string
+	replrule.Rule
+	ID string
+	V2 bool
 	// DestARN is the destination bucket ARN; Dest the bucket name in it.
 	DestARN, Dest string
 	// Site is the destination StorageClass (a site name of the worker's sites file).
 	Site string
-	// DeleteMarkers: V1 rules always replicate delete markers, V2 rules when
-	// DeleteMarkerReplication is Enabled.
-	DeleteMarkers bool
 }
 
-// bucketOfARN returns the bucket of "arn:aws:s3:::NAME" (the string itself when it is
-// not an ARN).
+// bucketOfARN returns the bucket of a destination ARN (the string itself when it is
+// not one, to show it as it is).
 func bucketOfARN(arn string) string {
-	if i := strings.LastIndex(arn, ":"); i >= 0 && strings.HasPrefix(arn, "arn:") {
-		return arn[i+1:]
+	if b, err := replrule.ParseBucketARN(arn); err == nil {
+		return b
 	}
 	return arn
 }
-
-// bucketARN is the destination ARN of bucket.
-func bucketARN(bucket string) string { return "arn:aws:s3:::" + bucket }
 
 // rulesOf reads the rules of a replication configuration.
 func rulesOf(c *s3types.ReplicationConfiguration) []rule {
@@ -45,7 +38,7 @@ func rulesOf(c *s3types.ReplicationConfiguration) []rule {
 	}
 	var out []rule
 	for _, r := range c.Rules {
-		x := rule{ID: aws.ToString(r.ID), Enabled: r.Status == s3types.ReplicationRuleStatusEnabled, Tags: map[string]string{}}
+		x := rule{ID: aws.ToString(r.ID), Rule: replrule.Rule{Enabled: r.Status == s3types.ReplicationRuleStatusEnabled, Tags: map[string]string{}}}
 		if r.Destination != nil {
 			x.DestARN = aws.ToString(r.Destination.Bucket)
 			x.Dest = bucketOfARN(x.DestARN)
@@ -53,7 +46,7 @@ func rulesOf(c *s3types.ReplicationConfiguration) []rule {
 		}
 		if r.Filter != nil {
 			x.V2 = true
-			x.Priority = aws.ToInt32(r.Priority)
+			x.Priority = int(aws.ToInt32(r.Priority))
 			x.Prefix = aws.ToString(r.Filter.Prefix)
 			if t := r.Filter.Tag; t != nil {
 				x.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
@@ -77,26 +70,10 @@ func rulesOf(c *s3types.ReplicationConfiguration) []rule {
 // matchRule returns the Enabled rule that applies to a version (highest priority; the
 // first among equals), as s3server chooses it; nil when none does.
 func matchRule(rules []rule, key string, tags map[string]string, deleteMarker bool) *rule {
-	var best *rule
-	for i := range rules {
-		r := &rules[i]
-		if !r.Enabled || !strings.HasPrefix(key, r.Prefix) {
-			continue
-		}
-		if deleteMarker && (!r.DeleteMarkers || len(r.Tags) > 0) {
-			continue
-		}
-		ok := true
-		for k, v := range r.Tags {
-			if got, has := tags[k]; !has || got != v {
-				ok = false
-			}
-		}
-		if ok && (best == nil || r.Priority > best.Priority) {
-			best = r
-		}
+	if i := replrule.Choose(len(rules), func(i int) replrule.Rule { return rules[i].Rule }, key, tags, deleteMarker); i >= 0 {
+		return &rules[i]
 	}
-	return best
+	return nil
 }
 
 // replicationRules reads the replication rules of bucket: nil, nil when it has no

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/spf13/cobra"
+
+	"github.com/backbeat-temporal/backbeat/bbproto/replrule"
 )
 
 // RuleIDPrefix starts the ID of the rule setup puts: "backbeat-" + target bucket.
@@ -183,7 +185,7 @@ func desiredReplication(o setupOptions) *s3types.ReplicationConfiguration {
 			Status:                  s3types.ReplicationRuleStatusEnabled,
 			Filter:                  &s3types.ReplicationRuleFilter{Prefix: aws.String(o.prefix)},
 			DeleteMarkerReplication: &s3types.DeleteMarkerReplication{Status: dm},
-			Destination: &s3types.Destination{Bucket: aws.String(bucketARN(o.target)),
+			Destination: &s3types.Destination{Bucket: aws.String(replrule.BucketARN(o.target)),
 				StorageClass: s3types.StorageClass(o.site)},
 		}},
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/backbeat-temporal/backbeat/s3server/bucketpolicy"
+	"github.com/backbeat-temporal/backbeat/bbproto/bucketpolicy"
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
 )
 

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/backbeat-temporal/backbeat/bbproto"
 )
 
 // Stats is what stats reports (stats --output json: one object per refresh).
@@ -149,7 +151,7 @@ func (a *app) collectStats(ctx context.Context, bucket string) (*Stats, error) {
 			if err != nil {
 				return false, err
 			}
-			if bv.Replication == nil || bv.status() == "" {
+			if bv.Replication == nil || bv.ReplicationStatus() == "" {
 				return true, nil // not replicated (written before the rule, or no rule matched)
 			}
 			bs := byDest[bv.Replication.Destination]
@@ -157,16 +159,16 @@ func (a *app) collectStats(ctx context.Context, bucket string) (*Stats, error) {
 				bs = &BucketStats{Bucket: b, Destination: bv.Replication.Destination}
 				byDest[bv.Replication.Destination] = bs
 			}
-			switch bv.status() {
-			case StatusPending:
+			switch bv.ReplicationStatus() {
+			case bbproto.StatusPending:
 				bs.Pending++
 				if bs.OldestPending == nil || v.modified.Before(*bs.OldestPending) {
 					t := v.modified.UTC()
 					bs.OldestPending = &t
 				}
-			case StatusCompleted:
+			case bbproto.StatusCompleted:
 				bs.Completed++
-			case StatusFailed:
+			case bbproto.StatusFailed:
 				bs.Failed++
 			}
 			return true, nil

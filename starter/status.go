@@ -150,7 +150,9 @@ func (a *app) status(ctx context.Context, w io.Writer, bucket, key, versionID, t
 	}
 	var bb *bbClient
 	if rid != nil {
-		bb = &bbClient{a: a, url: src.url, id: rid}
+		if bb, err = a.newBBClient(src.url, rid); err != nil {
+			return err
+		}
 	}
 	var versions []listedVersion
 	err = a.listVersions(ctx, src, bucket, key, true, func(v listedVersion) (bool, error) {
@@ -181,7 +183,7 @@ func (a *app) status(ctx context.Context, w io.Writer, bucket, key, versionID, t
 			if err != nil {
 				return err
 			}
-			vs.SourceStatus, vs.Reason = bv.status(), bv.reason()
+			vs.SourceStatus, vs.Reason = string(bv.ReplicationStatus()), reasonOf(bv)
 			if bv.Replication != nil && bv.Replication.Destination != "" {
 				dest = bucketOfARN(bv.Replication.Destination)
 			}

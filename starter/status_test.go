@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
+
+	"github.com/backbeat-temporal/backbeat/bbproto"
 )
 
 func TestStatusShowsSourceAndTarget(t *testing.T) {
@@ -27,8 +29,8 @@ func TestStatusShowsSourceAndTarget(t *testing.T) {
 
 	// v1 replicated (as the worker does: replica, then COMPLETED), v2 FAILED, v3 PENDING.
 	putReplica(t, p.dst, "dst", key, v1, "one")
-	setStatusOf(t, p.src, "src", key, v1, StatusCompleted, "")
-	setStatusOf(t, p.src, "src", key, v2, StatusFailed, "target said no")
+	setStatusOf(t, p.src, "src", key, v1, bbproto.StatusCompleted, "")
+	setStatusOf(t, p.src, "src", key, v2, bbproto.StatusFailed, "target said no")
 
 	var got []VersionStatus
 	runJSON(t, &got, p.cmd("status --bucket src", "--key", key)...)
@@ -43,22 +45,22 @@ func TestStatusShowsSourceAndTarget(t *testing.T) {
 	assert.Equal(t, aws.ToString(dm.VersionId), got[0].VersionID, "newest first")
 	assert.True(t, got[0].IsLatest && got[0].IsDeleteMarker)
 	assert.Equal(t, v1, got[3].VersionID)
-	assert.Equal(t, StatusCompleted, byID[v1].SourceStatus)
+	assert.Equal(t, string(bbproto.StatusCompleted), byID[v1].SourceStatus)
 	assert.True(t, byID[v1].Target.Present)
-	assert.Equal(t, StatusReplica, byID[v1].Target.Status)
-	assert.Equal(t, StatusFailed, byID[v2].SourceStatus)
+	assert.Equal(t, string(bbproto.StatusReplica), byID[v1].Target.Status)
+	assert.Equal(t, string(bbproto.StatusFailed), byID[v2].SourceStatus)
 	assert.Empty(t, byID[v2].Reason, "no replication identity: no reason")
 	assert.False(t, byID[v2].Target.Present)
-	assert.Equal(t, StatusPending, byID[v3].SourceStatus)
+	assert.Equal(t, string(bbproto.StatusPending), byID[v3].SourceStatus)
 	assert.Equal(t, "?", got[0].SourceStatus, "a delete marker's status needs the replication identity")
 
 	// With the replication identity: reasons and delete-marker statuses.
 	got = nil
 	runJSON(t, &got, p.cmd("status --bucket src", "--key", key, "--replication-profile", profReplication)...)
 	require.Len(t, got, 4)
-	assert.Equal(t, StatusPending, got[0].SourceStatus, "the delete marker is PENDING (--delete-markers)")
+	assert.Equal(t, string(bbproto.StatusPending), got[0].SourceStatus, "the delete marker is PENDING (--delete-markers)")
 	assert.Equal(t, "target said no", got[2].Reason)
-	assert.Equal(t, StatusFailed, got[2].SourceStatus)
+	assert.Equal(t, string(bbproto.StatusFailed), got[2].SourceStatus)
 
 	// One version, as a table; the keys may also come from the environment.
 	t.Setenv(EnvReplicationAccessKey, s3test.Replication.AccessKey)
@@ -75,7 +77,7 @@ func TestStatusShowsSourceAndTarget(t *testing.T) {
 	assert.Equal(t, ExitFailed, r.code, "the target bucket cannot be read: %s", r)
 	require.NoError(t, jsonUnmarshal(r.stdout, &got), r)
 	require.Len(t, got, 1)
-	assert.Equal(t, StatusCompleted, got[0].SourceStatus)
+	assert.Equal(t, string(bbproto.StatusCompleted), got[0].SourceStatus)
 	assert.Equal(t, "src", got[0].Target.Bucket)
 	assert.Equal(t, "bucket src does not exist at "+p.dst.URL+": create it or run `starter setup`", got[0].Target.Error)
 }

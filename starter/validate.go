@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/spf13/cobra"
+
+	"github.com/backbeat-temporal/backbeat/bbproto/replrule"
 )
 
 // Check names of validate (Check.Name).
@@ -166,7 +168,7 @@ func (a *app) validate(ctx context.Context, src, dst *endpoint, source, target s
 		}
 		if !c.OK {
 			c.Message = fmt.Sprintf("no Enabled replication rule of %s at %s has the destination %s (they replicate to %s)",
-				source, src.url, bucketARN(target), strings.Join(dests, ", "))
+				source, src.url, replrule.BucketARN(target), strings.Join(dests, ", "))
 			c.Fix = "run " + hint(target)
 		}
 	default:

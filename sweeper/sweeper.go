@@ -32,20 +32,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/backbeat-temporal/backbeat/bbproto"
 	"log/slog"
 	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/backbeat-temporal/backbeat/journal"
+	"github.com/backbeat-temporal/backbeat/bbproto"
+	"github.com/backbeat-temporal/backbeat/bbproto/bbclient"
 )
 
-// Source is what the sweeper needs of s3server (a *journal.Client).
+// Source is what the sweeper needs of s3server (a *bbclient.Client).
 type Source interface {
-	Pending(ctx context.Context, q journal.PendingQuery) (*bbproto.PendingPage, error)
-	Redrive(ctx context.Context, vs []bbproto.PendingVersion) ([]bbproto.RedriveResult, error)
+	Pending(ctx context.Context, q bbclient.PendingQuery) (*bbproto.PendingPage, error)
+	Redrive(ctx context.Context, refs []bbproto.RedriveRef) ([]bbproto.RedriveResult, error)
 }
 
 // Config configures a Sweeper. Zero values take the documented defaults.
@@ -192,7 +192,7 @@ func (s *Sweeper) round(ctx context.Context) (Report, error) {
 		oldest  = map[string]time.Time{}
 		waiting = map[string]int{}
 	)
-	q := journal.PendingQuery{OlderThan: s.cfg.Threshold}
+	q := bbclient.PendingQuery{OlderThan: s.cfg.Threshold}
 	for {
 		page, err := s.src.Pending(ctx, q)
 		if err != nil {
@@ -223,11 +223,15 @@ func (s *Sweeper) round(ctx context.Context) (Report, error) {
 	sortBySince(stale)
 	for len(stale) > 0 {
 		n := min(len(stale), bbproto.MaxRedrive)
-		res, err := s.src.Redrive(ctx, stale[:n])
+		refs := make([]bbproto.RedriveRef, n)
+		for i, v := range stale[:n] {
+			refs[i] = v.Ref()
+		}
+		res, err := s.src.Redrive(ctx, refs)
 		if err != nil {
 			return rep, fmt.Errorf("sweeper: re-drive %d versions: %w", n, err)
 		}
-		rep.Redriven, rep.Changed, rep.Gone = journal.CountOutcomes(res, rep.Redriven, rep.Changed, rep.Gone)
+		rep.Redriven, rep.Changed, rep.Gone = bbproto.CountOutcomes(res, rep.Redriven, rep.Changed, rep.Gone)
 		stale = stale[n:]
 	}
 	if s.m != nil {

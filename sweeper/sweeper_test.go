@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/backbeat-temporal/backbeat/journal"
+	"github.com/backbeat-temporal/backbeat/bbproto/bbclient"
 )
 
 // fakeSource serves pages of fixed versions (pageSize per page) and records re-drives.
@@ -24,12 +24,12 @@ type fakeSource struct {
 	versions  []bbproto.PendingVersion // all waiting, older than the threshold
 	young     map[string]time.Time     // bucket -> oldest since of waiting versions not yet stale
 	pageSize  int
-	redriven  [][]bbproto.PendingVersion
+	redriven  [][]bbproto.RedriveRef
 	listErr   error
 	changedOf map[string]bool // keys answered "changed"
 }
 
-func (f *fakeSource) Pending(_ context.Context, q journal.PendingQuery) (*bbproto.PendingPage, error) {
+func (f *fakeSource) Pending(_ context.Context, q bbclient.PendingQuery) (*bbproto.PendingPage, error) {
 	if f.listErr != nil {
 		return nil, f.listErr
 	}
@@ -59,8 +59,8 @@ func (f *fakeSource) Pending(_ context.Context, q journal.PendingQuery) (*bbprot
 	return p, nil
 }
 
-func (f *fakeSource) Redrive(_ context.Context, vs []bbproto.PendingVersion) ([]bbproto.RedriveResult, error) {
-	f.redriven = append(f.redriven, append([]bbproto.PendingVersion(nil), vs...))
+func (f *fakeSource) Redrive(_ context.Context, vs []bbproto.RedriveRef) ([]bbproto.RedriveResult, error) {
+	f.redriven = append(f.redriven, append([]bbproto.RedriveRef(nil), vs...))
 	out := make([]bbproto.RedriveResult, len(vs))
 	for i, v := range vs {
 		out[i] = bbproto.RedriveResult{Bucket: v.Bucket, Key: v.Key, VersionID: v.VersionID, Outcome: bbproto.RedriveDone}

@@ -74,7 +74,7 @@ func TestWorkerReplicatesAndExportsMetrics(t *testing.T) {
 	put, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("src-bucket"), Key: aws.String("k"), Body: bytes.NewReader([]byte("data"))})
 	require.NoError(t, err)
 
-	jr := &journal.Client{Endpoint: srv.URL, AccessKey: s3test.Replication.AccessKey, SecretKey: s3test.Replication.SecretKey}
+	jr := journal.New(s3test.BBClientOf(srv.URL, s3test.Replication))
 	batch, err := jr.Read(ctx, 0, 100, 0)
 	require.NoError(t, err)
 	var rec *bbproto.Record

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -27,19 +26,11 @@ var protocolDefs = []struct {
 	{"a signed client of the routes", regexp.MustCompile(`v4\.NewSigner\(`), "bbproto/bbclient/client.go"},
 }
 
-// notYetMoved lists the files that still hold a second definition, to be folded into
-// bbproto (issue 8): the list may only shrink.
-var notYetMoved = map[string]bool{
-	"starter/backbeat.go": true, // starter's client of the version and status routes
-	"journal/journal.go":  true, // the journal route's reader signs its own requests
-}
-
 // TestOneProtocolDefinition fails when a second definition of the protocol appears in
 // non-test code: it lives in package bbproto (and its client in bbproto/bbclient).
 func TestOneProtocolDefinition(t *testing.T) {
 	root, err := filepath.Abs("../..")
 	require.NoError(t, err)
-	seen := map[string]bool{}
 	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -63,15 +54,9 @@ func TestOneProtocolDefinition(t *testing.T) {
 			if !def.re.Match(data) || rel == def.home {
 				continue
 			}
-			seen[rel] = true
-			if !notYetMoved[rel] {
-				t.Errorf("%s defines %s again: use package bbproto (%s)", rel, def.what, def.home)
-			}
+			t.Errorf("%s defines %s again: use package bbproto (%s)", rel, def.what, def.home)
 		}
 		return nil
 	})
 	require.NoError(t, err)
-	for f := range notYetMoved {
-		assert.True(t, seen[f], "%s no longer defines protocol items: remove it from notYetMoved", f)
-	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/backbeat-temporal/backbeat/activities"
 	"github.com/backbeat-temporal/backbeat/bbproto"
+	"github.com/backbeat-temporal/backbeat/bbproto/bbclient"
 	"github.com/backbeat-temporal/backbeat/internal/tlsconf"
 	"github.com/backbeat-temporal/backbeat/internal/tlsconf/tlstest"
 	"github.com/backbeat-temporal/backbeat/journal"
@@ -55,8 +56,13 @@ func TestS3ServerHTTPS(t *testing.T) {
 	out, err := s3Client(url, good).ListBuckets(ctx, &s3.ListBucketsInput{})
 	require.NoError(t, err)
 	require.Len(t, out.Buckets, 1)
-	jc := &journal.Client{Endpoint: url, AccessKey: s3test.Replication.AccessKey, SecretKey: s3test.Replication.SecretKey, HTTP: good}
-	b, err := jc.Read(ctx, 0, 10, 0)
+	journalOver := func(hc *http.Client) *journal.Client {
+		bb, err := bbclient.New(bbclient.Config{Endpoint: url, HTTP: hc,
+			Credentials: credentials.NewStaticCredentialsProvider(s3test.Replication.AccessKey, s3test.Replication.SecretKey, "")})
+		require.NoError(t, err)
+		return journal.New(bb)
+	}
+	b, err := journalOver(good).Read(ctx, 0, 10, 0)
 	require.NoError(t, err)
 	assert.NotEmpty(t, b.JournalID)
 
@@ -67,8 +73,7 @@ func TestS3ServerHTTPS(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "TLS to "+p.Addr+": its certificate is not signed by a CA of the CA bundle "+other.CAFile)
 	assert.Contains(t, err.Error(), "give the bundle of the CA that signed it with --s3-ca-file")
-	jc.HTTP = wrong
-	_, err = jc.Read(ctx, 0, 10, 0)
+	_, err = journalOver(wrong).Read(ctx, 0, 10, 0)
 	require.ErrorContains(t, err, "give the bundle of the CA that signed it with --s3-ca-file")
 
 	// The worker's replicator: the source's CA comes from --s3-ca-file (Site.CAFile).

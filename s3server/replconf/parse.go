@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/backbeat-temporal/backbeat/bbproto/replrule"
 )
 
 // Limits, as S3.
@@ -164,7 +166,7 @@ func parseRule(x *xmlRule) (Rule, error) {
 	if d == nil || d.Bucket == "" {
 		return r, malformed("rule %s: Destination Bucket is required", ruleName)
 	}
-	if !validBucketARN(d.Bucket) {
+	if _, err := replrule.ParseBucketARN(d.Bucket); err != nil {
 		return r, invalidArgument("Invalid bucket ARN: %q (want arn:aws:s3:::bucket-name)", d.Bucket)
 	}
 	r.DestinationBucket = d.Bucket
@@ -271,33 +273,6 @@ func validRoleARN(role string) bool {
 		}
 	}
 	return true
-}
-
-// validBucketARN accepts arn:PARTITION:s3:::BUCKET. The bucket may live on any S3, so
-// its name is checked loosely (3 to 255 of letters, digits, '.', '-', '_').
-func validBucketARN(arn string) bool {
-	f := strings.Split(arn, ":")
-	if len(f) != 6 || f[0] != "arn" || f[1] == "" || f[2] != "s3" || f[3] != "" || f[4] != "" {
-		return false
-	}
-	name := f[5]
-	if len(name) < 3 || len(name) > 255 {
-		return false
-	}
-	for _, c := range name {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
-// BucketName returns the bucket name of a destination ARN (arn:aws:s3:::name).
-func BucketName(arn string) string {
-	if i := strings.LastIndexByte(arn, ':'); i >= 0 {
-		return arn[i+1:]
-	}
-	return arn
 }
 
 // generateID makes the ID of the i-th rule, which had none: the base64 of a UUID-shaped

@@ -113,7 +113,6 @@ func TestParseV1(t *testing.T) {
 	assert.Equal(t, "arn:aws:s3:::exampletargetbucket", r.DestinationBucket)
 	assert.Equal(t, "STANDARD", r.StorageClass)
 	assert.True(t, r.DeleteMarkerReplication, "V1 rules replicate delete markers")
-	assert.Equal(t, "exampletargetbucket", BucketName(r.DestinationBucket))
 
 	c, err = Parse([]byte(cliV1))
 	require.NoError(t, err)
@@ -373,18 +372,12 @@ func TestXMLOfBuiltConfig(t *testing.T) {
 	}
 }
 
-func TestValidRoleAndBucketARN(t *testing.T) {
+func TestValidRoleARN(t *testing.T) {
 	for _, ok := range []string{"arn:aws:iam::123456789012:role/r", "arn:aws-cn:iam::1:role/path/r", "arn:aws:iam::1:role/a,arn:aws:iam::2:role/b"} {
 		assert.True(t, validRoleARN(ok), ok)
 	}
 	for _, bad := range []string{"", "arn:aws:iam::1:role/", "arn:aws:iam::1:user/u", "arn::iam::1:role/r", "arn:aws:iam:us-east-1:1:role/r", "a,b", "arn:aws:iam::1:role/a,arn:aws:iam::2:role/b,arn:aws:iam::3:role/c", "arn:aws:iam::1:role/a b"} {
 		assert.False(t, validRoleARN(bad), bad)
-	}
-	for _, ok := range []string{"arn:aws:s3:::abc", "arn:aws:s3:::My_Legacy.Bucket-1"} {
-		assert.True(t, validBucketARN(ok), ok)
-	}
-	for _, bad := range []string{"", "arn:aws:s3:::", "arn:aws:s3:::ab", "arn:aws:s3:::a/b/c", "arn:aws:s3:::a b c", "arn:aws:s3::1:abc", "s3:::abc"} {
-		assert.False(t, validBucketARN(bad), bad)
 	}
 }
 

@@ -197,11 +197,15 @@ func (p *Process) Client(acct Account) *s3.Client {
 }
 
 // BBClient returns a client of the privileged routes signed as the Replication account.
-func (p *Process) BBClient() *bbclient.Client {
-	c, err := bbclient.New(bbclient.Config{Endpoint: p.URL,
-		Credentials: credentials.NewStaticCredentialsProvider(Replication.AccessKey, Replication.SecretKey, "")})
+func (p *Process) BBClient() *bbclient.Client { return BBClientOf(p.URL, Replication) }
+
+// BBClientOf returns a client of the privileged routes of the s3server at endpoint,
+// signed as acct. It panics on an empty endpoint.
+func BBClientOf(endpoint string, acct Account) *bbclient.Client {
+	c, err := bbclient.New(bbclient.Config{Endpoint: endpoint,
+		Credentials: credentials.NewStaticCredentialsProvider(acct.AccessKey, acct.SecretKey, "")})
 	if err != nil {
-		panic(err) // the URL is ours and the credentials are set: cannot fail
+		panic(err) // only an empty endpoint fails: a bug of the test
 	}
 	return c
 }

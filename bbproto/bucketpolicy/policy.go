@@ -1,6 +1,7 @@
 // Package bucketpolicy parses and evaluates the subset of AWS's bucket policy language
 // that s3server supports: the grants a destination bucket's owner gives other accounts
-// to replicate into it.
+// to replicate into it. s3server enforces policies with it and starter checks consent
+// with it, so it lives beside bbproto: standard library only (and replrule), no I/O.
 //
 // A policy is a JSON document:
 //
@@ -29,6 +30,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/backbeat-temporal/backbeat/bbproto/replrule"
 )
 
 // Replication actions a policy can grant.
@@ -193,7 +196,7 @@ func parseStatement(r rawStatement, bucket string) (Statement, error) {
 	if len(r.Resource) == 0 {
 		return s, fmt.Errorf("Missing required field Resource")
 	}
-	arn := "arn:aws:s3:::" + bucket
+	arn := replrule.BucketARN(bucket)
 	for _, res := range r.Resource {
 		switch {
 		case res == arn:
