@@ -443,6 +443,21 @@ func (r *rig) waitProcessed(timeout time.Duration) {
 	if !assert.Eventually(r.t, func() bool { return r.acts.done() >= want }, timeout, 20*time.Millisecond) {
 		r.t.Fatalf("%d of %d versions processed after %s (%d replication calls)", r.acts.done(), want, timeout, r.acts.calls())
 	}
+	// A batch writes its statuses before its workflow applies the outcomes: wait for
+	// each partition's workflow to count what it was sent and hold nothing more.
+	perPartition := map[int32]int64{}
+	for _, p := range r.produced {
+		perPartition[p.partition]++
+	}
+	assert.Eventually(r.t, func() bool {
+		for p, n := range perPartition {
+			st, err := r.queryStatus(p)
+			if err != nil || st.Processed < n || st.Backlog > 0 {
+				return false
+			}
+		}
+		return true
+	}, timeout, 50*time.Millisecond, "every partition workflow counts its entries processed")
 }
 
 // checkExactlyOnce checks that each partition's workflow replicated every produced

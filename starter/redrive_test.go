@@ -15,7 +15,7 @@ func TestRedriveJournalsWaitingVersionsAgain(t *testing.T) {
 	p := startPair(t)
 	repl := []string{"--replication-profile", profReplication}
 	mkBucket(t, p.srcC, "src", s3types.BucketVersioningStatusEnabled)
-	runOK(t, p.cmd("setup --source-bucket src --target-bucket dst")...)
+	runOK(t, p.cmd("setup --source-bucket src --target-bucket dst --site dr")...)
 	a := putObject(t, p.srcC, "src", "docs/a", "1")
 	b := putObject(t, p.srcC, "src", "docs/b", "2")
 	done := putObject(t, p.srcC, "src", "docs/done", "3")

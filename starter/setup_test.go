@@ -262,7 +262,7 @@ func TestSetupAndValidateExplainMissingConsent(t *testing.T) {
 	require.NoError(t, err)
 	r = run(t, cmd("validate --source-bucket src")...)
 	assert.Equal(t, ExitFailed, r.code, r)
-	assert.Contains(t, r.stdout, "FAIL  target-consent     alice-dst at "+p.src.URL+" belongs to account alice and has a policy that does not grant s3:ReplicateTags to account backbeatuser")
+	assert.Contains(t, r.stdout, "FAIL  target-consent     alice-dst at "+p.src.URL+" belongs to account alice and has a policy that does not grant s3:ReplicateTags, s3:ReplicateDelete to account backbeatuser")
 	_, err = aliceC.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("alice-dst"),
 		Policy: aws.String(`{"Statement":[` + bucketpolicy.GrantExample("alice-dst", s3test.User.Name) +
 			`,{"Sid":"no-tags","Effect":"Deny","Principal":"*","Action":"s3:ReplicateTags","Resource":"arn:aws:s3:::alice-dst/*"}]}`)})

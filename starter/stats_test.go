@@ -52,7 +52,7 @@ func TestStatsEndToEnd(t *testing.T) {
 	b := buildStarter(t, EnvS3Endpoint+"="+e.Src.URL, EnvTargetEndpoint+"="+e.Dst.URL, "AWS_PROFILE="+profUser,
 		EnvReplicationProfile+"="+profReplication, EnvTemporalAddress+"="+e.Temporal.Addr())
 	srcC := e.Src.Client(s3test.User)
-	r := b.run(t, "setup", "--source-bucket", "source-bucket", "--target-bucket", "target-bucket")
+	r := b.run(t, "setup", "--source-bucket", "source-bucket", "--target-bucket", "target-bucket", "--site", "dr")
 	require.Equal(t, ExitOK, r.code, r)
 
 	for i := range 3 {
