@@ -9,6 +9,10 @@ const (
 	CodeMethodNotAllowed = "MethodNotAllowed" // 405: another method of a known route
 	CodeInvalidArgument  = "InvalidArgument"  // 400: a bad parameter or header
 	CodeMalformedJSON    = "MalformedJSON"    // 400: a body that is not the route's JSON
+
+	// Codes of one item of PUT status (bulk) with IfUnset (backfill): nothing was written.
+	CodeStatusAlreadySet = "StatusAlreadySet" // the version has a status (BulkStatusResult.Current)
+	CodeNoMatchingRule   = "NoMatchingRule"   // PENDING asked, no Enabled rule selects the version
 )
 
 // Error is the JSON body of an error answer of a privileged route, with the HTTP status

@@ -81,6 +81,12 @@ type BulkStatusItem struct {
 	VersionID string `json:"versionId"`
 	Status    Status `json:"status"`
 	Reason    string `json:"reason,omitempty"`
+	// IfUnset writes the status only when the version has none (backfill: PENDING for
+	// what was written before replication was set up), and PENDING only when an Enabled
+	// replication rule of the bucket selects the version. Otherwise nothing is written
+	// and the result's Code is CodeStatusAlreadySet (with Current) or
+	// CodeNoMatchingRule. Default false: the status is written whatever the version had.
+	IfUnset bool `json:"ifUnset,omitempty"`
 }
 
 // BulkStatusAnswer is the answer of PUT status (bulk): one result per item, in the
@@ -99,6 +105,8 @@ type BulkStatusResult struct {
 	LastModified time.Time `json:"lastModified,omitzero"`
 	Code         string    `json:"code,omitempty"`
 	Message      string    `json:"message,omitempty"`
+	// Current is the status the version already had (Code CodeStatusAlreadySet).
+	Current Status `json:"current,omitempty"`
 }
 
 // UploadBody is the answer of POST replica/BUCKET/KEY?uploads.

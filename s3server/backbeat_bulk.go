@@ -20,10 +20,14 @@ package s3server
 // "status", its status and pending times kept the same way); a version that cannot be
 // written (missing bucket or version, invalid key, status other than COMPLETED, FAILED,
 // PROCESSING or PENDING) gets a code and a message (the error codes of the single
-// route) and the others are still written. A body that is not this JSON answers 400
+// route) and the others are still written. An item with "ifUnset":true (backfill) is
+// written only when the version has no replication status and, for PENDING, when an
+// Enabled rule selects it; else its code is StatusAlreadySet ("current": the status it
+// has) or NoMatchingRule. A body that is not this JSON answers 400
 // MalformedJSON, too many statuses 400 InvalidArgument; nothing is written then.
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/backbeat-temporal/backbeat/bbproto"
@@ -42,7 +46,7 @@ func (s *Server) bbSetStatuses(rq *request) error {
 	}
 	updates := make([]store.StatusUpdate, len(body.Statuses))
 	for i, it := range body.Statuses {
-		updates[i] = store.StatusUpdate{Bucket: it.Bucket, Key: it.Key, VersionID: it.VersionID, Status: it.Status, Reason: it.Reason}
+		updates[i] = store.StatusUpdate{Bucket: it.Bucket, Key: it.Key, VersionID: it.VersionID, Status: it.Status, Reason: it.Reason, IfUnset: it.IfUnset}
 	}
 	res, err := s.store.SetReplicationStatuses(rq.r.Context(), updates)
 	if err != nil {
@@ -52,13 +56,19 @@ func (s *Server) bbSetStatuses(rq *request) error {
 	for i, r := range res {
 		it := body.Statuses[i]
 		o := bbproto.BulkStatusResult{Bucket: it.Bucket, Key: it.Key, VersionID: it.VersionID}
-		if r.Err != nil {
+		var already *store.StatusAlreadySetError
+		switch {
+		case errors.As(r.Err, &already):
+			o.Code, o.Message, o.Current = bbproto.CodeStatusAlreadySet, "The version already has a replication status: nothing was written.", already.Current
+		case errors.Is(r.Err, store.ErrNoMatchingRule):
+			o.Code, o.Message = bbproto.CodeNoMatchingRule, "No Enabled replication rule of the bucket selects the version: nothing was written."
+		case r.Err != nil:
 			be := bbFromError(r.Err)
 			if be.Status >= 500 {
 				be = bbInvalid("%v", r.Err) // an invalid status: the store's own message
 			}
 			o.Code, o.Message = be.Code, be.Message
-		} else {
+		default:
 			o.Status, o.LastModified = it.Status, r.Version.LastModified
 		}
 		out.Results[i] = o

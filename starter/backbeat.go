@@ -51,6 +51,23 @@ func (c *bbClient) setStatus(ctx context.Context, bucket, key, versionID string,
 	return v, nil
 }
 
+// markPending marks versions of bucket PENDING where they have no replication status
+// and a rule selects them (bulk status route, IfUnset: one request and one store
+// transaction for up to bbproto.MaxBulkStatuses versions); one result per version.
+func (c *bbClient) markPending(ctx context.Context, bucket string, vs []listedVersion) ([]bbproto.BulkStatusResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.a.timeout)
+	defer cancel()
+	items := make([]bbproto.BulkStatusItem, len(vs))
+	for i, v := range vs {
+		items[i] = bbproto.BulkStatusItem{Bucket: bucket, Key: v.key, VersionID: v.id, Status: bbproto.StatusPending, IfUnset: true}
+	}
+	res, err := c.bb.SetStatuses(ctx, items)
+	if err != nil {
+		return nil, c.explain(err, bucket, vs[0].key, vs[0].id)
+	}
+	return res, nil
+}
+
 // reasonOf is the reason of v's FAILED status ("" without one).
 func reasonOf(v *bbproto.Version) string {
 	if v.Replication == nil {

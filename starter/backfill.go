@@ -27,6 +27,8 @@ type BackfillReport struct {
 	// NoMatchingRule counts the versions no Enabled rule selects (prefix, tags, delete
 	// markers): left alone.
 	NoMatchingRule int `json:"noMatchingRule"`
+	// Gone counts versions deleted between the listing and their marking.
+	Gone int `json:"gone,omitempty"`
 }
 
 func (a *app) backfillCommand() *cobra.Command {
@@ -38,7 +40,9 @@ func (a *app) backfillCommand() *cobra.Command {
 		Long: `backfill replicates what was written before replication was set up (S3 batch
 replication's job): every version and delete marker of the bucket (under --prefix) that
 has no replication status and that an Enabled rule of the bucket selects is marked
-PENDING through s3server's privileged status route. s3server applies the matching rule
+PENDING through s3server's privileged bulk status route: up to 1000 versions per request,
+checked (no status yet, a rule selects it) and marked in one store transaction, so a
+million versions take minutes, not hours. s3server applies the matching rule
 (destination, site) and journals the change, so the version flows through
 ingest -> Kafka -> bridge -> partition workflow like a new write. Versions that already
 have a status (PENDING, COMPLETED, FAILED, REPLICA...) are skipped: use failed retry for
@@ -89,8 +93,25 @@ func (a *app) backfill(ctx context.Context, w io.Writer, bucket, prefix string, 
 			bucket, src.url, bucket)
 	}
 	rep := &BackfillReport{Bucket: bucket, Prefix: prefix, DryRun: dryRun, AlreadyHadStatus: map[string]int{}}
+	var chunk []listedVersion
+	flush := func() error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		err := a.markChunk(ctx, bb, bucket, chunk, rep)
+		chunk = chunk[:0]
+		return err
+	}
 	err = a.listVersions(ctx, src, bucket, prefix, false, func(v listedVersion) (bool, error) {
 		rep.Scanned++
+		if !dryRun {
+			// s3server checks and marks a whole chunk in one transaction.
+			chunk = append(chunk, v)
+			if len(chunk) == bbproto.MaxBulkStatuses {
+				return true, flush()
+			}
+			return true, nil
+		}
 		bv, err := bb.getVersion(ctx, bucket, v.key, v.id)
 		if err != nil {
 			return false, err
@@ -103,19 +124,12 @@ func (a *app) backfill(ctx context.Context, w io.Writer, bucket, prefix string, 
 			rep.NoMatchingRule++
 			return true, nil
 		}
-		if !dryRun {
-			nv, err := bb.setStatus(ctx, bucket, v.key, v.id, bbproto.StatusPending)
-			if err != nil {
-				return false, err
-			}
-			if nv.ReplicationStatus() != bbproto.StatusPending || nv.Replication.Destination == "" {
-				return false, failf("%s/%s@%s: s3server did not apply a replication rule (status %q, no destination): was the configuration changed meanwhile?",
-					bucket, v.key, v.id, nv.ReplicationStatus())
-			}
-		}
 		rep.Marked++
 		return true, nil
 	})
+	if err == nil {
+		err = flush()
+	}
 	if output == OutputJSON {
 		if werr := writeJSON(w, rep); werr != nil && err == nil {
 			err = werr
@@ -124,6 +138,37 @@ func (a *app) backfill(ctx context.Context, w io.Writer, bucket, prefix string, 
 		fmt.Fprintln(w, rep.text())
 	}
 	return err
+}
+
+// markChunk marks a chunk of listed versions PENDING (those without a status that a
+// rule selects) and counts the results into rep.
+func (a *app) markChunk(ctx context.Context, bb *bbClient, bucket string, chunk []listedVersion, rep *BackfillReport) error {
+	res, err := bb.markPending(ctx, bucket, chunk)
+	if err != nil {
+		return err
+	}
+	if len(res) != len(chunk) {
+		return failf("s3server at %s answered %d results for %d versions: is it the same version as starter?", bb.url, len(res), len(chunk))
+	}
+	for i, r := range res {
+		v := chunk[i]
+		switch r.Code {
+		case "":
+			if r.Status != bbproto.StatusPending {
+				return failf("%s/%s@%s: s3server answered status %q for a PENDING mark: is it the same version as starter?", bucket, v.key, v.id, r.Status)
+			}
+			rep.Marked++
+		case bbproto.CodeStatusAlreadySet:
+			rep.AlreadyHadStatus[string(r.Current)]++
+		case bbproto.CodeNoMatchingRule:
+			rep.NoMatchingRule++
+		case "NoSuchVersion", "NoSuchKey":
+			rep.Gone++ // deleted since it was listed: nothing to replicate
+		default:
+			return failf("%s/%s@%s at %s: %s: %s", bucket, v.key, v.id, bb.url, r.Code, r.Message)
+		}
+	}
+	return nil
 }
 
 func matchAnyEnabled(rules []rule) int {
@@ -153,5 +198,9 @@ func (r *BackfillReport) text() string {
 	if len(had) > 0 {
 		s += " (" + strings.Join(had, ", ") + ")"
 	}
-	return s + fmt.Sprintf(", %d matched no Enabled rule", r.NoMatchingRule)
+	s += fmt.Sprintf(", %d matched no Enabled rule", r.NoMatchingRule)
+	if r.Gone > 0 {
+		s += fmt.Sprintf(", %d deleted meanwhile", r.Gone)
+	}
+	return s
 }

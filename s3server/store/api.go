@@ -70,6 +70,21 @@ func (e *ReplicaConflictError) Error() string {
 // Is makes errors.Is(err, ErrReplicaConflict) true.
 func (e *ReplicaConflictError) Is(target error) bool { return target == ErrReplicaConflict }
 
+// ErrNoMatchingRule is an item's error of SetReplicationStatuses with IfUnset when
+// PENDING is asked and no Enabled replication rule of the bucket selects the version.
+var ErrNoMatchingRule = errors.New("store: no Enabled replication rule selects the version")
+
+// StatusAlreadySetError is an item's error of SetReplicationStatuses with IfUnset when
+// the version already has a replication status (Current): nothing was written.
+type StatusAlreadySetError struct {
+	Bucket, Key, VersionID string
+	Current                bbproto.Status
+}
+
+func (e *StatusAlreadySetError) Error() string {
+	return fmt.Sprintf("store: %s/%s version %s already has replication status %s", e.Bucket, e.Key, e.VersionID, e.Current)
+}
+
 // DeleteMarkerError is returned by GetVersion when the requested (or latest) version is a
 // delete marker. Handlers answer 404 NoSuchKey (latest) or 405 MethodNotAllowed (by id) and
 // set x-amz-delete-marker: true and x-amz-version-id.

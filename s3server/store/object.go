@@ -435,7 +435,7 @@ func (s *Store) SetReplicationStatus(ctx context.Context, bucket, key, versionID
 	}
 	var out *Version
 	err := s.update(ctx, func(w *wtx) error {
-		v, err := w.setStatus(bucket, key, versionID, status, reason)
+		v, err := w.setStatus(bucket, key, versionID, status, reason, false)
 		out = v
 		return err
 	})
@@ -446,8 +446,9 @@ func (s *Store) SetReplicationStatus(ctx context.Context, bucket, key, versionID
 }
 
 // setStatus is SetReplicationStatus (and SetReplicationStatuses for one version) inside
-// a write transaction: every check that can fail comes before the write.
-func (w *wtx) setStatus(bucket, key, versionID string, status bbproto.Status, reason string) (*Version, error) {
+// a write transaction: every check that can fail comes before the write. ifUnset: see
+// StatusUpdate.IfUnset.
+func (w *wtx) setStatus(bucket, key, versionID string, status bbproto.Status, reason string, ifUnset bool) (*Version, error) {
 	b, d, err := w.bucket(bucket)
 	if err != nil {
 		return nil, err
@@ -459,8 +460,14 @@ func (w *wtx) setStatus(bucket, key, versionID string, status bbproto.Status, re
 	if err != nil {
 		return nil, err
 	}
+	if ifUnset && v.Replication != nil && v.Replication.Status != "" {
+		return nil, &StatusAlreadySetError{Bucket: bucket, Key: key, VersionID: versionID, Current: v.Replication.Status}
+	}
 	if v.Replication == nil && status == bbproto.StatusPending && w.s.opts.Policy != nil {
 		v.Replication = w.s.opts.Policy(b, key, v.Meta.Tags, v.IsDeleteMarker)
+	}
+	if ifUnset && status == bbproto.StatusPending && (v.Replication == nil || v.Replication.Destination == "") {
+		return nil, fmt.Errorf("%w: %s/%s version %s", ErrNoMatchingRule, bucket, key, versionID)
 	}
 	if v.Replication == nil {
 		v.Replication = &Replication{}

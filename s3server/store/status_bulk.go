@@ -19,11 +19,16 @@ type StatusUpdate struct {
 	Status bbproto.Status
 	// Reason is kept for FAILED.
 	Reason string
+	// IfUnset writes only when the version has no replication status and, for PENDING,
+	// when the bucket's policy (its Enabled rules) selects it; else the result's Err is a
+	// *StatusAlreadySetError or ErrNoMatchingRule. Default false.
+	IfUnset bool
 }
 
 // StatusResult is what SetReplicationStatuses did to one version: Version is the
 // updated version, or Err says why it was not written (ErrNoSuchBucket,
-// ErrNoSuchVersion, ErrInvalidKey, or an invalid status).
+// ErrNoSuchVersion, ErrInvalidKey, an invalid status; with IfUnset a
+// *StatusAlreadySetError or ErrNoMatchingRule).
 type StatusResult struct {
 	Version *Version
 	Err     error
@@ -55,8 +60,10 @@ func (s *Store) SetReplicationStatuses(ctx context.Context, updates []StatusUpda
 				out[i].Err = err
 				continue
 			}
-			v, err := w.setStatus(u.Bucket, u.Key, u.VersionID, u.Status, u.Reason)
-			if errors.Is(err, ErrNoSuchBucket) || errors.Is(err, ErrNoSuchVersion) || errors.Is(err, ErrNoSuchKey) {
+			v, err := w.setStatus(u.Bucket, u.Key, u.VersionID, u.Status, u.Reason, u.IfUnset)
+			var already *StatusAlreadySetError
+			if errors.Is(err, ErrNoSuchBucket) || errors.Is(err, ErrNoSuchVersion) || errors.Is(err, ErrNoSuchKey) ||
+				errors.Is(err, ErrNoMatchingRule) || errors.As(err, &already) {
 				out[i].Err = err
 				continue
 			}

@@ -70,3 +70,54 @@ func TestSetReplicationStatuses(t *testing.T) {
 	_, err = s.SetReplicationStatuses(ctx, make([]StatusUpdate, MaxStatusUpdates+1))
 	assert.Error(t, err)
 }
+
+// TestSetReplicationStatusesIfUnset: backfill's conditional PENDING writes only what has
+// no status and what a rule selects; the rest is reported, not written.
+func TestSetReplicationStatusesIfUnset(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	before := openStore(t, dir, testOptions()) // no replication set up yet: no status
+	newBucket(t, before, "b", VersioningEnabled)
+	v1 := put(t, before, "b", "k1", "1")
+	v2 := put(t, before, "b", "skip/k2", "2")
+	v3 := put(t, before, "b", "k3", "3")
+	require.Nil(t, v1.Replication)
+	require.NoError(t, before.Close())
+
+	opts := testOptions()
+	opts.Policy = testPolicy
+	s := openStore(t, dir, opts)
+	_, err := s.SetReplicationStatus(ctx, "b", "k3", v3.VersionID, bbproto.StatusCompleted, "")
+	require.NoError(t, err)
+	head := s.Head()
+
+	pending := func(key, id string) StatusUpdate {
+		return StatusUpdate{Bucket: "b", Key: key, VersionID: id, Status: bbproto.StatusPending, IfUnset: true}
+	}
+	res, err := s.SetReplicationStatuses(ctx, []StatusUpdate{pending("k1", v1.VersionID), pending("skip/k2", v2.VersionID),
+		pending("k3", v3.VersionID), pending("k1", v1.VersionID), pending("k1", "nope")})
+	require.NoError(t, err)
+	require.Len(t, res, 5)
+	require.NoError(t, res[0].Err)
+	assert.Equal(t, bbproto.StatusPending, res[0].Version.Replication.Status)
+	assert.Equal(t, "arn:aws:s3:::target", res[0].Version.Replication.Destination, "the bucket's rule was applied")
+	assert.ErrorIs(t, res[1].Err, ErrNoMatchingRule)
+	var already *StatusAlreadySetError
+	if assert.ErrorAs(t, res[2].Err, &already) {
+		assert.Equal(t, bbproto.StatusCompleted, already.Current)
+	}
+	if assert.ErrorAs(t, res[3].Err, &already, "marked by the first item of the same call") {
+		assert.Equal(t, bbproto.StatusPending, already.Current)
+	}
+	assert.ErrorIs(t, res[4].Err, ErrNoSuchVersion)
+
+	for key, id := range map[string]string{"skip/k2": v2.VersionID} {
+		got, err := s.GetVersion(ctx, "b", key, id)
+		require.NoError(t, err)
+		assert.Nil(t, got.Replication, "%s: nothing written", key)
+	}
+	got, err := s.GetVersion(ctx, "b", "k3", v3.VersionID)
+	require.NoError(t, err)
+	assert.Equal(t, bbproto.StatusCompleted, got.Replication.Status, "a status is never replaced")
+	assert.Equal(t, head+1, s.Head(), "one journal record: the one version written")
+}
