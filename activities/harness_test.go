@@ -105,8 +105,11 @@ func (e *env) pending() bbproto.Record {
 }
 
 // sites is a sites file with the target as site "dr" (kind) and the given credentials.
+//
+// Its parts go one after another (PartConcurrency 1), so that transport.failAt(n) names
+// part n; TestReplicateConcurrentParts copies parts concurrently.
 func (e *env) sites(kind string, acct s3test.Account, mod ...func(*Site)) *Sites {
-	st := Site{Name: "dr", Endpoint: e.dst.URL, AccessKey: acct.AccessKey, SecretKey: acct.SecretKey, Kind: kind}
+	st := Site{Name: "dr", Endpoint: e.dst.URL, AccessKey: acct.AccessKey, SecretKey: acct.SecretKey, Kind: kind, PartConcurrency: 1}
 	for _, m := range mod {
 		m(&st)
 	}
@@ -192,6 +195,8 @@ type countingTransport struct {
 	// failPartsFrom) fail after 1 MiB of its body.
 	failPart int
 	parts    int
+	// partsInFlight counts part uploads under way, maxParts the most at once.
+	partsInFlight, maxParts int
 }
 
 var errInjected = errors.New("injected failure")
@@ -226,12 +231,26 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if k == "PUT part" {
 		c.parts++
 		fail = c.failPart > 0 && c.parts == c.failPart
+		c.partsInFlight++
+		c.maxParts = max(c.maxParts, c.partsInFlight)
+		defer func() {
+			c.mu.Lock()
+			c.partsInFlight--
+			c.mu.Unlock()
+		}()
 	}
 	c.mu.Unlock()
 	if fail && r.Body != nil {
 		r.Body = &failingBody{rc: r.Body, left: 1 << 20}
 	}
 	return c.base.RoundTrip(r)
+}
+
+// maxPartsAtOnce returns the most part uploads that were under way at once.
+func (c *countingTransport) maxPartsAtOnce() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.maxParts
 }
 
 // failAt makes the n-th part upload from now fail (0: none).

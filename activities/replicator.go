@@ -607,28 +607,65 @@ func (j *job) copyParts(ctx context.Context, w multipartWriter, sizes []int64) (
 		}
 		return res, err
 	}
+	// The parts still to send, Site.PartConcurrency at once. After an error no part
+	// starts, the parts in flight finish (and are saved for a later attempt to resume).
+	var (
+		mu       sync.Mutex // guards cp, res and firstErr (done is read-only now)
+		firstErr error
+		wg       sync.WaitGroup
+		sem      = make(chan struct{}, max(j.site.PartConcurrency, 1))
+	)
+	failed := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return firstErr != nil
+	}
 	var off int64
 	for i, size := range sizes {
-		n := i + 1
+		n, partOff := i+1, off
+		off += size
 		if _, ok := done[n]; ok {
 			res.PartsSkipped++
-			off += size
 			continue
 		}
-		etag, err := j.copyPart(ctx, w, cp.UploadID, n, off, size)
-		if err != nil {
-			return fail(err)
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
 		}
-		p := PartDone{Number: n, ETag: etag, Size: size}
-		done[n] = p
-		cp.Parts = append(cp.Parts, p)
-		slices.SortFunc(cp.Parts, func(a, b PartDone) int { return a.Number - b.Number })
-		cp.Bytes = j.streamed.Load()
-		cp.PartsDone = len(cp.Parts)
-		res.PartsUploaded++
-		res.Bytes += size
-		j.progress.Save(cp)
-		off += size
+		if ctx.Err() != nil || failed() {
+			if ctx.Err() == nil {
+				<-sem
+			}
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			etag, err := j.copyPart(ctx, w, cp.UploadID, n, partOff, size)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				return
+			}
+			p := PartDone{Number: n, ETag: etag, Size: size}
+			cp.Parts = append(cp.Parts, p)
+			slices.SortFunc(cp.Parts, func(a, b PartDone) int { return a.Number - b.Number })
+			cp.Bytes = j.streamed.Load()
+			cp.PartsDone = len(cp.Parts)
+			res.PartsUploaded++
+			res.Bytes += size
+			j.progress.Save(cp)
+		}()
+	}
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = classify(ctx.Err(), j.targetSide(), "copy parts")
+	}
+	if firstErr != nil {
+		return fail(firstErr)
 	}
 	if err := w.complete(ctx, j, cp.UploadID, cp.Parts); err != nil {
 		return fail(err)

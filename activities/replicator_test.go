@@ -571,3 +571,40 @@ func TestReplicateSourceCredentials(t *testing.T) {
 	assert.Equal(t, contract.KindAccessDenied, KindOf(err))
 	assert.Contains(t, err.Error(), "source s3server at "+e.src.URL)
 }
+
+// TestReplicateConcurrentParts copies the parts of one object PartConcurrency at once;
+// a part that fails stops new parts, the parts in flight finish and are saved, and the
+// retry sends only the parts that are missing. The replica is the source, byte for byte.
+func TestReplicateConcurrentParts(t *testing.T) {
+	e := newEnv(t)
+	r := e.replicator(e.sites(KindS3Server, s3test.Replication, func(s *Site) {
+		s.MultipartThreshold, s.PartSize, s.PartConcurrency = 10<<20, 5<<20, 4
+	}))
+	data := pattern(40<<20, 3) // 8 parts
+	sum := md5hex(data)
+	vid := e.put("parallel", data)
+	rec := e.pending()
+
+	e.transport.take()
+	e.transport.failAt(3)
+	first := &recorder{}
+	_, err := r.Replicate(e.ctx, rec, first)
+	require.Error(t, err)
+	assert.Equal(t, contract.KindRetryable, KindOf(err), "a broken connection is retryable: %v", err)
+	cp := first.last()
+	require.NotNil(t, cp)
+	sentFirst := e.transport.take()["PUT part"]
+	assert.Less(t, sentFirst, 8, "no part starts after the failure")
+	assert.Len(t, cp.Parts, sentFirst-1, "every part in flight but the failed one finished and was saved")
+	assert.Greater(t, e.transport.maxPartsAtOnce(), 1, "parts of one object went at once")
+
+	e.transport.failAt(0)
+	res, err := r.Replicate(e.ctx, rec, &recorder{resume: cp})
+	require.NoError(t, err)
+	assert.True(t, res.Multipart)
+	assert.Equal(t, len(cp.Parts), res.PartsSkipped)
+	assert.Equal(t, 8-len(cp.Parts), res.PartsUploaded)
+	assert.Equal(t, 8-len(cp.Parts), e.transport.take()["PUT part"], "only the missing parts are sent again")
+	assert.LessOrEqual(t, e.transport.maxPartsAtOnce(), 4, "at most PartConcurrency parts at once")
+	assert.Equal(t, sum, e.md5Of(e.dstC, dstBucket, "parallel", vid))
+}

@@ -37,6 +37,9 @@ const (
 	// (16 MiB). Multipart source objects keep their own part sizes, so that the replica
 	// gets the source's ETag.
 	DefaultPartSize = 16 << 20
+	// DefaultPartConcurrency is Site.PartConcurrency's default: the parts of one object
+	// copied at once.
+	DefaultPartConcurrency = 4
 	// MinPartSize is S3's smallest part (every part but the last): 5 MiB.
 	MinPartSize = 5 << 20
 	// MaxParts is S3's largest part count.
@@ -78,6 +81,10 @@ type Site struct {
 	// Default DefaultPartSize; at least MinPartSize; raised as needed to stay within
 	// MaxParts.
 	PartSize int64 `json:"partSize,omitempty"`
+	// PartConcurrency is how many parts of one object are copied at once (each a ranged
+	// GET of the source streamed to an upload-part request). Default
+	// DefaultPartConcurrency; 1 copies the parts one after another.
+	PartConcurrency int `json:"partConcurrency,omitempty"`
 }
 
 // withDefaults returns s with its zero fields set.
@@ -97,6 +104,9 @@ func (s Site) withDefaults() Site {
 	}
 	if s.PartSize <= 0 {
 		s.PartSize = DefaultPartSize
+	}
+	if s.PartConcurrency <= 0 {
+		s.PartConcurrency = DefaultPartConcurrency
 	}
 	return s
 }
