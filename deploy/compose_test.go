@@ -18,6 +18,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/backbeat-temporal/backbeat/contract"
@@ -473,4 +474,32 @@ func TestComposeKafkaKeepsItsLog(t *testing.T) {
 		}
 	}
 	require.True(t, found, "kafka's log directory %s is a volume", dir)
+}
+
+// TestTemporalDynamicConfigHasOneHome: every Temporal the project runs reads
+// deploy/temporal/dynamicconfig.yaml - compose mounts it as the server's dynamic config
+// file, scripts/temporal.sh passes it to the dev server, scripts/temporal-postgres.sh
+// appends it to its own, devstack passes it to the dev server of the tests - and it
+// enables eager activity dispatch (the replication batches' schedule-to-start).
+func TestTemporalDynamicConfigHasOneHome(t *testing.T) {
+	const file = "deploy/temporal/dynamicconfig.yaml"
+	temporal := service(t, load(t), "temporal")
+	path := env(temporal, "DYNAMIC_CONFIG_FILE_PATH")
+	require.NotEmpty(t, path, "compose's Temporal names its dynamic config file")
+	var mounted bool
+	for _, v := range temporal.Volumes {
+		if v.Target == "/etc/temporal/"+path {
+			mounted = true
+			assert.Equal(t, filepath.Join(root(t), file), v.Source, "compose mounts %s as the dynamic config", file)
+			assert.True(t, v.ReadOnly)
+		}
+	}
+	assert.True(t, mounted, "compose mounts a file at /etc/temporal/%s", path)
+	assert.Contains(t, script(t, "temporal.sh"), file, "the dev server of the demo reads it")
+	assert.Contains(t, script(t, "temporal-postgres.sh"), file, "the server on PostgreSQL reads it")
+
+	dc, err := devstack.DynamicConfig()
+	require.NoError(t, err)
+	assert.Contains(t, dc, "system.enableActivityEagerExecution=true")
+	assert.Contains(t, dc, "history.transferProcessorMaxPollRPS=1000")
 }

@@ -303,7 +303,10 @@ EOF
 # are seen at once (else after the server's cache refresh).
 system.forceSearchAttributesCacheRefreshOnRead:
   - value: true
+
 EOF
+  # The project's dynamic config, one home for every Temporal it runs.
+  cat "$ROOT/deploy/temporal/dynamicconfig.yaml" >>"$data/config/dynamicconfig.yaml"
 }
 
 cmd_server() {

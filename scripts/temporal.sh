@@ -28,10 +28,10 @@ install() {
 # SEARCH_ATTRIBUTES: the partition workflows' search attributes (one list for both scripts).
 . "$ROOT/scripts/search-attributes.sh"
 
-# The dev server has one history shard whose transfer-task pickup is limited to 20 polls/s
-# by default: each workflow/activity dispatch then waits ~30 ms. Measured on the whole
-# stack, raising it gives ~+50% objects/s per partition (docs/BENCHMARKS.md).
-DYNAMIC_CONFIG=(history.transferProcessorMaxPollRPS=1000)
+# DYNAMIC_CONFIG: deploy/temporal/dynamicconfig.yaml (one home for every Temporal the
+# project runs), as KEY=VALUE for --dynamic-config-value.
+mapfile -t DYNAMIC_CONFIG < <(awk '/^[a-zA-Z]/ { k = $1; sub(/:$/, "", k) } /^ *- value:/ { print k "=" $3 }' \
+  "$ROOT/deploy/temporal/dynamicconfig.yaml")
 
 case "${1:-}" in
   install) install ;;

@@ -2,10 +2,12 @@ package devstack
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -16,6 +18,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
+	"go.yaml.in/yaml/v3"
 )
 
 // TemporalOption configures StartTemporal.
@@ -129,8 +132,14 @@ func StartTemporal(t testing.TB, opts ...TemporalOption) *Temporal {
 	} else {
 		args = append(args, "--ui-ip", "127.0.0.1", "--ui-port", strconv.Itoa(o.uiPort))
 	}
-	// As scripts/temporal.sh: lift the dev server's one-shard transfer-task poll limit.
-	args = append(args, "--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000")
+	// As scripts/temporal.sh: the project's dynamic config.
+	dc, err := DynamicConfig()
+	if err != nil {
+		t.Fatalf("devstack: %v", err)
+	}
+	for _, kv := range dc {
+		args = append(args, "--dynamic-config-value", kv)
+	}
 	for name, typ := range o.attrs {
 		args = append(args, "--search-attribute", name+"="+typ)
 	}
@@ -143,6 +152,41 @@ func StartTemporal(t testing.TB, opts ...TemporalOption) *Temporal {
 		ReadyTimeout: o.readyTimeout,
 	})
 	return tp
+}
+
+// DynamicConfig returns the project's Temporal dynamic config
+// (deploy/temporal/dynamicconfig.yaml, one home for every Temporal it runs) as the dev
+// server's --dynamic-config-value arguments: KEY=VALUE, VALUE in JSON, in file order.
+func DynamicConfig() ([]string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(root, "deploy", "temporal", "dynamicconfig.yaml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read the Temporal dynamic config: %w", err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s is not a YAML mapping of keys to [{value: V}] (%v)", path, err)
+	}
+	var out []string
+	m := doc.Content[0].Content
+	for i := 0; i+1 < len(m); i += 2 {
+		var vals []struct {
+			Value any `yaml:"value"`
+		}
+		if err := m[i+1].Decode(&vals); err != nil || len(vals) != 1 {
+			return nil, fmt.Errorf("%s: %s must be a list of one {value: V} (%v)", path, m[i].Value, err)
+		}
+		v, err := json.Marshal(vals[0].Value)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", path, m[i].Value, err)
+		}
+		out = append(out, m[i].Value+"="+string(v))
+	}
+	return out, nil
 }
 
 // TemporalReady returns nil when the Temporal frontend at addr answers a health check
