@@ -156,7 +156,7 @@ func (s Site) where() string {
 //	{"sites":[{"name":"dr","endpoint":"https://dr.example:8000","region":"us-east-1",
 //	           "accessKey":"...","secretKey":"...","kind":"s3server","caFile":"/etc/backbeat/dr-ca.pem"},
 //	          {"name":"aws","profile":"backup","kind":"s3","pathStyle":false,
-//	           "multipartThreshold":67108864,"partSize":16777216}],
+//	           "multipartThreshold":67108864,"partSize":16777216,"partConcurrency":4}],
 //	 "default":"dr"}
 type Sites struct {
 	// Sites lists the targets.
