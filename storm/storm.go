@@ -713,15 +713,23 @@ func (s *storm) version(p *s3test.Process, bucket, key, id string) (Version, err
 }
 
 // continuations counts the partition workflow runs closed as ContinuedAsNew (-1 when
-// Temporal's visibility cannot say).
+// Temporal's visibility cannot say within a minute). It retries: a Temporal server on
+// PostgreSQL just restarted by the storm answers NamespaceNotFound for a while.
 func (s *storm) continuations() int64 {
-	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(s.ctx, time.Minute)
 	defer cancel()
-	res, err := s.e.Temporal.Client().CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
-		Namespace: "default", Query: "ExecutionStatus = 'ContinuedAsNew'"})
-	if err != nil {
+	c := s.e.Temporal.Client()
+	for {
+		res, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+			Namespace: "default", Query: "ExecutionStatus = 'ContinuedAsNew'"})
+		if err == nil {
+			return res.GetCount()
+		}
 		s.t.Logf("storm: count the runs continued as new: %v", err)
-		return -1
+		select {
+		case <-ctx.Done():
+			return -1
+		case <-time.After(2 * time.Second): // polling interval of a condition with a deadline
+		}
 	}
-	return res.GetCount()
 }
