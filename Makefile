@@ -55,10 +55,13 @@ bench-micro: build
 
 ## storm: the long fault storm (>= 5000 writer operations, >= 20 kill -9, outages of
 ## ZooKeeper, the broker and Temporal) for SEED (default 1); prints the table that goes in
-## docs/RELIABILITY.md. The short form (seed 1) runs in `make test`.
+## docs/RELIABILITY.md. TEMPORAL=postgres runs it on the Temporal server on PostgreSQL
+## (4 history shards, as docker-compose) and also kills -9 and stops the server and
+## PostgreSQL (default dev: the dev server). The short forms (seed 1, on both) run in `make test`.
 SEED ?= 1
+TEMPORAL ?= dev
 storm: build
-	STORM_LONG=1 STORM_SEED=$(SEED) $(GO) test -count=1 -timeout 2h -run '^TestStorm$$' -v ./storm/
+	STORM_LONG=1 STORM_SEED=$(SEED) STORM_TEMPORAL=$(TEMPORAL) $(GO) test -count=1 -timeout 2h -run '^TestStorm$$' -v ./storm/
 
 ## demo: run the system locally on 127.0.0.1 under one supervisor and replay the
 ## quickstart (see README); DEMO_EXIT=1 stops after the replay (exit 0: COMPLETED/REPLICA);

@@ -2,9 +2,11 @@
 // overwrites, tags, deletes and multipart-uploads objects on a source s3server while the
 // harness, from the same seed, kill -9s and restarts the engine's processes (ingest ×2,
 // bridge ×2, worker ×2) and stops and starts ZooKeeper, the Kafka-protocol broker and
-// the Temporal dev server; then it waits for quiescence and checks the target against
-// the source of truth (see [Check]). The short form runs in `make test`; the long form
-// is `make storm SEED=N` (see docs/RELIABILITY.md).
+// Temporal — the dev server, or with Config.Temporal the server on PostgreSQL, whose
+// server and PostgreSQL processes it also kill -9s and stops; then it waits for
+// quiescence and checks the target against the source of truth (see [Check]). The
+// short forms run in `make test`; the long form is `make storm SEED=N [TEMPORAL=postgres]`
+// (see docs/RELIABILITY.md).
 package storm
 
 import (

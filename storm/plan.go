@@ -77,12 +77,16 @@ const (
 	FaultZooKeeper
 	// FaultBroker stops the Kafka-protocol broker (SIGTERM) for Config.Outage.
 	FaultBroker
-	// FaultTemporal stops the Temporal dev server (SIGTERM) for Config.Outage.
+	// FaultTemporal stops the Temporal server (SIGTERM) for Config.Outage: the dev
+	// server, or the server on PostgreSQL.
 	FaultTemporal
+	// FaultPostgres stops PostgreSQL (SIGTERM) for Config.Outage; only with
+	// Config.Temporal TemporalPostgres.
+	FaultPostgres
 )
 
 func (k FaultKind) String() string {
-	return [...]string{"kill", "zookeeper", "broker", "temporal"}[k]
+	return [...]string{"kill", "zookeeper", "broker", "temporal", "postgres"}[k]
 }
 
 // Fault is one event of the storm.
@@ -90,22 +94,29 @@ type Fault struct {
 	Kind FaultKind
 	// Wait is the pause before the fault, after the previous one ended.
 	Wait time.Duration
-	// Victims are indexes into the engine's processes (FaultKill), distinct.
+	// Victims are indexes into the processes the storm kills (FaultKill), distinct:
+	// the engine's, then with TemporalPostgres the Temporal server and PostgreSQL.
 	Victims []int
 	// Down is how long each victim stays down before its restart (FaultKill).
 	Down []time.Duration
 }
 
-// Faults returns an endless source of faults for seed over n engine processes: mostly
-// kills (one process, sometimes two or three at once), and one fault in five an outage
-// of ZooKeeper, the broker or Temporal. The same seed gives the same sequence.
+// Faults returns an endless source of faults for seed over n processes the storm may
+// kill: mostly kills (one process, sometimes two or three at once), and one fault in
+// five an outage of ZooKeeper, the broker or Temporal, or with TemporalPostgres also of
+// PostgreSQL. The same seed and the same Config.Temporal give the same sequence (on the
+// dev server, the sequence the storm had before it knew PostgreSQL).
 func Faults(seed int64, c Config, n int) func() Fault {
 	c = c.withDefaults()
+	outages := int(FaultTemporal)
+	if c.Temporal == TemporalPostgres {
+		outages = int(FaultPostgres)
+	}
 	r := rand.New(rand.NewPCG(uint64(seed), 0xfa17))
 	return func() Fault {
 		f := Fault{Wait: c.FaultGap/2 + time.Duration(r.Int64N(int64(c.FaultGap)))}
 		if r.IntN(5) == 0 {
-			f.Kind = FaultKind(1 + r.IntN(3))
+			f.Kind = FaultKind(1 + r.IntN(outages))
 			return f
 		}
 		victims := 1

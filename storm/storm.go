@@ -28,8 +28,26 @@ import (
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
 )
 
+// Kinds of Temporal (Config.Temporal).
+const (
+	// TemporalDev is the Temporal dev server: one history shard, SQLite.
+	TemporalDev = "dev"
+	// TemporalPostgres is the Temporal server on PostgreSQL, as docker-compose.yml runs
+	// it (devstack.TemporalPostgres).
+	TemporalPostgres = "postgres"
+)
+
 // Config tunes a storm.
 type Config struct {
+	// Temporal is the Temporal the engine runs on: TemporalDev, the dev server, or
+	// TemporalPostgres, the server on PostgreSQL with Shards history shards, whose
+	// server and PostgreSQL processes the faults also kill -9 and stop. Default
+	// TemporalDev; another value is an error (see Validate).
+	Temporal string
+	// Shards is the number of history shards of the server on PostgreSQL. Default
+	// devstack.DefaultTemporalShards (4), as docker-compose.yml; always 1 on the dev
+	// server.
+	Shards int
 	// Seed drives the writer's plan and the faults. Default 1.
 	Seed int64
 	// Ops is the number of writer operations. Default 300.
@@ -48,7 +66,8 @@ type Config struct {
 	// more). Default 150; negative: none.
 	MultipartEvery int
 	// MinKills is how many process kills the storm does at least: faults go on after
-	// the writer finished until there were that many. Default 6.
+	// the writer finished until there were that many and, with TemporalPostgres, until
+	// the Temporal server and PostgreSQL were each killed at least once. Default 6.
 	MinKills int
 	// FaultGap is the mean pause between two faults (uniform in [FaultGap/2,
 	// 3*FaultGap/2]). Default 3 s.
@@ -79,6 +98,15 @@ func (c Config) withDefaults() Config {
 	if c.Seed == 0 {
 		c.Seed = 1
 	}
+	if c.Temporal == "" {
+		c.Temporal = TemporalDev
+	}
+	switch {
+	case c.Temporal != TemporalPostgres:
+		c.Shards = 1
+	case c.Shards == 0:
+		c.Shards = devstack.DefaultTemporalShards
+	}
 	def(&c.Ops, 300)
 	def(&c.Buckets, 3)
 	def(&c.Keys, 30)
@@ -101,13 +129,30 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// Validate returns an error when c names an unknown Temporal or a negative number of
+// history shards.
+func (c Config) Validate() error {
+	switch c.Temporal {
+	case "", TemporalDev, TemporalPostgres:
+	default:
+		return fmt.Errorf("storm: unknown Temporal %q: use %q (the dev server, the default) or %q (the server on PostgreSQL)",
+			c.Temporal, TemporalDev, TemporalPostgres)
+	}
+	if c.Shards < 0 {
+		return fmt.Errorf("storm: %d history shards: use a positive number (or 0 for the default, %d)", c.Shards, devstack.DefaultTemporalShards)
+	}
+	return nil
+}
+
 // Report is the outcome of a storm: its figures and the check of the final state.
 type Report struct {
 	Seed                 int64
+	Temporal             string // Config.Temporal
+	Shards               int    // history shards of the Temporal server
 	Ops                  map[OpKind]int
 	Versions             int            // source versions at the end (delete markers included)
-	Kills                map[string]int // per process name
-	Outages              map[string]int // per ZooKeeper, broker, Temporal
+	Kills                map[string]int // per process name ("temporal-server", "postgres" for the Temporal ones)
+	Outages              map[string]int // per ZooKeeper, broker, Temporal, PostgreSQL
 	MaxLag               time.Duration  // oldest version seen not yet COMPLETED (sampled every second)
 	StormTime, Quiescent time.Duration  // writer+faults; then until every version settled
 	Continuations        int64          // partition workflow runs that continued as new
@@ -120,6 +165,7 @@ func (r Report) Table() string {
 	row := func(k string, v any) { fmt.Fprintf(&b, "| %s | %v |\n", k, v) }
 	b.WriteString("| storm | |\n|---|---|\n")
 	row("seed", r.Seed)
+	row("temporal", temporalKind(r.Temporal, r.Shards))
 	puts := 0
 	var ops []string
 	for k := OpPut; k <= OpMultipart; k++ {
@@ -146,6 +192,19 @@ func (r Report) Table() string {
 	return b.String()
 }
 
+// temporalKind names the Temporal of a report.
+func temporalKind(kind string, shards int) string {
+	plural := "s"
+	if shards == 1 {
+		plural = ""
+	}
+	what := "dev server (SQLite)"
+	if kind == TemporalPostgres {
+		what = "server on PostgreSQL"
+	}
+	return fmt.Sprintf("%s, %d history shard%s", what, shards, plural)
+}
+
 func counts(m map[string]int) string {
 	keys := slices.Sorted(func(yield func(string) bool) {
 		for k := range m {
@@ -170,7 +229,8 @@ type storm struct {
 	cfg      Config
 	e        *enginetest.Engine
 	src, dst *s3.Client
-	procs    []*devstack.Process // engine processes the faults kill
+	procs    []*devstack.Process          // processes the faults kill: the engine's, then the Temporal server and PostgreSQL
+	names    map[*devstack.Process]string // report names of procs that are not the engine's
 
 	mu      sync.Mutex
 	report  Report
@@ -193,14 +253,27 @@ func dstBucket(i int) string { return fmt.Sprintf("storm-%d-replica", i) }
 // writer's S3 call fails, a process cannot be restarted); the caller checks the report.
 func Run(t testing.TB, c Config) Report {
 	t.Helper()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("%v", err)
+	}
 	c = c.withDefaults()
-	e := enginetest.Start(t, enginetest.Options{Partitions: c.Partitions, LogLevel: "info",
+	var temporal []devstack.TemporalOption
+	if c.Temporal == TemporalPostgres {
+		temporal = []devstack.TemporalOption{devstack.TemporalPostgres(), devstack.TemporalShards(c.Shards)}
+	}
+	e := enginetest.Start(t, enginetest.Options{Partitions: c.Partitions, LogLevel: "info", Temporal: temporal,
 		Ingests: 2, Bridges: 2, Workers: 2, WorkerArgs: []string{"--continue-as-new-after", fmt.Sprint(c.ContinueAsNewAfter),
 			"--heartbeat-timeout", c.HeartbeatTimeout.String()}})
 	s := &storm{t: t, ctx: context.Background(), cfg: c, e: e,
 		src: e.Src.Client(s3test.User), dst: e.Dst.Client(s3test.User), byKey: map[string][]string{},
-		report: Report{Seed: c.Seed, Ops: map[OpKind]int{}, Kills: map[string]int{}, Outages: map[string]int{}}}
+		names: map[*devstack.Process]string{},
+		report: Report{Seed: c.Seed, Temporal: c.Temporal, Shards: c.Shards, Ops: map[OpKind]int{}, Kills: map[string]int{},
+			Outages: map[string]int{}}}
 	s.procs = slices.Concat(e.Ingests, e.Bridges, e.Workers)
+	if c.Temporal == TemporalPostgres {
+		s.names[e.Temporal.Process()], s.names[e.Temporal.Postgres()] = "temporal-server", "postgres"
+		s.procs = append(s.procs, e.Temporal.Process(), e.Temporal.Postgres())
+	}
 	for i := range c.Buckets {
 		s.setup(i)
 	}
@@ -384,8 +457,9 @@ func fill(r *rand.Rand, n int) []byte {
 	return b[:n]
 }
 
-// faults runs faults until the writer is done and MinKills kills were made; it returns
-// the writer's error, or the first restart that failed.
+// faults runs faults until the writer is done and MinKills kills were made (and, on
+// PostgreSQL, the Temporal server and PostgreSQL were each killed); it returns the
+// writer's error, or the first restart that failed.
 func (s *storm) faults(writerDone <-chan error) error {
 	next := Faults(s.cfg.Seed, s.cfg, len(s.procs))
 	kills, finished := 0, false
@@ -393,7 +467,13 @@ func (s *storm) faults(writerDone <-chan error) error {
 	var restarts sync.WaitGroup
 	var rmu sync.Mutex
 	var restartErr error
-	for !finished || kills < s.cfg.MinKills {
+	restarting := map[*devstack.Process]chan struct{}{} // closed once the process restarted
+	pending := func(p *devstack.Process) chan struct{} {
+		rmu.Lock()
+		defer rmu.Unlock()
+		return restarting[p]
+	}
+	for !finished || kills < s.cfg.MinKills || !s.killedEach() {
 		f := next()
 		timer := time.NewTimer(f.Wait) // the storm's pace, not a synchronisation
 		select {
@@ -411,30 +491,40 @@ func (s *storm) faults(writerDone <-chan error) error {
 		case FaultKill:
 			for i, v := range f.Victims {
 				p := s.procs[v]
-				if !p.Running() {
-					continue // still down from an earlier kill
+				if !p.Running() || pending(p) != nil {
+					continue // still down, or starting, from an earlier kill
 				}
 				if err := p.Kill(); err != nil {
 					return fmt.Errorf("kill -9 %s: %w", p.Name(), err)
 				}
 				kills++
 				s.mu.Lock()
-				s.report.Kills[p.Name()]++
+				s.report.Kills[s.name(p)]++
 				s.mu.Unlock()
+				done := make(chan struct{})
+				rmu.Lock()
+				restarting[p] = done
+				rmu.Unlock()
 				restarts.Add(1)
 				go func(down time.Duration) {
 					defer restarts.Done()
 					time.Sleep(down) // the victim stays down that long, on purpose
-					if err := p.Start(); err != nil {
-						rmu.Lock()
+					err := p.Start()
+					rmu.Lock()
+					defer rmu.Unlock()
+					if err != nil && restartErr == nil {
 						restartErr = fmt.Errorf("restart %s after kill -9: %w", p.Name(), err)
-						rmu.Unlock()
 					}
+					delete(restarting, p)
+					close(done)
 				}(f.Down[i])
 			}
 		default:
 			p := map[FaultKind]*devstack.Process{FaultZooKeeper: s.e.ZK.Process(), FaultBroker: s.e.Kafka.Process(),
-				FaultTemporal: s.e.Temporal.Process()}[f.Kind]
+				FaultTemporal: s.e.Temporal.Process(), FaultPostgres: s.e.Temporal.Postgres()}[f.Kind]
+			if done := pending(p); done != nil {
+				<-done // the outage starts once a kill's restart of the same process is over
+			}
 			if err := p.Stop(); err != nil {
 				s.t.Logf("storm: stop %s: %v", f.Kind, err)
 			}
@@ -451,6 +541,28 @@ func (s *storm) faults(writerDone <-chan error) error {
 	rmu.Lock()
 	defer rmu.Unlock()
 	return restartErr
+}
+
+// name is the report's name of p: the engine's process names, "temporal-server" and
+// "postgres" for the Temporal ones.
+func (s *storm) name(p *devstack.Process) string {
+	if n, ok := s.names[p]; ok {
+		return n
+	}
+	return p.Name()
+}
+
+// killedEach reports whether every process of the Temporal on PostgreSQL was killed at
+// least once (true on the dev server, whose process the storm only stops).
+func (s *storm) killedEach() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range s.names {
+		if s.report.Kills[n] == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // allUp starts any engine process that is not running (it should not happen: each
@@ -601,15 +713,23 @@ func (s *storm) version(p *s3test.Process, bucket, key, id string) (Version, err
 }
 
 // continuations counts the partition workflow runs closed as ContinuedAsNew (-1 when
-// Temporal's visibility cannot say).
+// Temporal's visibility cannot say within a minute). It retries: a Temporal server on
+// PostgreSQL just restarted by the storm answers NamespaceNotFound for a while.
 func (s *storm) continuations() int64 {
-	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(s.ctx, time.Minute)
 	defer cancel()
-	res, err := s.e.Temporal.Client().CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
-		Namespace: "default", Query: "ExecutionStatus = 'ContinuedAsNew'"})
-	if err != nil {
+	c := s.e.Temporal.Client()
+	for {
+		res, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+			Namespace: "default", Query: "ExecutionStatus = 'ContinuedAsNew'"})
+		if err == nil {
+			return res.GetCount()
+		}
 		s.t.Logf("storm: count the runs continued as new: %v", err)
-		return -1
+		select {
+		case <-ctx.Done():
+			return -1
+		case <-time.After(2 * time.Second): // polling interval of a condition with a deadline
+		}
 	}
-	return res.GetCount()
 }

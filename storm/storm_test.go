@@ -8,16 +8,26 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/backbeat-temporal/backbeat/internal/devstack"
 )
 
 // stormConfig is the short form (CI) unless STORM_LONG=1 (make storm SEED=N): at least
-// 5000 operations and 20 kills. STORM_SEED sets the seed (default 1), STORM_OPS the
+// 5000 operations and 20 kills. STORM_TEMPORAL sets the Temporal (dev, the default, or
+// postgres: the server on PostgreSQL; make storm TEMPORAL=postgres) and STORM_SHARDS its
+// history shards (default 4). STORM_SEED sets the seed (default 1), STORM_OPS the
 // number of operations and STORM_OUTAGE how long ZooKeeper, the broker and Temporal stay
 // down (a Go duration) - to try longer outages by hand - and STORM_RATE the writer's
 // pace in operations per second (long form default 8: about what the engine replicates
 // on a 2-core machine, so the faults fall while it replicates).
 func stormConfig(t *testing.T) Config {
-	c := Config{Seed: 1}
+	c := Config{Seed: 1, Temporal: os.Getenv("STORM_TEMPORAL")}
+	if v := os.Getenv("STORM_SHARDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(t, err, "STORM_SHARDS must be an integer")
+		c.Shards = n
+	}
+	require.NoError(t, c.Validate(), "STORM_TEMPORAL and STORM_SHARDS")
 	if v := os.Getenv("STORM_SEED"); v != "" {
 		seed, err := strconv.ParseInt(v, 10, 64)
 		require.NoError(t, err, "STORM_SEED must be an integer")
@@ -50,16 +60,56 @@ func TestStorm(t *testing.T) {
 	if testing.Short() {
 		t.Skip("storm: starts every process of the engine, twice for ingest, bridge and worker")
 	}
-	r := Run(t, stormConfig(t))
+	c := stormConfig(t)
+	requirePerfect(t, c, Run(t, c))
+}
+
+// TestStormPostgresShort is the short form on the production-shaped Temporal (the
+// server on PostgreSQL, 4 history shards, as docker-compose.yml): besides the engine's
+// processes it kills -9 the Temporal server and PostgreSQL at least once each, and
+// requires a perfect result.
+func TestStormPostgresShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("storm: starts PostgreSQL, the Temporal server and every process of the engine")
+	}
+	c := Config{Seed: 1, Temporal: TemporalPostgres}
+	r := Run(t, c)
+	requirePerfect(t, c, r)
+	assert.Equal(t, devstack.DefaultTemporalShards, r.Shards)
+	assert.Positive(t, r.Kills["temporal-server"], "the Temporal server was killed -9")
+	assert.Positive(t, r.Kills["postgres"], "PostgreSQL was killed -9")
+}
+
+// requirePerfect logs r's table and requires a perfect result of the storm of c.
+func requirePerfect(t *testing.T, c Config, r Report) {
+	t.Helper()
 	t.Logf("storm report (seed %d):\n%s", r.Seed, r.Table())
 	assert.True(t, r.Result.OK(), "the storm found problems:\n%s", r.Result.Problems)
 	total := 0
 	for _, n := range r.Kills {
 		total += n
 	}
-	assert.GreaterOrEqual(t, total, stormConfig(t).withDefaults().MinKills, "the storm killed as many processes as planned")
+	assert.GreaterOrEqual(t, total, c.withDefaults().MinKills, "the storm killed as many processes as planned")
 	assert.Positive(t, r.Versions)
 	assert.GreaterOrEqual(t, r.Continuations, int64(10), "the partition workflows went through many continuations (ContinueAsNew on the real server)")
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, kind := range []string{"", TemporalDev, TemporalPostgres} {
+		assert.NoError(t, Config{Temporal: kind}.Validate(), "Temporal %q", kind)
+	}
+	err := Config{Temporal: "sqlite"}.Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `unknown Temporal "sqlite"`)
+	assert.Contains(t, err.Error(), `"postgres"`, "the error says what to use")
+	assert.Error(t, Config{Temporal: TemporalPostgres, Shards: -1}.Validate())
+
+	dev, pg := Config{}.withDefaults(), Config{Temporal: TemporalPostgres}.withDefaults()
+	assert.Equal(t, TemporalDev, dev.Temporal, "the dev server by default")
+	assert.Equal(t, 1, dev.Shards, "the dev server has one history shard")
+	assert.Equal(t, devstack.DefaultTemporalShards, pg.Shards, "as docker-compose.yml")
+	assert.Equal(t, "server on PostgreSQL, 4 history shards", temporalKind(pg.Temporal, pg.Shards))
+	assert.Equal(t, "dev server (SQLite), 1 history shard", temporalKind(dev.Temporal, dev.Shards))
 }
 
 func TestPlanAndFaultsAreSeeded(t *testing.T) {
@@ -85,4 +135,25 @@ func TestPlanAndFaultsAreSeeded(t *testing.T) {
 		}
 	}
 	assert.Len(t, seen, 4, "kills and the three outages all occur")
+	assert.False(t, seen[FaultPostgres], "no PostgreSQL on the dev server")
+
+	// On PostgreSQL the storm kills two more processes (the Temporal server and
+	// PostgreSQL: indexes 6 and 7) and also stops PostgreSQL.
+	pc := Config{Ops: 500, Temporal: TemporalPostgres}
+	p1, p2, d := Faults(7, pc, 8), Faults(7, pc, 8), Faults(7, c, 8)
+	seen = map[FaultKind]bool{}
+	victims := map[int]int{}
+	differs := false
+	for range 200 {
+		x, y := p1(), p2()
+		require.Equal(t, x, y, "same seed and Temporal, same faults")
+		differs = differs || !assert.ObjectsAreEqual(x, d())
+		seen[x.Kind] = true
+		for _, v := range x.Victims {
+			victims[v]++
+		}
+	}
+	assert.Len(t, seen, 5, "kills and the four outages all occur")
+	assert.Len(t, victims, 8, "every process is killed, the Temporal server and PostgreSQL too")
+	assert.True(t, differs, "another Temporal, other faults")
 }

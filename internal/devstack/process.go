@@ -24,7 +24,7 @@ const (
 	// DefaultReadyTimeout is how long Start waits for Command.Ready when
 	// Command.ReadyTimeout is 0. Generous: CI machines have 2 shared cores.
 	DefaultReadyTimeout = 60 * time.Second
-	// DefaultStopTimeout is how long Stop waits after SIGTERM before it sends SIGKILL
+	// DefaultStopTimeout is how long Stop waits after the stop signal before it sends SIGKILL
 	// when Command.StopTimeout is 0.
 	DefaultStopTimeout = 10 * time.Second
 	// DefaultLogTailLines is how many log lines a failed test shows per process.
@@ -54,15 +54,19 @@ type Command struct {
 	Ready func(ctx context.Context) error
 	// ReadyTimeout bounds the wait for Ready. Default DefaultReadyTimeout (60 s).
 	ReadyTimeout time.Duration
-	// StopTimeout is how long Stop waits for the process to exit after SIGTERM before
-	// it kills it. Default DefaultStopTimeout (10 s).
+	// StopTimeout is how long Stop waits for the process to exit after StopSignal
+	// before it kills it. Default DefaultStopTimeout (10 s).
 	StopTimeout time.Duration
+	// StopSignal is the signal Stop sends first, e.g. SIGINT for PostgreSQL's fast
+	// shutdown (its SIGTERM is a smart shutdown: it waits for every client to
+	// disconnect). Default SIGTERM.
+	StopSignal syscall.Signal
 }
 
 // Process is a child process owned by a test: its stdout and stderr go to one log file
 // under t.TempDir() (appended to across restarts, each run headed by a "--- devstack"
 // line), it runs in its own process group (signals reach its children too) and gets
-// SIGKILL if the test binary dies. When the test ends the process is stopped (SIGTERM,
+// SIGKILL if the test binary dies. When the test ends the process is stopped (StopSignal,
 // then SIGKILL after StopTimeout) and, if the test failed, the tail of its log is
 // written to the test log.
 //
@@ -108,6 +112,9 @@ func NewProcess(t testing.TB, cmd Command) *Process {
 	}
 	if cmd.StopTimeout <= 0 {
 		cmd.StopTimeout = DefaultStopTimeout
+	}
+	if cmd.StopSignal == 0 {
+		cmd.StopSignal = syscall.SIGTERM
 	}
 	p := &Process{cmd: cmd, logPath: filepath.Join(t.TempDir(), safeName(cmd.Name)+".log")}
 	t.Cleanup(func() {
@@ -200,16 +207,16 @@ func (p *Process) waitReady(r *run) error {
 	}
 }
 
-// Stop sends SIGTERM to the process group and waits up to Command.StopTimeout for the
-// process to exit, then sends SIGKILL. It returns nil when the process is not running
-// or exited after SIGTERM (whatever its exit status: see Wait), and an error when it
-// had to be killed.
+// Stop sends Command.StopSignal (SIGTERM) to the process group and waits up to
+// Command.StopTimeout for the process to exit, then sends SIGKILL. It returns nil when
+// the process is not running or exited after the stop signal (whatever its exit
+// status: see Wait), and an error when it had to be killed.
 func (p *Process) Stop() error {
 	r := p.current()
 	if r == nil || r.exited() {
 		return nil
 	}
-	if err := signalGroup(r, syscall.SIGTERM); err != nil {
+	if err := signalGroup(r, p.cmd.StopSignal); err != nil {
 		return err
 	}
 	select {
@@ -217,10 +224,10 @@ func (p *Process) Stop() error {
 		return nil
 	case <-time.After(p.cmd.StopTimeout):
 	}
-	p.note("%s did not exit within %s of SIGTERM: sending SIGKILL", p.cmd.Name, p.cmd.StopTimeout)
+	p.note("%s did not exit within %s of its stop signal (%v): sending SIGKILL", p.cmd.Name, p.cmd.StopTimeout, p.cmd.StopSignal)
 	_ = signalGroup(r, syscall.SIGKILL)
 	<-r.done
-	return fmt.Errorf("%s did not exit within %s of SIGTERM: killed", p.cmd.Name, p.cmd.StopTimeout)
+	return fmt.Errorf("%s did not exit within %s of its stop signal (%v): killed", p.cmd.Name, p.cmd.StopTimeout, p.cmd.StopSignal)
 }
 
 // Kill sends SIGKILL to the process group (kill -9: no chance to clean up) and waits

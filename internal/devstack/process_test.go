@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -83,6 +84,19 @@ func TestProcessStopEscalatesToKill(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "killed")
 	assert.False(t, p.Running())
+}
+
+func TestProcessStopSignal(t *testing.T) {
+	t.Parallel()
+	p := StartProcess(t, Command{
+		Path:        "/bin/sh",
+		Args:        []string{"-c", `trap '' TERM; trap 'echo "got INT"; exit 0' INT; echo up; while :; do sleep 0.05; done`},
+		StopSignal:  syscall.SIGINT,
+		StopTimeout: 5 * time.Second,
+	})
+	require.NoError(t, p.WaitLog(ctxTimeout(t, 10*time.Second), "up"))
+	require.NoError(t, p.Stop(), "it exits on SIGINT, not killed")
+	assert.Contains(t, p.Log(), "got INT")
 }
 
 func TestProcessExitsBeforeReady(t *testing.T) {

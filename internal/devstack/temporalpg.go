@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -121,6 +122,9 @@ func startTemporalPostgres(t testing.TB, o temporalOptions) *Temporal {
 		Env:          env,
 		Ready:        func(ctx context.Context) error { return PostgresReady(ctx, pgAddr) },
 		ReadyTimeout: o.readyTimeout,
+		// Fast shutdown (pg_ctl stop's default): SIGTERM is PostgreSQL's smart shutdown,
+		// which waits for the Temporal server's pooled connections to close.
+		StopSignal: syscall.SIGINT,
 	})
 	// Ready: serving; once the namespace is registered (first start), also the namespace.
 	var registered atomic.Bool

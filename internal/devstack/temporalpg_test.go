@@ -12,8 +12,9 @@ import (
 )
 
 // TestTemporalPostgresKeepsDataAcrossKills starts the server on PostgreSQL with the Web
-// UI, starts a workflow, then kills -9 PostgreSQL and the server in turn: after each
-// restart the namespace, the search attribute and the workflow are still there.
+// UI, starts a workflow, then kills -9 PostgreSQL, stops it (while the server is
+// connected) and kills -9 the server in turn: after each restart the namespace, the
+// search attribute and the workflow are still there.
 func TestTemporalPostgresKeepsDataAcrossKills(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts PostgreSQL and the Temporal server")
@@ -52,6 +53,12 @@ func TestTemporalPostgresKeepsDataAcrossKills(t *testing.T) {
 	assert.Error(t, PostgresReady(ctx, tp.PostgresAddr()), "PostgreSQL down after kill -9")
 	require.NoError(t, tp.Postgres().Restart())
 	kept("kill -9 of PostgreSQL")
+
+	// An outage: PostgreSQL stopped while the server holds connections to it (fast
+	// shutdown: a smart one would wait for them to close).
+	require.NoError(t, tp.Postgres().Stop(), "PostgreSQL exits on its stop signal, not killed")
+	require.NoError(t, tp.Postgres().Start())
+	kept("a stop and start of PostgreSQL")
 
 	tp.Kill()
 	assert.Error(t, TemporalReady(ctx, tp.Addr()), "server down after kill -9")
