@@ -89,8 +89,14 @@ func (a *app) backfill(ctx context.Context, w io.Writer, bucket, prefix string, 
 			bucket, src.url, bucket)
 	}
 	rep := &BackfillReport{Bucket: bucket, Prefix: prefix, DryRun: dryRun, AlreadyHadStatus: map[string]int{}}
+	verb := "marked"
+	if dryRun {
+		verb = "would be marked"
+	}
+	p := a.progress(output, "backfill "+bucket+": versions scanned")
 	err = a.listVersions(ctx, src, bucket, prefix, false, func(v listedVersion) (bool, error) {
 		rep.Scanned++
+		defer func() { p.add(1, fmt.Sprintf("%d %s PENDING", rep.Marked, verb)) }()
 		bv, err := bb.getVersion(ctx, bucket, v.key, v.id)
 		if err != nil {
 			return false, err
@@ -116,6 +122,7 @@ func (a *app) backfill(ctx context.Context, w io.Writer, bucket, prefix string, 
 		rep.Marked++
 		return true, nil
 	})
+	p.finish()
 	if output == OutputJSON {
 		if werr := writeJSON(w, rep); werr != nil && err == nil {
 			err = werr

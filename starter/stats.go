@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"text/tabwriter"
 	"time"
@@ -248,14 +247,4 @@ func printStats(w io.Writer, st *Stats) {
 		fmt.Fprintf(tw, "(no partition workflow running)\t\t\t\t\t\t\n")
 	}
 	tw.Flush()
-}
-
-// isTerminal tells whether w is a terminal (a character device).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
