@@ -93,6 +93,11 @@ func (a *app) backfill(ctx context.Context, w io.Writer, bucket, prefix string, 
 			bucket, src.url, bucket)
 	}
 	rep := &BackfillReport{Bucket: bucket, Prefix: prefix, DryRun: dryRun, AlreadyHadStatus: map[string]int{}}
+	verb := "marked"
+	if dryRun {
+		verb = "would be marked"
+	}
+	p := a.progress(output, "backfill "+bucket+": versions scanned")
 	var chunk []listedVersion
 	flush := func() error {
 		if len(chunk) == 0 {
@@ -104,6 +109,7 @@ func (a *app) backfill(ctx context.Context, w io.Writer, bucket, prefix string, 
 	}
 	err = a.listVersions(ctx, src, bucket, prefix, false, func(v listedVersion) (bool, error) {
 		rep.Scanned++
+		defer func() { p.add(1, fmt.Sprintf("%d %s PENDING", rep.Marked, verb)) }()
 		if !dryRun {
 			// s3server checks and marks a whole chunk in one transaction.
 			chunk = append(chunk, v)
@@ -130,6 +136,7 @@ func (a *app) backfill(ctx context.Context, w io.Writer, bucket, prefix string, 
 	if err == nil {
 		err = flush()
 	}
+	p.finish()
 	if output == OutputJSON {
 		if werr := writeJSON(w, rep); werr != nil && err == nil {
 			err = werr

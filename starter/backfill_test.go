@@ -40,6 +40,7 @@ func TestBackfillMarksVersionsWithoutStatus(t *testing.T) {
 
 	r := runOK(t, p.cmd("backfill --bucket src", repl...)...)
 	assert.Equal(t, `backfill src (prefix ""): 5 scanned, 2 marked PENDING, 1 already had a status (COMPLETED 1), 2 matched no Enabled rule`+"\n", r.stdout)
+	assert.Empty(t, r.stderr, "stderr is no terminal: no progress line")
 	for _, id := range []string{old1, old2} {
 		v := bbVersionOf(t, p.src, "src", "docs/one", id)
 		assert.Equal(t, string(bbproto.StatusPending), statusOf(v), id)

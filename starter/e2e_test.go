@@ -89,7 +89,7 @@ func TestBinaryExitCodesAndHelp(t *testing.T) {
 
 func TestHelpDocumentsEveryFlagAndItsEnvironment(t *testing.T) {
 	for _, cmd := range [][]string{{"setup"}, {"validate"}, {"status"}, {"partitions"}, {"failed"}, {"failed", "list"},
-		{"failed", "retry"}, {"pause"}, {"resume"}, {"backfill"}, {"redrive"}} {
+		{"failed", "retry"}, {"pause"}, {"resume"}, {"backfill"}, {"redrive"}, {"stats"}} {
 		r := run(t, append(cmd, "--help")...)
 		require.Equal(t, ExitOK, r.code, "%v: %s", cmd, r)
 		for _, want := range []string{
@@ -106,6 +106,11 @@ func TestHelpDocumentsEveryFlagAndItsEnvironment(t *testing.T) {
 	assert.Contains(t, r.stdout, `(env BACKBEAT_REPLICATION_ROLE) (default "`+DefaultRole+`")`)
 	assert.Contains(t, r.stdout, "--delete-markers")
 	assert.Contains(t, r.stdout, "--site string")
+	r = run(t, "stats", "--help")
+	assert.Regexp(t, `--metrics-url strings\s+.*\(env BACKBEAT_METRICS_URLS\) \(default \[http://127.0.0.1:9101/metrics`, r.stdout)
+	assert.Regexp(t, `--kafka-brokers string\s+.*\(env BACKBEAT_KAFKA_BROKERS\) \(default "127.0.0.1:9092"\)`, r.stdout)
+	assert.Regexp(t, `--group string\s+.*\(env BACKBEAT_GROUP\) \(default "backbeat-replication-group"\)`, r.stdout)
+	assert.Contains(t, r.stdout, "(env BACKBEAT_KAFKA_SASL_MECHANISM)")
 	r = run(t, "status", "--help")
 	assert.Regexp(t, `--output string\s+output format: text or json \(env BACKBEAT_OUTPUT\) \(default "text"\)`, r.stdout)
 }

@@ -72,7 +72,9 @@ Exit code 0 when the buckets were read (FAILED versions or not), 1 otherwise.`,
 			if err != nil {
 				return err
 			}
-			failed, err := a.findFailed(ctx, src, bb, buckets)
+			p := a.progress(output, "failed list: versions scanned")
+			failed, err := a.findFailed(ctx, src, bb, buckets, p)
+			p.finish()
 			if err != nil {
 				return err
 			}
@@ -180,8 +182,9 @@ func (a *app) replicatedBuckets(ctx context.Context, src *endpoint) ([]string, e
 	return out, nil
 }
 
-// findFailed walks the buckets and returns their FAILED versions.
-func (a *app) findFailed(ctx context.Context, src *endpoint, bb *bbClient, buckets []string) ([]FailedVersion, error) {
+// findFailed walks the buckets and returns their FAILED versions, counting the versions
+// scanned on p (nil: no progress).
+func (a *app) findFailed(ctx context.Context, src *endpoint, bb *bbClient, buckets []string, p *progress) ([]FailedVersion, error) {
 	out := []FailedVersion{}
 	for _, b := range buckets {
 		err := a.listVersions(ctx, src, b, "", false, func(v listedVersion) (bool, error) {
@@ -189,6 +192,7 @@ func (a *app) findFailed(ctx context.Context, src *endpoint, bb *bbClient, bucke
 			if err != nil {
 				return false, err
 			}
+			defer func() { p.add(1, fmt.Sprintf("%d FAILED", len(out))) }()
 			if bv.ReplicationStatus() == bbproto.StatusFailed {
 				f := FailedVersion{Bucket: b, Key: v.key, VersionID: v.id, IsDeleteMarker: v.marker, LastModified: v.modified, Reason: reasonOf(bv)}
 				if bv.Replication != nil {
@@ -244,37 +248,48 @@ func (a *app) retry(ctx context.Context, w io.Writer, all bool, bucket string, r
 	if err != nil {
 		return err
 	}
+	p := a.progress(OutputText, "failed retry: versions scanned")
+	defer p.finish()
 	if all {
-		if refs, err = a.findFailed(ctx, src, bb, buckets); err != nil {
+		if refs, err = a.findFailed(ctx, src, bb, buckets, p); err != nil {
 			return err
 		}
 		if len(refs) == 0 {
+			p.finish()
 			fmt.Fprintf(w, "no FAILED version in %s: nothing to retry\n", bucketList(buckets))
 			return nil
 		}
 	}
 	var requeued, skipped int
 	var problems []string
+	p.phase("failed retry: versions done", len(refs))
+	// say prints a line of the report (the progress line cleared first, redrawn at the
+	// next count).
+	say := func(to io.Writer, format string, args ...any) {
+		p.finish()
+		fmt.Fprintf(to, format, args...)
+	}
 	for _, r := range refs {
 		v, err := bb.getVersion(ctx, r.Bucket, r.Key, r.VersionID)
-		if err != nil {
+		switch {
+		case err != nil:
 			problems = append(problems, err.Error())
-			fmt.Fprintf(a.stderr, "starter: %s: %v\n", r.Ref(), err)
-			continue
-		}
-		if st := v.ReplicationStatus(); st != bbproto.StatusFailed {
+			say(a.stderr, "starter: %s: %v\n", r.Ref(), err)
+		case v.ReplicationStatus() != bbproto.StatusFailed:
 			skipped++
-			fmt.Fprintf(w, "skipped %s: its status is %s, not FAILED\n", r.Ref(), dash(string(st)))
-			continue
+			say(w, "skipped %s: its status is %s, not FAILED\n", r.Ref(), dash(string(v.ReplicationStatus())))
+		default:
+			if _, err := bb.setStatus(ctx, r.Bucket, r.Key, r.VersionID, bbproto.StatusPending); err != nil {
+				problems = append(problems, err.Error())
+				say(a.stderr, "starter: %s: %v\n", r.Ref(), err)
+				break
+			}
+			requeued++
+			say(w, "re-queued %s (was FAILED: %s)\n", r.Ref(), oneLine(reasonOf(v)))
 		}
-		if _, err := bb.setStatus(ctx, r.Bucket, r.Key, r.VersionID, bbproto.StatusPending); err != nil {
-			problems = append(problems, err.Error())
-			fmt.Fprintf(a.stderr, "starter: %s: %v\n", r.Ref(), err)
-			continue
-		}
-		requeued++
-		fmt.Fprintf(w, "re-queued %s (was FAILED: %s)\n", r.Ref(), oneLine(reasonOf(v)))
+		p.add(1, fmt.Sprintf("%d re-queued, %d skipped, %d error(s)", requeued, skipped, len(problems)))
 	}
+	p.finish()
 	fmt.Fprintf(w, "%d re-queued (PENDING), %d skipped, %d error(s)\n", requeued, skipped, len(problems))
 	if len(problems) > 0 {
 		return failf("%d version(s) could not be re-queued (see above)", len(problems))

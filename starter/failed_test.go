@@ -56,6 +56,7 @@ func TestFailedListAndRetry(t *testing.T) {
 	r = runOK(t, p.cmd("failed retry", append(repl, "src/a@"+a1)...)...)
 	assert.Contains(t, r.stdout, "re-queued src/a@"+a1+" (was FAILED: NoSuchBucket: the target bucket dst does not exist)")
 	assert.Contains(t, r.stdout, "1 re-queued (PENDING), 0 skipped, 0 error(s)")
+	assert.Empty(t, r.stderr, "stderr is no terminal: no progress line")
 	v := bbVersionOf(t, p.src, "src", "a", a1)
 	assert.Equal(t, string(bbproto.StatusPending), statusOf(v))
 	assert.Empty(t, reasonOf(v))

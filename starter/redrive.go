@@ -93,6 +93,8 @@ func (a *app) redrive(ctx context.Context, w io.Writer, bucket, prefix string, o
 	jc := bb.bb
 	rep := &RedriveReport{Bucket: bucket, Prefix: prefix, OlderThan: olderThan.String(), DryRun: dryRun}
 	q := bbclient.PendingQuery{Bucket: bucket, Prefix: prefix, OlderThan: olderThan, Limit: bbproto.MaxRedrive}
+	p := a.progress(output, "redrive "+bucket+": versions scanned")
+	defer p.finish()
 	for {
 		cctx, cancel := context.WithTimeout(ctx, a.timeout)
 		page, err := jc.Pending(cctx, q)
@@ -121,11 +123,13 @@ func (a *app) redrive(ctx context.Context, w io.Writer, bucket, prefix string, o
 			}
 			rep.Redriven, rep.Changed, rep.Gone = bbproto.CountOutcomes(res, rep.Redriven, rep.Changed, rep.Gone)
 		}
+		p.add(page.Scanned, fmt.Sprintf("%d waiting, %d selected, %d re-driven", rep.Waiting, rep.Selected, rep.Redriven))
 		if page.Next == "" {
 			break
 		}
 		q.After = page.Next
 	}
+	p.finish()
 	if output == OutputJSON {
 		return writeJSON(w, rep)
 	}

@@ -123,6 +123,14 @@ const (
 	EnvRole = "BACKBEAT_REPLICATION_ROLE"
 	// EnvOutput backs --output.
 	EnvOutput = "BACKBEAT_OUTPUT"
+	// EnvMetricsURLs backs stats --metrics-url (comma-separated).
+	EnvMetricsURLs = "BACKBEAT_METRICS_URLS"
+	// EnvKafkaBrokers backs stats --kafka-brokers (ingest's and the bridge's name too);
+	// EnvGroup backs stats --group (the bridge's name too). stats' --kafka-tls* and
+	// --kafka-sasl-* flags are backed by BACKBEAT_KAFKA_TLS... as ingest's and the
+	// bridge's.
+	EnvKafkaBrokers = "BACKBEAT_KAFKA_BROKERS"
+	EnvGroup        = "BACKBEAT_GROUP"
 )
 
 // Output formats (flag --output).

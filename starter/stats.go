@@ -4,14 +4,16 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/backbeat-temporal/backbeat/bbproto"
+	"github.com/backbeat-temporal/backbeat/internal/kafkaconf"
 )
 
 // Stats is what stats reports (stats --output json: one object per refresh).
@@ -21,8 +23,11 @@ type Stats struct {
 	// Buckets: one entry per source bucket and destination (bucket ARN of the rule that
 	// matched each version).
 	Buckets []BucketStats `json:"buckets"`
-	// Partitions: each partition workflow's backlog, paused flag and counters.
+	// Partitions: each partition's workflow backlog, paused flags, counters and Kafka lag.
 	Partitions []PartitionStats `json:"partitions"`
+	// Throughput: rates and put->COMPLETED latency from the processes' metrics
+	// (--metrics-url); absent when no worker's metrics could be read twice (see Errors).
+	Throughput *Throughput `json:"throughput,omitempty"`
 	// Errors: what could not be read (a partition workflow that did not answer...).
 	Errors []string `json:"errors,omitempty"`
 }
@@ -41,13 +46,24 @@ type BucketStats struct {
 	OldestPendingSeconds float64    `json:"oldestPendingSeconds"`
 }
 
-// PartitionStats is a partition workflow's part of Stats.
+// PartitionStats is a partition's part of Stats: its workflow's status, its Kafka lag
+// and whether a bridge paused it.
 type PartitionStats struct {
 	Partition int32 `json:"partition"`
-	Backlog   int   `json:"backlog"`
-	Paused    bool  `json:"paused"`
-	Completed int64 `json:"completed"`
-	Failed    int64 `json:"failed"`
+	// NoWorkflow is set when Kafka has the partition but no workflow of it runs (then
+	// the workflow's fields are zero).
+	NoWorkflow bool `json:"noWorkflow,omitempty"`
+	Backlog    int  `json:"backlog"`
+	// Paused is the workflow's pause (starter pause); BridgePaused the bridge's
+	// (backpressure: the workflow's backlog reached --high-water), from the bridges'
+	// metrics.
+	Paused       bool  `json:"paused"`
+	BridgePaused bool  `json:"bridgePaused"`
+	Completed    int64 `json:"completed"`
+	Failed       int64 `json:"failed"`
+	// Kafka is the partition's lag behind the bridge's consumer group; nil when Kafka
+	// could not be read (see Errors).
+	Kafka *KafkaLag `json:"kafka,omitempty"`
 	// InFlightSeconds is how long the oldest entry in flight has been in its phase
 	// (replicate or set-status, retries included); 0 when none is in flight.
 	InFlightSeconds float64 `json:"inFlightSeconds"`
@@ -61,6 +77,10 @@ type statsOptions struct {
 	watch          bool
 	interval       time.Duration
 	count          int
+	metricsURLs    []string
+	rateWindow     time.Duration
+	brokers, group string
+	kafka          kafkaconf.Security
 }
 
 func (a *app) statsCommand() *cobra.Command {
@@ -75,10 +95,20 @@ through s3server's version route: one request per version, so it is for buckets 
 thousands of versions, not millions); and for each partition workflow (status query, as
 partitions does) its backlog, paused flag, COMPLETED and FAILED counts and how long its
 oldest entry in flight has been at it.
+"How fast": the COMPLETED and FAILED statuses written per second, the bytes replicated
+per second and the put->COMPLETED p50/p99, from the processes' Prometheus metrics
+(--metrics-url, repeatable; the worker's is the one that counts), scraped twice: at
+least --rate-window apart for one report, between two reports with --watch. The
+percentiles are of the completions in that window, or since the workers started when
+none completed in it. Per partition, the Kafka lag (the topic's high watermark minus
+the bridge consumer group's committed offset, from --kafka-brokers and --group, with
+the --kafka-tls*/--kafka-sasl-* flags of ingest and bridge) and whether a bridge paused
+it (backpressure, from the bridges' metrics).
 Needs the replication identity (--replication-profile, as failed list).
 --watch refreshes every --interval: in place on a terminal (like top), one report after
-the other otherwise (--output json: one JSON object per line). Rates, latencies and Kafka
-lag are Prometheus' (see README "Dashboard").
+the other otherwise (--output json: one JSON object per line).
+A source that cannot be read (Temporal, Kafka, a metrics URL) is said in the report's
+errors and the rest is shown.
 Exit code 0 when everything was read, 1 otherwise (the report says what is missing).`,
 		Args: cobra.NoArgs,
 		RunE: wrapRun(func(cmd *cobra.Command, _ []string) error {
@@ -88,6 +118,15 @@ Exit code 0 when everything was read, 1 otherwise (the report says what is missi
 			if o.interval <= 0 {
 				return usagef("--interval must be positive")
 			}
+			if o.rateWindow <= 0 {
+				return usagef("--rate-window must be positive")
+			}
+			if err := o.kafka.Resolve(func(k string) string { v, _ := a.lookupEnv(k); return v }); err != nil {
+				return usagef("%v", err)
+			}
+			for i, u := range o.metricsURLs {
+				o.metricsURLs[i] = metricsURL(u)
+			}
 			return a.stats(cmd.Context(), cmd.OutOrStdout(), o)
 		}),
 	}
@@ -96,6 +135,18 @@ Exit code 0 when everything was read, 1 otherwise (the report says what is missi
 	f.BoolVar(&o.watch, "watch", false, "refresh every --interval until interrupted (or --count reports)")
 	f.DurationVar(&o.interval, "interval", 2*time.Second, "time between two reports with --watch")
 	f.IntVar(&o.count, "count", 0, "with --watch: stop after this many reports (0: until interrupted)")
+	f.StringSliceVar(&o.metricsURLs, "metrics-url", DefaultMetricsURLs,
+		"a process's /metrics (http://HOST:PORT/metrics or HOST:PORT), repeatable or comma-separated (default: the demo's ingest, bridge and worker)")
+	a.bindEnv(f, "metrics-url", EnvMetricsURLs)
+	f.DurationVar(&o.rateWindow, "rate-window", time.Second, "without --watch: the least time between the two scrapes of the metrics the rates are computed over")
+	a.stringFlag(f, &o.brokers, "kafka-brokers", DefaultKafkaBrokers, EnvKafkaBrokers, "Kafka bootstrap brokers, comma-separated (for the lag)")
+	a.stringFlag(f, &o.group, "group", DefaultGroup, EnvGroup, "the bridge's Kafka consumer group (for the lag)")
+	kafkaconf.AddFlags(f, &o.kafka)
+	f.VisitAll(func(fl *pflag.Flag) {
+		if strings.HasPrefix(fl.Name, "kafka-") && fl.Annotations[envAnnotation] == nil {
+			a.bindEnv(f, fl.Name, "BACKBEAT_"+strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_")))
+		}
+	})
 	a.outputFlag(cmd, &o.output)
 	return cmd
 }
@@ -103,8 +154,12 @@ Exit code 0 when everything was read, 1 otherwise (the report says what is missi
 // stats prints one report, or with --watch one per interval.
 func (a *app) stats(ctx context.Context, w io.Writer, o statsOptions) error {
 	inPlace := o.watch && o.output != OutputJSON && isTerminal(w)
+	var sample *metricsSample // the last scrape: the next report's rates start there
 	for n := 1; ; n++ {
-		st, err := a.collectStats(ctx, o.bucket)
+		st, cur, err := a.collectStats(ctx, o, sample)
+		if cur != nil {
+			sample = cur
+		}
 		if err != nil && !o.watch {
 			return err
 		}
@@ -137,11 +192,16 @@ func (a *app) stats(ctx context.Context, w io.Writer, o statsOptions) error {
 	}
 }
 
-// collectStats reads the buckets' versions and the partition workflows.
-func (a *app) collectStats(ctx context.Context, bucket string) (*Stats, error) {
-	src, bb, buckets, err := a.failedSetup(ctx, bucket, true)
+// collectStats reads the buckets' versions, the partition workflows, the Kafka lag and
+// the metrics, whose rates are computed since prev (nil: a scrape made now, and the
+// second one at least --rate-window later). It returns the last scrape too.
+func (a *app) collectStats(ctx context.Context, o statsOptions, prev *metricsSample) (*Stats, *metricsSample, error) {
+	if prev == nil {
+		prev, _ = a.scrapeMetrics(ctx, o.metricsURLs) // its errors are the second scrape's
+	}
+	src, bb, buckets, err := a.failedSetup(ctx, o.bucket, true)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	st := &Stats{Time: time.Now().UTC(), Buckets: []BucketStats{}, Partitions: []PartitionStats{}}
 	for _, b := range buckets {
@@ -174,7 +234,7 @@ func (a *app) collectStats(ctx context.Context, bucket string) (*Stats, error) {
 			return true, nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, bs := range byDest {
 			if bs.OldestPending != nil {
@@ -188,16 +248,61 @@ func (a *app) collectStats(ctx context.Context, bucket string) (*Stats, error) {
 		return x.Bucket < y.Bucket || x.Bucket == y.Bucket && x.Destination < y.Destination
 	})
 
+	a.collectPartitions(ctx, st)
+	lags, err := a.kafkaLag(ctx, o)
+	if err != nil {
+		st.Errors = append(st.Errors, err.Error())
+	}
+
+	// The second scrape, at least --rate-window after the first.
+	select {
+	case <-ctx.Done():
+		return nil, nil, failf("interrupted")
+	case <-time.After(time.Until(prev.at.Add(o.rateWindow))):
+	}
+	cur, errs := a.scrapeMetrics(ctx, o.metricsURLs)
+	st.Errors = append(st.Errors, errs...)
+	if st.Throughput, err = throughput(prev, cur); err != nil {
+		st.Errors = append(st.Errors, err.Error())
+	}
+	mergePartitions(st, lags, bridgePaused(cur))
+	return st, cur, nil
+}
+
+// mergePartitions adds the Kafka lags and the bridges' pauses to the partitions of st
+// (a partition Kafka has and no workflow runs of gets a line of its own).
+func mergePartitions(st *Stats, lags []KafkaLag, paused map[int32]bool) {
+	byPart := map[int32]int{}
+	for i, p := range st.Partitions {
+		byPart[p.Partition] = i
+	}
+	for _, l := range lags {
+		i, ok := byPart[l.Partition]
+		if !ok {
+			st.Partitions = append(st.Partitions, PartitionStats{Partition: l.Partition, NoWorkflow: true})
+			i = len(st.Partitions) - 1
+			byPart[l.Partition] = i
+		}
+		st.Partitions[i].Kafka = &l
+	}
+	for i := range st.Partitions {
+		st.Partitions[i].BridgePaused = paused[st.Partitions[i].Partition]
+	}
+	sort.Slice(st.Partitions, func(i, j int) bool { return st.Partitions[i].Partition < st.Partitions[j].Partition })
+}
+
+// collectPartitions adds the running partition workflows' status to st.
+func (a *app) collectPartitions(ctx context.Context, st *Stats) {
 	c, err := a.temporalClient(ctx)
 	if err != nil {
 		st.Errors = append(st.Errors, err.Error())
-		return st, nil
+		return
 	}
 	defer c.Close()
 	parts, err := a.partitionWorkflows(ctx, c)
 	if err != nil {
 		st.Errors = append(st.Errors, err.Error())
-		return st, nil
+		return
 	}
 	for i := range parts {
 		if !parts[i].Running {
@@ -216,7 +321,6 @@ func (a *app) collectStats(ctx context.Context, bucket string) (*Stats, error) {
 		}
 		st.Partitions = append(st.Partitions, ps)
 	}
-	return st, nil
 }
 
 func printStats(w io.Writer, st *Stats) {
@@ -235,27 +339,68 @@ func printStats(w io.Writer, st *Stats) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+	printThroughput(w, st.Throughput)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "PARTITION\tBACKLOG\tPAUSED\tIN-FLIGHT\tCOMPLETED\tFAILED\tERROR\n")
+	fmt.Fprintf(tw, "PARTITION\tKAFKA-LAG\tBACKLOG\tPAUSED\tBRIDGE-PAUSED\tIN-FLIGHT\tCOMPLETED\tFAILED\tERROR\n")
 	for _, p := range st.Partitions {
 		inFlight := "-"
 		if p.InFlightSeconds > 0 {
 			inFlight = (time.Duration(p.InFlightSeconds) * time.Second).String()
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%d\t%d\t%s\n", p.Partition, p.Backlog, yesNo(p.Paused), inFlight, p.Completed, p.Failed, dash(oneLine(p.Error)))
+		lag := "-"
+		if p.Kafka != nil {
+			lag = fmt.Sprint(p.Kafka.Lag)
+		}
+		errText := oneLine(p.Error)
+		if p.NoWorkflow {
+			errText = "no workflow running"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%d\t%d\t%s\n", p.Partition, lag, p.Backlog, yesNo(p.Paused), yesNo(p.BridgePaused),
+			inFlight, p.Completed, p.Failed, errText)
 	}
 	if len(st.Partitions) == 0 {
-		fmt.Fprintf(tw, "(no partition workflow running)\t\t\t\t\t\t\n")
+		fmt.Fprintf(tw, "(no partition workflow running)\t\t\t\t\t\t\t\t\n")
 	}
 	tw.Flush()
+	for _, e := range st.Errors {
+		fmt.Fprintf(w, "\nnot read: %s", oneLine(e))
+	}
+	if len(st.Errors) > 0 {
+		fmt.Fprintln(w)
+	}
 }
 
-// isTerminal tells whether w is a terminal (a character device).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
+// printThroughput prints the rates and latencies (or that they are unknown).
+func printThroughput(w io.Writer, t *Throughput) {
+	if t == nil {
+		fmt.Fprintf(w, "throughput: unknown (no worker metrics read: see below)\n\n")
+		return
 	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	fmt.Fprintf(w, "throughput over %s (metrics of %s)\n", (time.Duration(t.WindowSeconds*10) * time.Second / 10).String(), strings.Join(t.Sources, ", "))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "COMPLETED/S\tFAILED/S\tBYTES/S\tPUT->COMPLETED P50\tP99\tOF\n")
+	p50, p99, of := "-", "-", "no completion yet"
+	if l := t.PutToCompleted; l != nil {
+		p50, p99 = seconds(l.P50Seconds), seconds(l.P99Seconds)
+		of = fmt.Sprintf("%d completions (%s)", l.Count, l.Window)
+	}
+	fmt.Fprintf(tw, "%.1f\t%.1f\t%s\t%s\t%s\t%s\n", t.CompletedPerSecond, t.FailedPerSecond, byteRate(t.BytesPerSecond), p50, p99, of)
+	tw.Flush()
+	fmt.Fprintln(w)
+}
+
+// seconds prints a duration in seconds rounded to the millisecond.
+func seconds(s float64) string {
+	return time.Duration(s * float64(time.Second)).Round(time.Millisecond).String()
+}
+
+// byteRate prints bytes per second with a binary unit.
+func byteRate(b float64) string {
+	units := []string{"B/s", "KiB/s", "MiB/s", "GiB/s"}
+	i := 0
+	for b >= 1024 && i < len(units)-1 {
+		b /= 1024
+		i++
+	}
+	return fmt.Sprintf("%.1f %s", b, units[i])
 }
