@@ -3,6 +3,7 @@ package metricsserver
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -90,4 +91,27 @@ func TestScrape(t *testing.T) {
 	assert.Equal(t, "a_total", SeriesName(`a_total{site="dr"}`))
 	_, err = Scrape(context.Background(), "127.0.0.1:1")
 	assert.ErrorContains(t, err, "is the process running")
+}
+
+// TestServesProfiles: the metrics listener serves the handler and Go's profiles.
+func TestServesProfiles(t *testing.T) {
+	addr, closeFn, err := Start("127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "metrics of "+r.URL.Path)
+	}), nil)
+	require.NoError(t, err)
+	defer closeFn()
+	get := func(path string) (int, string) {
+		res, err := http.Get("http://" + addr + path)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		return res.StatusCode, string(b)
+	}
+	code, body := get("/metrics")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "metrics of /metrics", body)
+	code, body = get("/debug/pprof/goroutine?debug=1")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "goroutine profile:")
 }
