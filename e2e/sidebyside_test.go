@@ -7,8 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -41,6 +43,8 @@ var (
 	sbsRefine     = flag.Int("bench.refine", 2, "BenchmarkSideBySide: (d) bisections after the first failing rate")
 	sbsBound      = flag.Duration("bench.p99", 2*time.Second, "BenchmarkSideBySide: (d) the put→COMPLETED p99 a rate must stay under")
 	sbsOut        = flag.String("bench.out", "", "BenchmarkSideBySide: also append the report to this file")
+	sbsProfile    = flag.String("bench.profile", "", "BenchmarkSideBySide: write CPU profiles of the worker, bridge and ingest over the first -bench.profile-time of each (c) and (d) phase into this directory (go tool pprof)")
+	sbsProfTime   = flag.Duration("bench.profile-time", 15*time.Second, "BenchmarkSideBySide: length of each CPU profile of -bench.profile")
 )
 
 // Buckets of the side-by-side benchmark, all on the one source s3server.
@@ -326,11 +330,55 @@ func (s *sideBySide) versionIDs(prefix string) []string {
 }
 
 // phase is the start of a measured phase of the engine.
-type phase struct{ timers timers }
+type phase struct {
+	timers timers
+	// profiles are the CPU profiles being taken (-bench.profile), by process.
+	profiles map[string]<-chan []byte
+}
 
 func (s *sideBySide) startPhase() phase {
 	s.meter.Reset()
-	return phase{timers: scrapeTimers(s.b, s.metrics)}
+	p := phase{timers: scrapeTimers(s.b, s.metrics)}
+	if *sbsProfile != "" {
+		p.profiles = map[string]<-chan []byte{}
+		for name, addr := range map[string]string{"worker": s.metrics, "bridge": s.e.BridgeMetrics, "ingest": s.e.IngestMetrics} {
+			ch := make(chan []byte, 1)
+			p.profiles[name] = ch
+			go func() {
+				url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(sbsProfTime.Seconds()))
+				var data []byte
+				if res, err := http.Get(url); err == nil {
+					data, _ = io.ReadAll(res.Body)
+					res.Body.Close()
+				}
+				ch <- data
+			}()
+		}
+	}
+	return p
+}
+
+// saveProfiles writes the phase's CPU profiles into -bench.profile.
+func (s *sideBySide) saveProfiles(p phase, name string) {
+	if len(p.profiles) == 0 {
+		return
+	}
+	require.NoError(s.b, os.MkdirAll(*sbsProfile, 0o755))
+	base := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(name))
+	for proc, ch := range p.profiles {
+		data := <-ch
+		if len(data) == 0 {
+			fmt.Fprintf(s.report, "%s — no CPU profile of the %s\n", name, proc)
+			continue
+		}
+		path := filepath.Join(*sbsProfile, base+"-"+proc+".pprof")
+		require.NoError(s.b, os.WriteFile(path, data, 0o644))
+	}
 }
 
 // endPhase writes where the phase's time went: CPU by process, and the worker's SDK
@@ -356,6 +404,7 @@ func (s *sideBySide) endPhase(p phase, name string) {
 	}
 	slices.Sort(sdk[min(len(sdk), 3):])
 	fmt.Fprintf(s.report, "%s — worker SDK means: %s\n", name, strings.Join(sdk, ", "))
+	s.saveProfiles(p, name)
 }
 
 // meansByActivity is the mean in seconds, by activity_type label, of the observations
