@@ -259,18 +259,18 @@ func TestCredentials(t *testing.T) {
 	bin := devstack.Build(t, "cmd/ingest")
 	p := devstack.StartProcess(t, devstack.Command{Name: "ingest-nocreds", Path: bin,
 		Args: []string{"--metrics-listen", devstack.FreeAddr(t)},
-		Env:  []string{"BACKBEAT_ACCESS_KEY=", "BACKBEAT_SECRET_KEY="}})
+		Env:  []string{"BACKBEAT_ACCESS_KEY=", "BACKBEAT_SECRET_KEY=", "BACKBEAT_SECRET_KEY_FILE="}})
 	err := p.Wait(ctxT(t, 30*time.Second))
 	var ee *exec.ExitError
 	require.ErrorAs(t, err, &ee)
 	assert.Equal(t, 1, ee.ExitCode())
-	assert.Contains(t, p.RunLog(), "access key and secret key are required (--access-key, --secret-key)")
+	assert.Contains(t, p.RunLog(), "access key and secret key are required (--access-key; the secret key in BACKBEAT_SECRET_KEY or --secret-key-file)")
 
 	// Wrong identity: the ordinary user.
 	s3p := s3test.Start(t)
 	addr := devstack.FreeAddr(t)
 	in := startIngestArgs(t, bin, "ingest-user", addr, []string{
-		"--s3-endpoint", s3p.URL, "--access-key", s3test.User.AccessKey, "--secret-key", s3test.User.SecretKey,
+		"--s3-endpoint", s3p.URL, "--access-key", s3test.User.AccessKey, "--secret-key-file", s3test.User.SecretFile(t),
 		"--metrics-listen", addr, "--min-backoff", "100ms", "--max-backoff", "200ms",
 		"--kafka-brokers", devstack.FreeAddr(t), "--zookeeper", devstack.FreeAddr(t),
 	})

@@ -146,7 +146,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	switch {
 	case c.AccessKey == "" || c.SecretKey == "":
-		return c, errors.New("ingest: the replication identity's access key and secret key are required (--access-key, --secret-key): the account marked \"replication\" in s3server's accounts file")
+		return c, errors.New("ingest: the replication identity's access key and secret key are required (--access-key; the secret key in BACKBEAT_SECRET_KEY or --secret-key-file): the account marked \"replication\" in s3server's accounts file")
 	case c.Partitions < 1:
 		return c, errors.New("ingest: partitions must be at least 1")
 	case c.BatchSize < 1 || c.BatchSize > 10000:

@@ -63,13 +63,15 @@ type stack struct {
 	s3    *s3test.Process
 	s3c   *s3.Client
 	bin   string
+	// secretFile holds the replication identity's secret key (--secret-key-file).
+	secretFile string
 }
 
 // newStack starts ZooKeeper, the broker and s3server concurrently-safe from the test's
 // goroutine and creates the buckets. s3args are extra s3server flags.
 func newStack(t testing.TB, s3args ...string) *stack {
 	t.Helper()
-	s := &stack{t: t, bin: devstack.Build(t, "cmd/ingest")}
+	s := &stack{t: t, bin: devstack.Build(t, "cmd/ingest"), secretFile: s3test.Replication.SecretFile(t)}
 	s.zk = devstack.StartZooKeeper(t)
 	s.kafka = devstack.StartBroker(t, devstack.BrokerPartitions(brokerAutoPartitions))
 	s.s3 = s3test.Start(t, s3args...)
@@ -103,7 +105,7 @@ func (s *stack) ingestArgs(metricsAddr string, batch int) []string {
 	return []string{
 		"--s3-endpoint", s.s3.URL,
 		"--access-key", s3test.Replication.AccessKey,
-		"--secret-key", s3test.Replication.SecretKey,
+		"--secret-key-file", s.secretFile,
 		"--kafka-brokers", s.kafka.Addr(),
 		"--zookeeper", s.zk.Addr(),
 		"--zookeeper-chroot", chroot,

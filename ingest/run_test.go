@@ -30,7 +30,7 @@ func TestConfigErrors(t *testing.T) {
 		cfg  ingest.Config
 		want string
 	}{
-		{ingest.Config{}, "access key and secret key are required (--access-key, --secret-key)"},
+		{ingest.Config{}, "access key and secret key are required (--access-key; the secret key in BACKBEAT_SECRET_KEY or --secret-key-file)"},
 		{ingest.Config{AccessKey: "a"}, "access key and secret key are required"},
 		{ingest.Config{AccessKey: "a", SecretKey: "b", Partitions: -1}, "partitions must be at least 1"},
 		{ingest.Config{AccessKey: "a", SecretKey: "b", BatchSize: 10001}, "batch size must be between 1 and 10000"},

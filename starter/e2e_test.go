@@ -93,7 +93,7 @@ func TestHelpDocumentsEveryFlagAndItsEnvironment(t *testing.T) {
 		r := run(t, append(cmd, "--help")...)
 		require.Equal(t, ExitOK, r.code, "%v: %s", cmd, r)
 		for _, want := range []string{
-			"--source-endpoint string", "(env BACKBEAT_S3_ENDPOINT) (default \"http://127.0.0.1:8000\")",
+			"--source-endpoint string", "(env BACKBEAT_SOURCE_ENDPOINT) (default \"http://127.0.0.1:8000\")",
 			"--target-endpoint string", "default: the source endpoint) (env BACKBEAT_TARGET_ENDPOINT)",
 			"(env BACKBEAT_SOURCE_PROFILE)", "(env BACKBEAT_TARGET_PROFILE)", "(env BACKBEAT_REPLICATION_PROFILE)",
 			"(env BACKBEAT_TEMPORAL_ADDRESS) (default \"127.0.0.1:7233\")", "(env BACKBEAT_TIMEOUT) (default 10s)",
@@ -103,7 +103,7 @@ func TestHelpDocumentsEveryFlagAndItsEnvironment(t *testing.T) {
 		}
 	}
 	r := run(t, "setup", "--help")
-	assert.Contains(t, r.stdout, `(env BACKBEAT_REPLICATION_ROLE) (default "`+DefaultRole+`")`)
+	assert.Contains(t, r.stdout, `(env BACKBEAT_ROLE) (default "`+DefaultRole+`")`)
 	assert.Contains(t, r.stdout, "--delete-markers")
 	assert.Contains(t, r.stdout, "--site string")
 	r = run(t, "status", "--help")
@@ -127,7 +127,7 @@ func TestFailedRetryAndBackfillEndToEnd(t *testing.T) {
 
 	// The user's environment: endpoints and profiles from the environment, as
 	// `source .demo/env` gives them.
-	b := buildStarter(t, EnvS3Endpoint+"="+src.URL, EnvTargetEndpoint+"="+dst.URL, "AWS_PROFILE="+profUser,
+	b := buildStarter(t, EnvSourceEndpoint+"="+src.URL, EnvTargetEndpoint+"="+dst.URL, "AWS_PROFILE="+profUser,
 		EnvReplicationProfile+"="+profReplication, EnvTemporalAddress+"="+temporal.Addr())
 	srcC, dstC := src.Client(s3test.User), dst.Client(s3test.User)
 

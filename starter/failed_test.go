@@ -117,7 +117,7 @@ func TestFailedBadInput(t *testing.T) {
 	assert.Equal(t, ExitFailed, r.code, r)
 	assert.Contains(t, r.stderr, "need the replication identity")
 	assert.Contains(t, r.stderr, "--replication-profile PROFILE")
-	assert.Contains(t, r.stderr, EnvReplicationAccessKey+" and "+EnvReplicationSecretKey)
+	assert.Contains(t, r.stderr, "--replication-access-key (env "+EnvReplicationAccessKey+") with the secret key in "+EnvReplicationSecretKey+" or --replication-secret-key-file")
 	r = run(t, p.cmd("failed retry --all")...)
 	assert.Equal(t, ExitFailed, r.code, r)
 	assert.Contains(t, r.stderr, "need the replication identity")
@@ -143,5 +143,5 @@ func TestFailedBadInput(t *testing.T) {
 	t.Setenv(EnvReplicationSecretKey, "wrong")
 	r = run(t, p.cmd("failed list")...)
 	assert.Equal(t, ExitFailed, r.code, r)
-	assert.Contains(t, r.stderr, "refused the secret key of the replication keys in "+EnvReplicationAccessKey+" (SignatureDoesNotMatch)")
+	assert.Contains(t, r.stderr, "refused the secret key of the replication keys (--replication-access-key) (SignatureDoesNotMatch)")
 }

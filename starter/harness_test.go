@@ -59,9 +59,9 @@ func useProfiles(t *testing.T) string {
 	t.Setenv("AWS_CONFIG_FILE", cfg)
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", creds)
 	for _, v := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-		EnvS3Endpoint, EnvTargetEndpoint, EnvSourceProfile, EnvTargetProfile, EnvReplicationProfile,
-		EnvReplicationAccessKey, EnvReplicationSecretKey, EnvRegion, EnvTemporalAddress, EnvNamespace, EnvTopic,
-		EnvPartitions, EnvTimeout, EnvRole, EnvOutput, EnvS3CAFile,
+		EnvSourceEndpoint, EnvTargetEndpoint, EnvSourceProfile, EnvTargetProfile, EnvReplicationProfile,
+		EnvReplicationAccessKey, EnvReplicationSecretKey, EnvReplicationSecretKey + "_FILE", EnvRegion, EnvTemporalAddress, EnvNamespace, EnvTopic,
+		EnvPartitions, EnvTimeout, EnvRole, EnvOutput, EnvS3CAFile, "AWS_CA_BUNDLE",
 		EnvTemporalTLSCA, EnvTemporalTLSCert, EnvTemporalTLSKey, EnvTemporalTLSServerName} {
 		t.Setenv(v, "")
 		os.Unsetenv(v)

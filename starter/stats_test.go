@@ -49,7 +49,7 @@ func TestStatsEndToEnd(t *testing.T) {
 	}
 	useProfiles(t)
 	e := enginetest.Start(t, enginetest.Options{Partitions: 2})
-	b := buildStarter(t, EnvS3Endpoint+"="+e.Src.URL, EnvTargetEndpoint+"="+e.Dst.URL, "AWS_PROFILE="+profUser,
+	b := buildStarter(t, EnvSourceEndpoint+"="+e.Src.URL, EnvTargetEndpoint+"="+e.Dst.URL, "AWS_PROFILE="+profUser,
 		EnvReplicationProfile+"="+profReplication, EnvTemporalAddress+"="+e.Temporal.Addr())
 	srcC := e.Src.Client(s3test.User)
 	r := b.run(t, "setup", "--source-bucket", "source-bucket", "--target-bucket", "target-bucket", "--site", "dr")

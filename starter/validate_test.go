@@ -45,7 +45,7 @@ func TestValidatePassesAfterSetup(t *testing.T) {
 	assert.Equal(t, []string{"dst"}, rep.Targets)
 
 	// Flags from the environment: endpoints and profiles.
-	t.Setenv(EnvS3Endpoint, p.src.URL)
+	t.Setenv(EnvSourceEndpoint, p.src.URL)
 	t.Setenv(EnvTargetEndpoint, p.dst.URL)
 	t.Setenv(EnvSourceProfile, profUser)
 	r := runOK(t, "validate", "--source-bucket", "src")

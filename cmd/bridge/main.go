@@ -47,7 +47,7 @@ func main() {
 		os.Exit(2)
 	}
 	cfg.Brokers = strings.Split(brokers, ",")
-	if err := cfg.Kafka.Resolve(os.Getenv); err != nil {
+	if err := cfg.Kafka.Validate(); err != nil {
 		fmt.Fprintln(os.Stderr, "bridge:", err)
 		os.Exit(2)
 	}

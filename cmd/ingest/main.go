@@ -33,7 +33,7 @@ func main() {
 	fs.StringVar(&cfg.S3Endpoint, "s3-endpoint", "http://127.0.0.1:8000", "s3server base URL")
 	fs.StringVar(&cfg.S3CAFile, "s3-ca-file", "", "PEM bundle of the CAs that sign s3server's HTTPS certificate (empty: $AWS_CA_BUNDLE, else the system's roots)")
 	fs.StringVar(&cfg.AccessKey, "access-key", "", "access key of s3server's replication identity (required)")
-	fs.StringVar(&cfg.SecretKey, "secret-key", "", "secret key of s3server's replication identity (required)")
+	flagenv.SecretVar(fs, &cfg.SecretKey, "secret-key", "secret key of s3server's replication identity")
 	fs.StringVar(&cfg.Region, "region", "us-east-1", "signing region of the journal requests (s3server's --region)")
 	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
 	kafkaconf.AddFlags(fs, &cfg.Kafka)
@@ -58,7 +58,7 @@ func main() {
 	cfg.S3CAFile = tlsconf.S3CAFile(cfg.S3CAFile, os.Getenv)
 	cfg.Brokers = splitList(brokers)
 	cfg.ZooKeeper = splitList(zkServers)
-	if err := cfg.Kafka.Resolve(os.Getenv); err != nil {
+	if err := cfg.Kafka.Validate(); err != nil {
 		fmt.Fprintln(os.Stderr, "ingest:", err)
 		os.Exit(2)
 	}

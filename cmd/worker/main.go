@@ -35,7 +35,7 @@ func main() {
 	fs.StringVar(&cfg.Source.CAFile, "s3-ca-file", "", "PEM bundle of the CAs that sign the source s3server's HTTPS certificate (empty: $AWS_CA_BUNDLE, else the system's roots; targets: caFile in the sites file)")
 	fs.StringVar(&cfg.Source.Region, "region", "us-east-1", "region of the source endpoint")
 	fs.StringVar(&cfg.Source.AccessKey, "access-key", "", "access key of s3server's replication identity")
-	fs.StringVar(&cfg.Source.SecretKey, "secret-key", "", "secret key of s3server's replication identity")
+	flagenv.SecretVar(fs, &cfg.Source.SecretKey, "secret-key", "secret key of s3server's replication identity")
 	fs.StringVar(&cfg.Source.Profile, "profile", "", "AWS shared-config profile of the replication identity (instead of the keys)")
 	fs.StringVar(&cfg.SitesFile, "sites", "", "sites file naming the replication targets (default: the source endpoint)")
 	fs.IntVar(&cfg.MaxConcurrentActivities, "max-activities", 32, "activities run at once")

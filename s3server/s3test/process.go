@@ -46,6 +46,18 @@ type Account struct {
 	Replication bool   `json:"replication,omitempty"`
 }
 
+// SecretFile writes a's secret key to a file of the test's temporary directory (mode
+// 0600) and returns its path: what a command's --secret-key-file takes (a secret is never
+// a flag value; see internal/flagenv).
+func (a Account) SecretFile(t testing.TB) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), a.Name+".secret")
+	if err := os.WriteFile(path, []byte(a.SecretKey+"\n"), 0o600); err != nil {
+		t.Fatalf("s3test: write the secret key of %s: %v", a.Name, err)
+	}
+	return path
+}
+
 // Process is a running s3server.
 type Process struct {
 	t       testing.TB
