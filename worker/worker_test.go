@@ -29,6 +29,19 @@ import (
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
+// A zero Config runs with DefaultConfig's values (the command's flag defaults), but for
+// the metrics, which the library leaves off, and Source, which is required.
+func TestZeroConfigTakesDefaultConfig(t *testing.T) {
+	got := Config{}.withDefaults()
+	want := DefaultConfig()
+	want.MetricsListen = ""
+	want.Source = got.Source
+	want.Workflow = got.Workflow
+	want.Logger = got.Logger
+	assert.Equal(t, want, got)
+	assert.Equal(t, contract.DefaultConfig().WithDefaults(), got.Workflow)
+}
+
 func TestRunRefusesBadConfiguration(t *testing.T) {
 	ctx := context.Background()
 	src := activities.Site{Endpoint: "http://127.0.0.1:1", AccessKey: "a", SecretKey: "b"}
