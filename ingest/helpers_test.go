@@ -47,13 +47,6 @@ const (
 	sessionTimeout = 4 * time.Second
 )
 
-func skipShort(t testing.TB) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("starts real processes (ZooKeeper, Kafka broker, s3server, ingest)")
-	}
-}
-
 // stack is one test's real processes: ZooKeeper, the Kafka-protocol broker, s3server
 // with the two buckets, and the ingest binary.
 type stack struct {
@@ -69,6 +62,9 @@ type stack struct {
 
 // newStack starts ZooKeeper, the broker and s3server concurrently-safe from the test's
 // goroutine and creates the buckets. s3args are extra s3server flags.
+// startsProcesses is why the tests that start real processes skip under -short.
+const startsProcesses = "starts real processes (ZooKeeper, Kafka broker, s3server, ingest)"
+
 func newStack(t testing.TB, s3args ...string) *stack {
 	t.Helper()
 	s := &stack{t: t, bin: devstack.Build(t, "cmd/ingest"), secretFile: s3test.Replication.SecretFile(t)}
@@ -78,11 +74,7 @@ func newStack(t testing.TB, s3args ...string) *stack {
 	s.s3c = s.s3.Client(s3test.User)
 	ctx := context.Background()
 	for _, b := range []string{srcBucket, plainBucket} {
-		_, err := s.s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)})
-		require.NoError(t, err)
-		_, err = s.s3c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(b),
-			VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}})
-		require.NoError(t, err)
+		s3test.MakeBucket(t, s.s3c, b, s3types.BucketVersioningStatusEnabled)
 	}
 	_, err := s.s3c.PutBucketReplication(ctx, &s3.PutBucketReplicationInput{Bucket: aws.String(srcBucket),
 		ReplicationConfiguration: &s3types.ReplicationConfiguration{Role: aws.String("arn:aws:iam::root:role/x"),

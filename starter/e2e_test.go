@@ -132,7 +132,7 @@ func TestFailedRetryAndBackfillEndToEnd(t *testing.T) {
 	srcC, dstC := src.Client(s3test.User), dst.Client(s3test.User)
 
 	// A version written before replication is set up.
-	mkBucket(t, srcC, "source-bucket", s3types.BucketVersioningStatusEnabled)
+	s3test.MakeBucket(t, srcC, "source-bucket", s3types.BucketVersioningStatusEnabled)
 	oldID := putObject(t, srcC, "source-bucket", "written-before", "old data")
 	r := b.run(t, "setup", "--source-bucket", "source-bucket", "--target-bucket", "target-bucket", "--site", "dr")
 	require.Equal(t, ExitOK, r.code, r)

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/backbeat-temporal/backbeat/bbproto"
+	"github.com/backbeat-temporal/backbeat/s3server/s3test"
 )
 
 func TestFailedListAndRetry(t *testing.T) {
@@ -18,7 +19,7 @@ func TestFailedListAndRetry(t *testing.T) {
 	ctx := context.Background()
 	runOK(t, p.cmd("setup --source-bucket src --target-bucket dst --delete-markers --site dr")...)
 	runOK(t, p.cmd("setup --source-bucket src2 --target-bucket dst --site dr")...)
-	mkBucket(t, p.srcC, "unreplicated", "Enabled")
+	s3test.MakeBucket(t, p.srcC, "unreplicated", "Enabled")
 
 	a1 := putObject(t, p.srcC, "src", "a", "a1")
 	a2 := putObject(t, p.srcC, "src", "a", "a2")

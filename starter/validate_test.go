@@ -9,6 +9,8 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/backbeat-temporal/backbeat/s3server/s3test"
 )
 
 // checkNamed returns the check of that name and bucket.
@@ -72,7 +74,7 @@ func TestValidateSaysWhatIsWrong(t *testing.T) {
 	assert.Contains(t, r.stdout, "FAIL  source-versioning")
 
 	// Versioning off on the source, no replication configuration, no target bucket.
-	mkBucket(t, p.srcC, "src", "")
+	s3test.MakeBucket(t, p.srcC, "src", "")
 	var rep ValidateReport
 	r = run(t, p.cmd("validate --source-bucket src --target-bucket dst --output json")...)
 	assert.Equal(t, ExitFailed, r.code, r)
@@ -101,7 +103,7 @@ func TestValidateSaysWhatIsWrong(t *testing.T) {
 			Rules: []s3types.ReplicationRule{{ID: aws.String("elsewhere"), Status: s3types.ReplicationRuleStatusEnabled, Prefix: aws.String(""),
 				Destination: &s3types.Destination{Bucket: aws.String("arn:aws:s3:::elsewhere"), StorageClass: "dr"}}}}})
 	require.NoError(t, err)
-	mkBucket(t, p.dstC, "dst", s3types.BucketVersioningStatusEnabled)
+	s3test.MakeBucket(t, p.dstC, "dst", s3types.BucketVersioningStatusEnabled)
 	_, err = p.dstC.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String("dst"),
 		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusSuspended}})
 	require.NoError(t, err)
