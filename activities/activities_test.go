@@ -3,8 +3,7 @@ package activities
 import (
 	"errors"
 	"github.com/backbeat-temporal/backbeat/bbproto"
-	"io"
-	"log/slog"
+	"github.com/backbeat-temporal/backbeat/internal/testlog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -187,7 +186,7 @@ func TestActivityErrorTypes(t *testing.T) {
 // quietSuite is a test suite whose logs are dropped.
 func quietSuite() *testsuite.WorkflowTestSuite {
 	var s testsuite.WorkflowTestSuite
-	s.SetLogger(tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	s.SetLogger(tlog.NewStructuredLogger(testlog.Discard()))
 	return &s
 }
 

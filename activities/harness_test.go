@@ -8,8 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"github.com/backbeat-temporal/backbeat/bbproto"
+	"github.com/backbeat-temporal/backbeat/internal/testlog"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -70,11 +70,7 @@ func newEnv(t *testing.T) *env {
 
 func (e *env) mkBucket(c *s3.Client, name string) {
 	e.t.Helper()
-	_, err := c.CreateBucket(e.ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
-	require.NoError(e.t, err)
-	_, err = c.PutBucketVersioning(e.ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(name),
-		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}})
-	require.NoError(e.t, err)
+	s3test.MakeBucket(e.t, c, name, s3types.BucketVersioningStatusEnabled)
 }
 
 // drain reads the journal up to its head and returns the pending records.
@@ -125,7 +121,7 @@ func (e *env) replicator(sites *Sites) *Replicator {
 		Sites:            sites,
 		TargetHTTPClient: &http.Client{Transport: e.transport},
 		MaxAttempts:      1,
-		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:           testlog.Discard(),
 	})
 	require.NoError(e.t, err)
 	return r

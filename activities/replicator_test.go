@@ -3,8 +3,7 @@ package activities
 import (
 	"context"
 	"github.com/backbeat-temporal/backbeat/bbproto"
-	"io"
-	"log/slog"
+	"github.com/backbeat-temporal/backbeat/internal/testlog"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -565,7 +564,7 @@ func TestReplicateSourceCredentials(t *testing.T) {
 	e.put("k", []byte("data"))
 	rec := e.pending()
 	r, err := New(e.ctx, Config{Source: Site{Endpoint: e.src.URL, AccessKey: s3test.User.AccessKey, SecretKey: s3test.User.SecretKey},
-		Sites: e.sites(KindS3Server, s3test.Replication), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Sites: e.sites(KindS3Server, s3test.Replication), Logger: testlog.Discard()})
 	require.NoError(t, err)
 	_, err = r.Replicate(e.ctx, rec, nil)
 	assert.Equal(t, contract.KindAccessDenied, KindOf(err))

@@ -71,7 +71,7 @@ type Config struct {
 	// Default: the workflows package defaults.
 	Workflow contract.Config
 	// MetricsListen is the address of /metrics and /healthz; "" disables them.
-	// Default "" (the command sets "127.0.0.1:9102").
+	// Default "" in the library; DefaultMetricsListen ("127.0.0.1:9102") in the command.
 	MetricsListen string
 	// MinBackoff and MaxBackoff bound the retry delay after an error. Defaults 200ms, 30s.
 	MinBackoff, MaxBackoff time.Duration
@@ -79,58 +79,88 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// DefaultMetricsListen is the command's address of /metrics and /healthz (the
+// library's zero value "" disables them).
+const DefaultMetricsListen = "127.0.0.1:9102"
+
+// DefaultConfig returns the defaults of the Config fields, the values the command's
+// flags start from; Run fills a zero field with the same value (MetricsListen excepted:
+// "" disables the metrics; LowWater: HighWater/2). Logger has no default.
+func DefaultConfig() Config {
+	return Config{
+		Brokers:         []string{"127.0.0.1:9092"},
+		Topic:           contract.DefaultTopic,
+		Group:           "backbeat-replication-group",
+		TemporalAddress: "127.0.0.1:7233",
+		Namespace:       "default",
+		TaskQueue:       contract.TaskQueue,
+		BatchEntries:    contract.MaxEntriesPerSignal,
+		BatchBytes:      512 << 10,
+		BatchLinger:     100 * time.Millisecond,
+		HighWater:       contract.DefaultHighWater,
+		HighWaterBytes:  contract.DefaultHighWaterBytes,
+		BacklogCheck:    time.Second,
+		StatusPoll:      5 * time.Second,
+		DrainTimeout:    15 * time.Second,
+		MetricsListen:   DefaultMetricsListen,
+		MinBackoff:      200 * time.Millisecond,
+		MaxBackoff:      30 * time.Second,
+	}
+}
+
 // withDefaults returns c with defaults filled in, or an error saying what is wrong.
 func (c Config) withDefaults() (Config, error) {
+	d := DefaultConfig()
 	if len(c.Brokers) == 0 {
-		c.Brokers = []string{"127.0.0.1:9092"}
+		c.Brokers = d.Brokers
 	}
 	if c.Topic == "" {
-		c.Topic = contract.DefaultTopic
+		c.Topic = d.Topic
 	}
 	if c.Group == "" {
-		c.Group = "backbeat-replication-group"
+		c.Group = d.Group
 	}
 	if c.TemporalAddress == "" {
-		c.TemporalAddress = "127.0.0.1:7233"
+		c.TemporalAddress = d.TemporalAddress
 	}
 	if c.Namespace == "" {
-		c.Namespace = "default"
+		c.Namespace = d.Namespace
 	}
 	if c.TaskQueue == "" {
-		c.TaskQueue = contract.TaskQueue
+		c.TaskQueue = d.TaskQueue
 	}
 	if c.BatchEntries == 0 {
-		c.BatchEntries = 100
+		c.BatchEntries = d.BatchEntries
 	}
 	if c.BatchBytes == 0 {
-		c.BatchBytes = 512 << 10
+		c.BatchBytes = d.BatchBytes
 	}
 	if c.BatchLinger == 0 {
-		c.BatchLinger = 100 * time.Millisecond
+		c.BatchLinger = d.BatchLinger
 	}
 	if c.HighWater == 0 {
-		c.HighWater = contract.DefaultHighWater
+		c.HighWater = d.HighWater
 	}
 	if c.HighWaterBytes == 0 {
-		c.HighWaterBytes = contract.DefaultHighWaterBytes
+		c.HighWaterBytes = d.HighWaterBytes
 	}
 	if c.LowWater == 0 {
 		c.LowWater = c.HighWater / 2
 	}
 	if c.BacklogCheck == 0 {
-		c.BacklogCheck = time.Second
+		c.BacklogCheck = d.BacklogCheck
 	}
 	if c.StatusPoll == 0 {
-		c.StatusPoll = 5 * time.Second
+		c.StatusPoll = d.StatusPoll
 	}
 	if c.DrainTimeout == 0 {
-		c.DrainTimeout = 15 * time.Second
+		c.DrainTimeout = d.DrainTimeout
 	}
 	if c.MinBackoff == 0 {
-		c.MinBackoff = 200 * time.Millisecond
+		c.MinBackoff = d.MinBackoff
 	}
 	if c.MaxBackoff == 0 {
-		c.MaxBackoff = 30 * time.Second
+		c.MaxBackoff = d.MaxBackoff
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

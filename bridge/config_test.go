@@ -30,3 +30,15 @@ func TestSaramaConfigKafkaSecurity(t *testing.T) {
 	assert.NotNil(t, c.Net.SASL.SCRAMClientGeneratorFunc)
 	assert.Greater(t, c.Net.ReadTimeout, c.Consumer.Group.Rebalance.Timeout, "the group's own settings are kept")
 }
+
+// A zero Config runs with DefaultConfig's values (the command's flag defaults), but for
+// the metrics, which the library leaves off, and LowWater, derived from HighWater.
+func TestZeroConfigTakesDefaultConfig(t *testing.T) {
+	got, err := Config{}.withDefaults()
+	require.NoError(t, err)
+	want := DefaultConfig()
+	want.MetricsListen = ""
+	want.LowWater = want.HighWater / 2
+	want.Logger = got.Logger
+	assert.Equal(t, want, got)
+}

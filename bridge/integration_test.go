@@ -5,12 +5,12 @@ package bridge_test
 // partition workflow and fake activities that record what they are asked to replicate.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/backbeat-temporal/backbeat/bbproto"
+	"github.com/backbeat-temporal/backbeat/internal/testlog"
 	"io"
 	"log/slog"
 	"net"
@@ -44,13 +44,6 @@ const (
 	nParts = 4
 )
 
-func skipShort(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("integration: starts a Kafka-protocol broker and the Temporal dev server")
-	}
-}
-
 // ---- fake activities ----
 
 // fakeActivities stand for the S3 activities: they record, in call order, the offsets
@@ -62,6 +55,9 @@ type fakeActivities struct {
 	delay      time.Duration       // each replication takes that long
 	gate       chan struct{}       // when not nil, replications wait until it is closed
 }
+
+// startsProcesses is why the tests that start real processes skip under -short.
+const startsProcesses = "integration: starts a Kafka-protocol broker and the Temporal dev server"
 
 func newFakeActivities() *fakeActivities {
 	return &fakeActivities{replicated: map[int32][]int64{}, statuses: map[string][]string{}}
@@ -158,7 +154,7 @@ type rig struct {
 	temporal *devstack.Temporal
 	acts     *fakeActivities
 	tc       client.Client
-	log      *syncBuffer // in-process bridges log here
+	log      *testlog.Buffer // in-process bridges log here
 	produced []produced
 	// journalID, when set, makes produce add ingest's journal position headers
 	// (journal ID and the record's seq).
@@ -169,8 +165,8 @@ type rig struct {
 // Temporal dev server with the workflow search attributes and a worker.
 func newRig(t *testing.T, noTemporal bool) *rig {
 	t.Helper()
-	skipShort(t)
-	r := &rig{t: t, acts: newFakeActivities(), log: &syncBuffer{}}
+	devstack.SkipShort(t, startsProcesses)
+	r := &rig{t: t, acts: newFakeActivities(), log: &testlog.Buffer{}}
 	r.kafka = devstack.StartBroker(t, devstack.BrokerTopics(fmt.Sprintf("%s:%d", topic, nParts)))
 	if !noTemporal {
 		r.startTemporal()
@@ -189,7 +185,7 @@ func (r *rig) startTemporal(opts ...devstack.TemporalOption) {
 	opts = append([]devstack.TemporalOption{devstack.TemporalHeadless(),
 		devstack.TemporalSearchAttributes(contract.SearchAttributes())}, opts...)
 	r.temporal = devstack.StartTemporal(r.t, opts...)
-	c, err := client.Dial(client.Options{HostPort: r.temporal.Addr(), Logger: tlog.NewStructuredLogger(discard())})
+	c, err := client.Dial(client.Options{HostPort: r.temporal.Addr(), Logger: tlog.NewStructuredLogger(testlog.Discard())})
 	require.NoError(r.t, err)
 	r.t.Cleanup(c.Close)
 	r.tc = c
@@ -597,23 +593,6 @@ func healthCode(ctx context.Context, addr string) (int, error) {
 
 // ---- logs ----
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
@@ -621,8 +600,6 @@ func tail(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
-
-func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // ---- tests ----
 

@@ -6,8 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/backbeat-temporal/backbeat/bbproto"
-	"io"
-	"log/slog"
+	"github.com/backbeat-temporal/backbeat/internal/testlog"
 	"sync"
 	"testing"
 	"time"
@@ -85,7 +84,7 @@ type pumpRig struct {
 
 func newPumpRig(t *testing.T, tweak func(*Config)) *pumpRig {
 	cfg := Config{BatchEntries: 3, BatchLinger: 20 * time.Millisecond, HighWater: 8, BacklogCheck: 10 * time.Millisecond,
-		MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, Logger: testlog.Discard()}
 	if tweak != nil {
 		tweak(&cfg)
 	}

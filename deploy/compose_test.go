@@ -61,7 +61,7 @@ var (
 			"BACKBEAT_METRICS_LISTEN"},
 		"worker": {"BACKBEAT_TEMPORAL_ADDRESS", "BACKBEAT_TASK_QUEUE", "BACKBEAT_S3_ENDPOINT", "BACKBEAT_ACCESS_KEY",
 			"BACKBEAT_SECRET_KEY", "BACKBEAT_METRICS_LISTEN"},
-		"setup": {"BACKBEAT_S3_ENDPOINT"},
+		"setup": {"BACKBEAT_SOURCE_ENDPOINT"},
 	}
 )
 
@@ -209,10 +209,16 @@ func TestComposePorts(t *testing.T) {
 // ("" when none is printed).
 type flags map[string]string
 
-var envRE = regexp.MustCompile(`\(env ([A-Z0-9_]+)\)(?:\s+\(default (?:"([^"]*)"|([^)]*))\))?`)
+var (
+	envRE = regexp.MustCompile(`\(env ([A-Z0-9_]+)\)(?:\s+\(default (?:"([^"]*)"|([^)]*))\))?`)
+	// secretRE is how a --NAME-file flag names the variable that holds the secret itself
+	// (internal/flagenv.SecretVar).
+	secretRE = regexp.MustCompile(`\(empty: the environment variable ([A-Z0-9_]+);`)
+)
 
 // help runs a command's help (built with devstack.Build) and parses the "(env NAME)" and
-// "(default ...)" that internal/flagenv and starter print for every flag.
+// "(default ...)" that internal/flagenv prints for every flag, and the variables that
+// hold secrets.
 func help(t *testing.T, cmd []string) flags {
 	t.Helper()
 	bin := devstack.Build(t, "cmd/"+cmd[0])
@@ -223,6 +229,9 @@ func help(t *testing.T, cmd []string) flags {
 	for sc.Scan() {
 		for _, m := range envRE.FindAllStringSubmatch(sc.Text(), -1) {
 			f[m[1]] = m[2] + m[3]
+		}
+		for _, m := range secretRE.FindAllStringSubmatch(sc.Text(), -1) {
+			f[m[1]] = ""
 		}
 	}
 	require.NotEmpty(t, f, "%s -h shows no (env ...)", cmd[0])
@@ -267,7 +276,7 @@ func TestComposeAgreesWithCommands(t *testing.T) {
 		{"worker", "BACKBEAT_TEMPORAL_ADDRESS", "temporal"},
 		{"worker", "BACKBEAT_S3_ENDPOINT", "s3server"},
 		{"worker", "BACKBEAT_METRICS_LISTEN", "worker"},
-		{"setup", "BACKBEAT_S3_ENDPOINT", "s3server"},
+		{"setup", "BACKBEAT_SOURCE_ENDPOINT", "s3server"},
 	}
 	for _, d := range defaults {
 		def, ok := read[d.service][d.key]

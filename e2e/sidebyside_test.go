@@ -225,7 +225,7 @@ func (s *sideBySide) backfill(w *workload) benchkit.Row {
 	start := time.Now()
 	cmd := exec.CommandContext(s.ctx, s.starter, "backfill", "--bucket", sbsSource, "--prefix", w.prefix)
 	cmd.Env = append(os.Environ(), "AWS_PROFILE=", "AWS_ACCESS_KEY_ID="+s3test.User.AccessKey, "AWS_SECRET_ACCESS_KEY="+s3test.User.SecretKey,
-		"AWS_REGION=us-east-1", starter.EnvS3Endpoint+"="+s.e.Src.URL,
+		"AWS_REGION=us-east-1", starter.EnvSourceEndpoint+"="+s.e.Src.URL,
 		starter.EnvReplicationAccessKey+"="+s3test.Replication.AccessKey, starter.EnvReplicationSecretKey+"="+s3test.Replication.SecretKey)
 	out, err := cmd.CombinedOutput()
 	require.NoError(b, err, "starter backfill: %s", out)

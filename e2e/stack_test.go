@@ -104,11 +104,7 @@ func startStack(t testing.TB, opts ...stackOption) *stack {
 
 func (s *stack) mkBucket(c *s3.Client, name string) {
 	s.t.Helper()
-	_, err := c.CreateBucket(s.ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
-	require.NoError(s.t, err)
-	_, err = c.PutBucketVersioning(s.ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(name),
-		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}})
-	require.NoError(s.t, err)
+	s3test.MakeBucket(s.t, c, name, s3types.BucketVersioningStatusEnabled)
 }
 
 // version is what the privileged version route says of one version.

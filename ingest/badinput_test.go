@@ -73,7 +73,7 @@ func recordLine(t testing.TB, r bbproto.Record) string {
 // stops right before it; ingest retries the same seq and never skips past it; once the
 // journal serves a good record there, ingest moves on.
 func TestMalformedRecord(t *testing.T) {
-	skipShort(t)
+	devstack.SkipShort(t, startsProcesses)
 	t.Parallel()
 	zkp := devstack.StartZooKeeper(t)
 	kafka := devstack.StartBroker(t, devstack.BrokerPartitions(brokerAutoPartitions))
@@ -157,7 +157,7 @@ func (p *ingestProc) waitHealthy(t testing.TB) {
 // counted, /healthz says unhealthy, ingest retries and proceeds once s3server is up.
 // s3server killed mid-way: same.
 func TestS3ServerDown(t *testing.T) {
-	skipShort(t)
+	devstack.SkipShort(t, startsProcesses)
 	t.Parallel()
 	s := newStack(t)
 	s.s3.Kill()
@@ -213,7 +213,7 @@ func TestS3ServerDown(t *testing.T) {
 // retention while ingest was stopped: ingest refuses to skip them and exits non-zero
 // with a message that tells the operator to backfill.
 func TestJournalTruncated(t *testing.T) {
-	skipShort(t)
+	devstack.SkipShort(t, startsProcesses)
 	t.Parallel()
 	s := newStack(t, "--journal-retention", "10")
 	in := s.startIngest("ingest", 50)
@@ -254,23 +254,23 @@ func TestJournalTruncated(t *testing.T) {
 // needed; credentials of an ordinary account: the journal route refuses them (403), and
 // ingest says to use the replication identity, stays unhealthy and retries.
 func TestCredentials(t *testing.T) {
-	skipShort(t)
+	devstack.SkipShort(t, startsProcesses)
 	t.Parallel()
 	bin := devstack.Build(t, "cmd/ingest")
 	p := devstack.StartProcess(t, devstack.Command{Name: "ingest-nocreds", Path: bin,
 		Args: []string{"--metrics-listen", devstack.FreeAddr(t)},
-		Env:  []string{"BACKBEAT_ACCESS_KEY=", "BACKBEAT_SECRET_KEY="}})
+		Env:  []string{"BACKBEAT_ACCESS_KEY=", "BACKBEAT_SECRET_KEY=", "BACKBEAT_SECRET_KEY_FILE="}})
 	err := p.Wait(ctxT(t, 30*time.Second))
 	var ee *exec.ExitError
 	require.ErrorAs(t, err, &ee)
 	assert.Equal(t, 1, ee.ExitCode())
-	assert.Contains(t, p.RunLog(), "access key and secret key are required (--access-key, --secret-key)")
+	assert.Contains(t, p.RunLog(), "access key and secret key are required (--access-key; the secret key in BACKBEAT_SECRET_KEY or --secret-key-file)")
 
 	// Wrong identity: the ordinary user.
 	s3p := s3test.Start(t)
 	addr := devstack.FreeAddr(t)
 	in := startIngestArgs(t, bin, "ingest-user", addr, []string{
-		"--s3-endpoint", s3p.URL, "--access-key", s3test.User.AccessKey, "--secret-key", s3test.User.SecretKey,
+		"--s3-endpoint", s3p.URL, "--access-key", s3test.User.AccessKey, "--secret-key-file", s3test.User.SecretFile(t),
 		"--metrics-listen", addr, "--min-backoff", "100ms", "--max-backoff", "200ms",
 		"--kafka-brokers", devstack.FreeAddr(t), "--zookeeper", devstack.FreeAddr(t),
 	})
@@ -291,7 +291,7 @@ func TestCredentials(t *testing.T) {
 // TestEnvFallback: every setting can come from BACKBEAT_* variables instead of flags
 // (the demo passes the credentials that way).
 func TestEnvFallback(t *testing.T) {
-	skipShort(t)
+	devstack.SkipShort(t, startsProcesses)
 	t.Parallel()
 	s := newStack(t)
 	args := s.ingestArgs(devstack.FreeAddr(t), 50)

@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"github.com/backbeat-temporal/backbeat/bbproto"
+	"github.com/backbeat-temporal/backbeat/internal/devstack"
 
 	"context"
 	"flag"
@@ -40,7 +41,7 @@ var benchBatch = flag.Int("ingest.batch", 500, "BenchmarkIngest: ingest's --batc
 //     journal: the lag, sampled every 10 ms as journal head minus stored offset
 //     (records), and as time from a PUT's journal record to its offset being stored.
 func BenchmarkIngest(b *testing.B) {
-	skipShort(b)
+	devstack.SkipShort(b, startsProcesses)
 	b.Run("backlog", benchBacklog)
 	b.Run("live", benchLive)
 }

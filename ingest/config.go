@@ -50,6 +50,7 @@ import (
 
 	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/internal/kafkaconf"
+	"github.com/backbeat-temporal/backbeat/sweeper"
 )
 
 // Config configures Run. Zero values take the documented defaults.
@@ -90,63 +91,96 @@ type Config struct {
 	// was sent is abandoned and retried. Default 20s.
 	PollWait time.Duration
 	// MetricsListen is the address of /metrics and /healthz; "" disables them.
-	// Default "127.0.0.1:9101" (set by the command; the library default is "").
+	// Default "" in the library; DefaultMetricsListen ("127.0.0.1:9101") in the command.
 	MetricsListen string
 	// MinBackoff and MaxBackoff bound the retry delay after an error. Defaults 500ms, 30s.
 	MinBackoff, MaxBackoff time.Duration
 	// SweepInterval is how often the leader re-drives versions left waiting (package
-	// sweeper); negative disables the sweeper. Default 1m.
+	// sweeper); negative disables the sweeper. Default sweeper.DefaultInterval (1m).
 	SweepInterval time.Duration
 	// SweepThreshold is how long a version's status must have been left PENDING or
-	// PROCESSING before the sweeper re-drives it. Default 15m.
+	// PROCESSING before the sweeper re-drives it. Default sweeper.DefaultThreshold (15m).
 	SweepThreshold time.Duration
-	// SweepMaxPerRound bounds the versions re-driven per sweeper round. Default 10000.
+	// SweepMaxPerRound bounds the versions re-driven per sweeper round. Default
+	// sweeper.DefaultMaxPerRound (10000).
 	SweepMaxPerRound int
 	// Logger receives structured logs. Default slog.Default().
 	Logger *slog.Logger
 }
 
+// DefaultMetricsListen is the command's address of /metrics and /healthz (the
+// library's zero value "" disables them).
+const DefaultMetricsListen = "127.0.0.1:9101"
+
+// DefaultConfig returns the defaults of every Config field, the values the command's
+// flags start from; Run fills a zero field with the same value (MetricsListen excepted:
+// "" disables the metrics). Credentials and Logger have no default.
+func DefaultConfig() Config {
+	return Config{
+		S3Endpoint:       "http://127.0.0.1:8000",
+		Region:           "us-east-1",
+		Brokers:          []string{"127.0.0.1:9092"},
+		Topic:            contract.DefaultTopic,
+		Partitions:       8,
+		ZooKeeper:        []string{"127.0.0.1:2181"},
+		ZKChroot:         "/backbeat",
+		ZKSessionTimeout: 10 * time.Second,
+		BatchSize:        500,
+		PollWait:         20 * time.Second,
+		MetricsListen:    DefaultMetricsListen,
+		MinBackoff:       500 * time.Millisecond,
+		MaxBackoff:       30 * time.Second,
+		SweepInterval:    sweeper.DefaultInterval,
+		SweepThreshold:   sweeper.DefaultThreshold,
+		SweepMaxPerRound: sweeper.DefaultMaxPerRound,
+	}
+}
+
 // withDefaults returns c with defaults filled in, or an error naming what is missing.
 func (c Config) withDefaults() (Config, error) {
+	d := DefaultConfig()
 	if c.S3Endpoint == "" {
-		c.S3Endpoint = "http://127.0.0.1:8000"
+		c.S3Endpoint = d.S3Endpoint
+	}
+	if c.Region == "" {
+		c.Region = d.Region
 	}
 	if len(c.Brokers) == 0 {
-		c.Brokers = []string{"127.0.0.1:9092"}
+		c.Brokers = d.Brokers
 	}
 	if c.Topic == "" {
-		c.Topic = contract.DefaultTopic
+		c.Topic = d.Topic
 	}
 	if c.Partitions == 0 {
-		c.Partitions = 8
+		c.Partitions = d.Partitions
 	}
 	if len(c.ZooKeeper) == 0 {
-		c.ZooKeeper = []string{"127.0.0.1:2181"}
+		c.ZooKeeper = d.ZooKeeper
 	}
 	if c.ZKChroot == "" {
-		c.ZKChroot = "/backbeat"
+		c.ZKChroot = d.ZKChroot
 	}
 	if c.ZKSessionTimeout == 0 {
-		c.ZKSessionTimeout = 10 * time.Second
+		c.ZKSessionTimeout = d.ZKSessionTimeout
 	}
 	if c.BatchSize == 0 {
-		c.BatchSize = 500
+		c.BatchSize = d.BatchSize
 	}
 	if c.PollWait == 0 {
-		c.PollWait = 20 * time.Second
+		c.PollWait = d.PollWait
 	}
 	if c.MinBackoff == 0 {
-		c.MinBackoff = 500 * time.Millisecond
+		c.MinBackoff = d.MinBackoff
 	}
 	if c.MaxBackoff == 0 {
-		c.MaxBackoff = 30 * time.Second
+		c.MaxBackoff = d.MaxBackoff
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
 	switch {
 	case c.AccessKey == "" || c.SecretKey == "":
-		return c, errors.New("ingest: the replication identity's access key and secret key are required (--access-key, --secret-key): the account marked \"replication\" in s3server's accounts file")
+		return c, errors.New("ingest: the replication identity's access key and secret key are required (--access-key; the secret key in BACKBEAT_SECRET_KEY or --secret-key-file): the account marked \"replication\" in s3server's accounts file")
 	case c.Partitions < 1:
 		return c, errors.New("ingest: partitions must be at least 1")
 	case c.BatchSize < 1 || c.BatchSize > 10000:

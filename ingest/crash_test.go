@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/backbeat-temporal/backbeat/internal/devstack"
 )
 
 // crashBatch is ingest's batch size in the crash tests: small, so that a stream of
@@ -58,7 +60,7 @@ func (s *stack) journalID(t *testing.T) string {
 // restart resumes from the stored offset. Also: the topic ingest creates has the
 // default 8 partitions.
 func TestCrashIngest(t *testing.T) {
-	skipShort(t)
+	devstack.SkipShort(t, startsProcesses)
 	t.Parallel()
 	s := newStack(t)
 	id := s.journalID(t)
@@ -81,7 +83,7 @@ func TestCrashIngest(t *testing.T) {
 // its session, steps down, and once ZooKeeper is back takes the lock again (after the
 // old session expires) and resumes from the stored offset.
 func TestCrashZooKeeper(t *testing.T) {
-	skipShort(t)
+	devstack.SkipShort(t, startsProcesses)
 	t.Parallel()
 	s := newStack(t)
 	id := s.journalID(t)
@@ -109,7 +111,7 @@ func TestCrashZooKeeper(t *testing.T) {
 // mid-stream: produces fail, ingest retries with backoff and resumes once the broker is
 // back, from the stored offset.
 func TestCrashBroker(t *testing.T) {
-	skipShort(t)
+	devstack.SkipShort(t, startsProcesses)
 	t.Parallel()
 	s := newStack(t)
 	id := s.journalID(t)
@@ -138,7 +140,7 @@ func TestCrashBroker(t *testing.T) {
 // (its /healthz and /metrics say so, it produces nothing); kill -9 the leader mid-stream
 // and the standby takes over with no gap.
 func TestTwoIngests(t *testing.T) {
-	skipShort(t)
+	devstack.SkipShort(t, startsProcesses)
 	t.Parallel()
 	s := newStack(t)
 	id := s.journalID(t)

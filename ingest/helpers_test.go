@@ -47,13 +47,6 @@ const (
 	sessionTimeout = 4 * time.Second
 )
 
-func skipShort(t testing.TB) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("starts real processes (ZooKeeper, Kafka broker, s3server, ingest)")
-	}
-}
-
 // stack is one test's real processes: ZooKeeper, the Kafka-protocol broker, s3server
 // with the two buckets, and the ingest binary.
 type stack struct {
@@ -63,24 +56,25 @@ type stack struct {
 	s3    *s3test.Process
 	s3c   *s3.Client
 	bin   string
+	// secretFile holds the replication identity's secret key (--secret-key-file).
+	secretFile string
 }
 
 // newStack starts ZooKeeper, the broker and s3server concurrently-safe from the test's
 // goroutine and creates the buckets. s3args are extra s3server flags.
+// startsProcesses is why the tests that start real processes skip under -short.
+const startsProcesses = "starts real processes (ZooKeeper, Kafka broker, s3server, ingest)"
+
 func newStack(t testing.TB, s3args ...string) *stack {
 	t.Helper()
-	s := &stack{t: t, bin: devstack.Build(t, "cmd/ingest")}
+	s := &stack{t: t, bin: devstack.Build(t, "cmd/ingest"), secretFile: s3test.Replication.SecretFile(t)}
 	s.zk = devstack.StartZooKeeper(t)
 	s.kafka = devstack.StartBroker(t, devstack.BrokerPartitions(brokerAutoPartitions))
 	s.s3 = s3test.Start(t, s3args...)
 	s.s3c = s.s3.Client(s3test.User)
 	ctx := context.Background()
 	for _, b := range []string{srcBucket, plainBucket} {
-		_, err := s.s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)})
-		require.NoError(t, err)
-		_, err = s.s3c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(b),
-			VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}})
-		require.NoError(t, err)
+		s3test.MakeBucket(t, s.s3c, b, s3types.BucketVersioningStatusEnabled)
 	}
 	_, err := s.s3c.PutBucketReplication(ctx, &s3.PutBucketReplicationInput{Bucket: aws.String(srcBucket),
 		ReplicationConfiguration: &s3types.ReplicationConfiguration{Role: aws.String("arn:aws:iam::root:role/x"),
@@ -103,7 +97,7 @@ func (s *stack) ingestArgs(metricsAddr string, batch int) []string {
 	return []string{
 		"--s3-endpoint", s.s3.URL,
 		"--access-key", s3test.Replication.AccessKey,
-		"--secret-key", s3test.Replication.SecretKey,
+		"--secret-key-file", s.secretFile,
 		"--kafka-brokers", s.kafka.Addr(),
 		"--zookeeper", s.zk.Addr(),
 		"--zookeeper-chroot", chroot,

@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"context"
 	"github.com/backbeat-temporal/backbeat/bbproto"
+	"github.com/backbeat-temporal/backbeat/internal/devstack"
 	"testing"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 // version of a key in one partition in journal order; the offset znode holds the
 // journal head; the topic has the configured 4 partitions; /metrics agrees.
 func TestIntegration(t *testing.T) {
-	skipShort(t)
+	devstack.SkipShort(t, startsProcesses)
 	t.Parallel()
 	s := newStack(t)
 	ctx := context.Background()

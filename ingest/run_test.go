@@ -5,8 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/backbeat-temporal/backbeat/bbproto"
-	"io"
-	"log/slog"
+	"github.com/backbeat-temporal/backbeat/internal/testlog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -30,7 +29,7 @@ func TestConfigErrors(t *testing.T) {
 		cfg  ingest.Config
 		want string
 	}{
-		{ingest.Config{}, "access key and secret key are required (--access-key, --secret-key)"},
+		{ingest.Config{}, "access key and secret key are required (--access-key; the secret key in BACKBEAT_SECRET_KEY or --secret-key-file)"},
 		{ingest.Config{AccessKey: "a"}, "access key and secret key are required"},
 		{ingest.Config{AccessKey: "a", SecretKey: "b", Partitions: -1}, "partitions must be at least 1"},
 		{ingest.Config{AccessKey: "a", SecretKey: "b", BatchSize: 10001}, "batch size must be between 1 and 10000"},
@@ -69,7 +68,7 @@ func truncatingJournal(t *testing.T, id string, recs []bbproto.Record) *httptest
 // *journal.TruncatedError when the journal was pruned past its offset, and returns nil
 // promptly when its context ends while it waits for the lock.
 func TestRunInProcess(t *testing.T) {
-	skipShort(t)
+	devstack.SkipShort(t, startsProcesses)
 	t.Parallel()
 	zkp := devstack.StartZooKeeper(t)
 	kafka := devstack.StartBroker(t, devstack.BrokerPartitions(brokerAutoPartitions))
@@ -82,7 +81,7 @@ func TestRunInProcess(t *testing.T) {
 	cfg := ingest.Config{S3Endpoint: srv.URL, AccessKey: "a", SecretKey: "b", Brokers: []string{kafka.Addr()},
 		ZooKeeper: []string{zkp.Addr()}, ZKSessionTimeout: sessionTimeout, BatchSize: 3, Partitions: 2,
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Logger: testlog.Discard()}
 	err := ingest.Run(ctxT(t, 60*time.Second), cfg)
 	var te *journal.TruncatedError
 	require.ErrorAs(t, err, &te)

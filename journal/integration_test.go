@@ -33,11 +33,7 @@ func TestAgainstS3Server(t *testing.T) {
 	ctx := context.Background()
 	c := p.Client(s3test.User)
 	for _, b := range []string{"src", "plain"} {
-		_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)})
-		require.NoError(t, err)
-		_, err = c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(b),
-			VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}})
-		require.NoError(t, err)
+		s3test.MakeBucket(t, c, b, s3types.BucketVersioningStatusEnabled)
 	}
 	_, err := c.PutBucketReplication(ctx, &s3.PutBucketReplicationInput{Bucket: aws.String("src"),
 		ReplicationConfiguration: &s3types.ReplicationConfiguration{Role: aws.String("arn:aws:iam::000000000000:role/backbeat"),

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/backbeat-temporal/backbeat/internal/testlog"
 )
 
 // FuzzRouter sends correctly signed requests with arbitrary methods, paths, queries,
@@ -29,7 +30,7 @@ func FuzzRouter(f *testing.F) {
 		f.Fatal(err)
 	}
 	srv, err := New(Config{DataDir: filepath.Join(dir, "data"), AccountsFile: accPath, NoSync: true,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: testlog.Discard()})
 	if err != nil {
 		f.Fatal(err)
 	}

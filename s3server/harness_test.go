@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,6 +21,8 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/require"
+
+	"github.com/backbeat-temporal/backbeat/internal/testlog"
 )
 
 // Test accounts of every harness.
@@ -48,7 +49,7 @@ func newHarness(t *testing.T, tweak ...func(*Config)) *harness {
 	require.NoError(t, err)
 	accPath := filepath.Join(dir, "accounts.json")
 	require.NoError(t, os.WriteFile(accPath, acc, 0o600))
-	cfg := Config{DataDir: filepath.Join(dir, "data"), AccountsFile: accPath, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg := Config{DataDir: filepath.Join(dir, "data"), AccountsFile: accPath, Logger: testlog.Discard()}
 	if testing.Verbose() {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

@@ -150,25 +150,39 @@ func (c accountCreds) Secret(accessKey string) (string, bool) {
 	return a.SecretKey, ok
 }
 
+// DefaultConfig returns the defaults of the Config fields, the values the command's
+// flags start from; New fills a zero field with the same value. DataDir and
+// AccountsFile are required and have none.
+func DefaultConfig() Config {
+	return Config{
+		Listen:           "127.0.0.1:8000",
+		Region:           "us-east-1",
+		MaxJournalWait:   60 * time.Second,
+		IdleTimeout:      20 * time.Second,
+		KeepAliveTimeout: 2 * time.Minute,
+	}
+}
+
 // New opens the data directory and returns a Server.
 func New(cfg Config) (*Server, error) {
 	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
 		return nil, errors.New("s3server: --tls-cert and --tls-key go together: give both for HTTPS, or neither for HTTP")
 	}
+	d := DefaultConfig()
 	if cfg.Listen == "" {
-		cfg.Listen = "127.0.0.1:8000"
+		cfg.Listen = d.Listen
 	}
 	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
+		cfg.Region = d.Region
 	}
 	if cfg.MaxJournalWait == 0 {
-		cfg.MaxJournalWait = 60 * time.Second
+		cfg.MaxJournalWait = d.MaxJournalWait
 	}
 	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = 20 * time.Second
+		cfg.IdleTimeout = d.IdleTimeout
 	}
 	if cfg.KeepAliveTimeout <= 0 {
-		cfg.KeepAliveTimeout = 2 * time.Minute
+		cfg.KeepAliveTimeout = d.KeepAliveTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -309,6 +309,8 @@ export AWS_SHARED_CREDENTIALS_FILE=$DEMO/aws/credentials
 export AWS_PROFILE=backbeatuser
 export AWS_PAGER=
 export BACKBEAT_S3_ENDPOINT=$S3
+# starter's --source-endpoint (every flag --foo-bar reads BACKBEAT_FOO_BAR).
+export BACKBEAT_SOURCE_ENDPOINT=$S3
 export BACKBEAT_KAFKA_BROKERS=127.0.0.1:9092
 export BACKBEAT_ZOOKEEPER=127.0.0.1:2181
 export BACKBEAT_TEMPORAL_ADDRESS=127.0.0.1:7233

@@ -157,20 +157,19 @@ func (a *app) replicationIdentity(ctx context.Context, required bool) (*identity
 	if a.replicationProfile != "" {
 		return a.loadProfile(ctx, a.replicationProfile, "replication", "replication-profile")
 	}
-	ak, _ := a.lookupEnv(EnvReplicationAccessKey)
-	sk, _ := a.lookupEnv(EnvReplicationSecretKey)
+	ak, sk := a.replicationAccessKey, a.replicationSecretKey
 	switch {
 	case ak != "" && sk != "":
-		return a.staticIdentity("the replication keys in "+EnvReplicationAccessKey, ak, sk), nil
+		return a.staticIdentity("the replication keys (--replication-access-key)", ak, sk), nil
 	case ak != "" || sk != "":
-		return nil, usagef("%s and %s go together: set both, or use --replication-profile", EnvReplicationAccessKey, EnvReplicationSecretKey)
+		return nil, usagef("--replication-access-key (%s) and the secret key (%s or --replication-secret-key-file) go together: set both, or use --replication-profile",
+			EnvReplicationAccessKey, EnvReplicationSecretKey)
 	case !required:
 		return nil, nil
 	}
 	return nil, failf("this command uses s3server's privileged routes, which need the replication identity " +
 		"(the account marked \"replication\" in s3server's accounts file): pass --replication-profile PROFILE " +
-		"(env " + EnvReplicationProfile + "; the demo's profile is \"replication\"), or set " +
-		EnvReplicationAccessKey + " and " + EnvReplicationSecretKey)
+		"(env " + EnvReplicationProfile + "; the demo's profile is \"replication\"), or " + replicationKeys)
 }
 
 // apiCode returns the S3 error code of err ("" when it is not an S3 error).
@@ -194,7 +193,7 @@ func httpStatus(err error) int {
 // connError explains an error that is not an answer of the server (refused, DNS,
 // timeout), or returns "".
 func (a *app) connError(err error, what, url, hint string) string {
-	tc := tlsconf.Client{CAFile: a.s3CAFile, CAFlag: "--s3-ca-file/" + EnvS3CAFile}
+	tc := tlsconf.Client{CAFile: a.s3CAFile, CAFlag: "--s3-ca-file (or AWS_CA_BUNDLE)"}
 	if what == "Temporal" {
 		tc = a.temporalTLS
 		tc.CAFlag = "--" + tclient.TLSFlagCA + "/" + EnvTemporalTLSCA
@@ -217,7 +216,7 @@ func (a *app) connError(err error, what, url, hint string) string {
 	return ""
 }
 
-const s3Hint = "is s3server running? (make demo starts it; the endpoint is set by --source-endpoint/" + EnvS3Endpoint +
+const s3Hint = "is s3server running? (make demo starts it; the endpoint is set by --source-endpoint/" + EnvSourceEndpoint +
 	" and --target-endpoint/" + EnvTargetEndpoint + ")"
 
 // explain turns an S3 error of op on bucket at ep into a message saying what is wrong

@@ -50,7 +50,7 @@ FAILED ones. Running it twice marks nothing the second time.
 
 Needs versioning Enabled and an Enabled replication rule on the bucket, the source
 profile (to list the versions) and the replication identity (--replication-profile, or
-` + EnvReplicationAccessKey + `/` + EnvReplicationSecretKey + `).
+` + replicationKeys + `).
 Exit code 0 when every selected version was marked, 1 otherwise.`,
 		Args: cobra.NoArgs,
 		RunE: wrapRun(func(cmd *cobra.Command, _ []string) error {

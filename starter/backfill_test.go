@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/backbeat-temporal/backbeat/bbproto"
+	"github.com/backbeat-temporal/backbeat/s3server/s3test"
 )
 
 func TestBackfillMarksVersionsWithoutStatus(t *testing.T) {
@@ -20,7 +21,7 @@ func TestBackfillMarksVersionsWithoutStatus(t *testing.T) {
 	repl := []string{"--replication-profile", profReplication}
 
 	// Versions written before replication was set up have no status.
-	mkBucket(t, p.srcC, "src", s3types.BucketVersioningStatusEnabled)
+	s3test.MakeBucket(t, p.srcC, "src", s3types.BucketVersioningStatusEnabled)
 	old1 := putObject(t, p.srcC, "src", "docs/one", "1")
 	old2 := putObject(t, p.srcC, "src", "docs/one", "1 again")
 	oldOut := putObject(t, p.srcC, "src", "logs/x", "outside the prefix of the rule")
@@ -80,12 +81,12 @@ func TestBackfillBadInput(t *testing.T) {
 	assert.Equal(t, ExitFailed, r.code, r)
 	assert.Contains(t, r.stderr, "bucket src does not exist at "+p.src.URL+": create it or run `starter setup`")
 
-	mkBucket(t, p.srcC, "src", "")
+	s3test.MakeBucket(t, p.srcC, "src", "")
 	putObject(t, p.srcC, "src", "k", "v")
 	r = run(t, p.cmd("backfill --bucket src", repl...)...)
 	assert.Equal(t, ExitFailed, r.code, r)
 	assert.Contains(t, r.stderr, "versioning is not enabled on src at "+p.src.URL)
-	mkBucket(t, p.srcC, "versioned", s3types.BucketVersioningStatusEnabled)
+	s3test.MakeBucket(t, p.srcC, "versioned", s3types.BucketVersioningStatusEnabled)
 	r = run(t, p.cmd("backfill --bucket versioned", repl...)...)
 	assert.Equal(t, ExitFailed, r.code, r)
 	assert.Contains(t, r.stderr, "versioned at "+p.src.URL+" has no Enabled replication rule")

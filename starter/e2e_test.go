@@ -93,7 +93,7 @@ func TestHelpDocumentsEveryFlagAndItsEnvironment(t *testing.T) {
 		r := run(t, append(cmd, "--help")...)
 		require.Equal(t, ExitOK, r.code, "%v: %s", cmd, r)
 		for _, want := range []string{
-			"--source-endpoint string", "(env BACKBEAT_S3_ENDPOINT) (default \"http://127.0.0.1:8000\")",
+			"--source-endpoint string", "(env BACKBEAT_SOURCE_ENDPOINT) (default \"http://127.0.0.1:8000\")",
 			"--target-endpoint string", "default: the source endpoint) (env BACKBEAT_TARGET_ENDPOINT)",
 			"(env BACKBEAT_SOURCE_PROFILE)", "(env BACKBEAT_TARGET_PROFILE)", "(env BACKBEAT_REPLICATION_PROFILE)",
 			"(env BACKBEAT_TEMPORAL_ADDRESS) (default \"127.0.0.1:7233\")", "(env BACKBEAT_TIMEOUT) (default 10s)",
@@ -103,11 +103,11 @@ func TestHelpDocumentsEveryFlagAndItsEnvironment(t *testing.T) {
 		}
 	}
 	r := run(t, "setup", "--help")
-	assert.Contains(t, r.stdout, `(env BACKBEAT_REPLICATION_ROLE) (default "`+DefaultRole+`")`)
+	assert.Contains(t, r.stdout, `(env BACKBEAT_ROLE) (default "`+DefaultRole+`")`)
 	assert.Contains(t, r.stdout, "--delete-markers")
 	assert.Contains(t, r.stdout, "--site string")
 	r = run(t, "stats", "--help")
-	assert.Regexp(t, `--metrics-url strings\s+.*\(env BACKBEAT_METRICS_URLS\) \(default \[http://127.0.0.1:9101/metrics`, r.stdout)
+	assert.Regexp(t, `--metrics-url strings\s+.*\(env BACKBEAT_METRICS_URL\) \(default \[http://127.0.0.1:9101/metrics`, r.stdout)
 	assert.Regexp(t, `--kafka-brokers string\s+.*\(env BACKBEAT_KAFKA_BROKERS\) \(default "127.0.0.1:9092"\)`, r.stdout)
 	assert.Regexp(t, `--group string\s+.*\(env BACKBEAT_GROUP\) \(default "backbeat-replication-group"\)`, r.stdout)
 	assert.Contains(t, r.stdout, "(env BACKBEAT_KAFKA_SASL_MECHANISM)")
@@ -132,12 +132,12 @@ func TestFailedRetryAndBackfillEndToEnd(t *testing.T) {
 
 	// The user's environment: endpoints and profiles from the environment, as
 	// `source .demo/env` gives them.
-	b := buildStarter(t, EnvS3Endpoint+"="+src.URL, EnvTargetEndpoint+"="+dst.URL, "AWS_PROFILE="+profUser,
+	b := buildStarter(t, EnvSourceEndpoint+"="+src.URL, EnvTargetEndpoint+"="+dst.URL, "AWS_PROFILE="+profUser,
 		EnvReplicationProfile+"="+profReplication, EnvTemporalAddress+"="+temporal.Addr())
 	srcC, dstC := src.Client(s3test.User), dst.Client(s3test.User)
 
 	// A version written before replication is set up.
-	mkBucket(t, srcC, "source-bucket", s3types.BucketVersioningStatusEnabled)
+	s3test.MakeBucket(t, srcC, "source-bucket", s3types.BucketVersioningStatusEnabled)
 	oldID := putObject(t, srcC, "source-bucket", "written-before", "old data")
 	r := b.run(t, "setup", "--source-bucket", "source-bucket", "--target-bucket", "target-bucket", "--site", "dr")
 	require.Equal(t, ExitOK, r.code, r)

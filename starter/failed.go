@@ -39,8 +39,8 @@ privileged status route, which journals the change, so the version flows through
 ingest -> Kafka -> bridge -> partition workflow exactly like a new write.
 
 Both read the versions through s3server's privileged routes and need the replication
-identity: --replication-profile PROFILE (env ` + EnvReplicationProfile + `), or the keys in
-` + EnvReplicationAccessKey + ` and ` + EnvReplicationSecretKey + `. The buckets are listed with the source profile.`,
+identity: --replication-profile PROFILE (env ` + EnvReplicationProfile + `), or
+` + replicationKeys + `. The buckets are listed with the source profile.`,
 		Args: cobra.NoArgs,
 		RunE: wrapRun(func(cmd *cobra.Command, _ []string) error {
 			cmd.SetOut(a.stderr)

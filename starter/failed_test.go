@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/backbeat-temporal/backbeat/bbproto"
+	"github.com/backbeat-temporal/backbeat/s3server/s3test"
 )
 
 func TestFailedListAndRetry(t *testing.T) {
@@ -18,7 +19,7 @@ func TestFailedListAndRetry(t *testing.T) {
 	ctx := context.Background()
 	runOK(t, p.cmd("setup --source-bucket src --target-bucket dst --delete-markers --site dr")...)
 	runOK(t, p.cmd("setup --source-bucket src2 --target-bucket dst --site dr")...)
-	mkBucket(t, p.srcC, "unreplicated", "Enabled")
+	s3test.MakeBucket(t, p.srcC, "unreplicated", "Enabled")
 
 	a1 := putObject(t, p.srcC, "src", "a", "a1")
 	a2 := putObject(t, p.srcC, "src", "a", "a2")
@@ -118,7 +119,7 @@ func TestFailedBadInput(t *testing.T) {
 	assert.Equal(t, ExitFailed, r.code, r)
 	assert.Contains(t, r.stderr, "need the replication identity")
 	assert.Contains(t, r.stderr, "--replication-profile PROFILE")
-	assert.Contains(t, r.stderr, EnvReplicationAccessKey+" and "+EnvReplicationSecretKey)
+	assert.Contains(t, r.stderr, "--replication-access-key (env "+EnvReplicationAccessKey+") with the secret key in "+EnvReplicationSecretKey+" or --replication-secret-key-file")
 	r = run(t, p.cmd("failed retry --all")...)
 	assert.Equal(t, ExitFailed, r.code, r)
 	assert.Contains(t, r.stderr, "need the replication identity")
@@ -144,5 +145,5 @@ func TestFailedBadInput(t *testing.T) {
 	t.Setenv(EnvReplicationSecretKey, "wrong")
 	r = run(t, p.cmd("failed list")...)
 	assert.Equal(t, ExitFailed, r.code, r)
-	assert.Contains(t, r.stderr, "refused the secret key of the replication keys in "+EnvReplicationAccessKey+" (SignatureDoesNotMatch)")
+	assert.Contains(t, r.stderr, "refused the secret key of the replication keys (--replication-access-key) (SignatureDoesNotMatch)")
 }

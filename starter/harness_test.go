@@ -15,7 +15,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/require"
 
 	"github.com/backbeat-temporal/backbeat/bbproto"
@@ -59,9 +58,9 @@ func useProfiles(t *testing.T) string {
 	t.Setenv("AWS_CONFIG_FILE", cfg)
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", creds)
 	for _, v := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-		EnvS3Endpoint, EnvTargetEndpoint, EnvSourceProfile, EnvTargetProfile, EnvReplicationProfile,
-		EnvReplicationAccessKey, EnvReplicationSecretKey, EnvRegion, EnvTemporalAddress, EnvNamespace, EnvTopic,
-		EnvPartitions, EnvTimeout, EnvRole, EnvOutput, EnvS3CAFile,
+		EnvSourceEndpoint, EnvS3Endpoint, EnvTargetEndpoint, EnvSourceProfile, EnvTargetProfile, EnvReplicationProfile,
+		EnvReplicationAccessKey, EnvReplicationSecretKey, EnvReplicationSecretKey + "_FILE", EnvRegion, EnvTemporalAddress, EnvNamespace, EnvTopic,
+		EnvPartitions, EnvTimeout, EnvRole, EnvOutput, EnvS3CAFile, "AWS_CA_BUNDLE",
 		EnvTemporalTLSCA, EnvTemporalTLSCert, EnvTemporalTLSKey, EnvTemporalTLSServerName} {
 		t.Setenv(v, "")
 		os.Unsetenv(v)
@@ -130,18 +129,6 @@ func (p *pair) flags(extra ...string) []string {
 // cmd is a command line: the command words, then the pair's flags, then extra.
 func (p *pair) cmd(words string, extra ...string) []string {
 	return append(strings.Fields(words), p.flags(extra...)...)
-}
-
-func mkBucket(t *testing.T, c *s3.Client, name string, versioning s3types.BucketVersioningStatus) {
-	t.Helper()
-	ctx := context.Background()
-	_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
-	require.NoError(t, err)
-	if versioning != "" {
-		_, err = c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(name),
-			VersioningConfiguration: &s3types.VersioningConfiguration{Status: versioning}})
-		require.NoError(t, err)
-	}
 }
 
 func putObject(t *testing.T, c *s3.Client, bucket, key, body string) string {

@@ -6,8 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/backbeat-temporal/backbeat/bbproto"
-	"io"
-	"log/slog"
+	"github.com/backbeat-temporal/backbeat/internal/testlog"
 	"net/http"
 	"strings"
 	"testing"
@@ -49,7 +48,7 @@ func startEngine(t *testing.T) *engine {
 			TemporalAddress: e.temporal.Addr(),
 			Source: activities.Site{Endpoint: e.s3.URL, AccessKey: s3test.Replication.AccessKey,
 				SecretKey: s3test.Replication.SecretKey},
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Logger: testlog.Discard(),
 		})
 	}()
 	t.Cleanup(func() {

@@ -52,7 +52,7 @@ A version whose status changed since it was listed (COMPLETED meanwhile) is left
 The engine's sweeper (ingest --sweep-threshold, default 15m) does the same on its own
 for every bucket; redrive is for now.
 
-Needs the replication identity only (--replication-profile, or ` + EnvReplicationAccessKey + `/` + EnvReplicationSecretKey + `).
+Needs the replication identity only (--replication-profile, or ` + replicationKeys + `).
 Exit code 0 when every selected version was re-driven or left alone, 1 otherwise.`,
 		Args: cobra.NoArgs,
 		RunE: wrapRun(func(cmd *cobra.Command, _ []string) error {

@@ -8,13 +8,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/backbeat-temporal/backbeat/bbproto"
+	"github.com/backbeat-temporal/backbeat/s3server/s3test"
 )
 
 func TestRedriveJournalsWaitingVersionsAgain(t *testing.T) {
 	useProfiles(t)
 	p := startPair(t)
 	repl := []string{"--replication-profile", profReplication}
-	mkBucket(t, p.srcC, "src", s3types.BucketVersioningStatusEnabled)
+	s3test.MakeBucket(t, p.srcC, "src", s3types.BucketVersioningStatusEnabled)
 	runOK(t, p.cmd("setup --source-bucket src --target-bucket dst --site dr")...)
 	a := putObject(t, p.srcC, "src", "docs/a", "1")
 	b := putObject(t, p.srcC, "src", "docs/b", "2")

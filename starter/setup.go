@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/backbeat-temporal/backbeat/bbproto/replrule"
+	"github.com/backbeat-temporal/backbeat/internal/flagenv"
 )
 
 // RuleIDPrefix starts the ID of the rule setup puts: "backbeat-" + target bucket.
@@ -62,7 +63,8 @@ setup twice is harmless. Then validate runs; the exit code is validate's.`,
 	f.StringVar(&o.prefix, "prefix", "", "replicate only the keys that start with this prefix (default: every key)")
 	f.BoolVar(&o.deleteMarkers, "delete-markers", true, "replicate delete markers (DeleteMarkerReplication Enabled); --delete-markers=false leaves them on the source (Disabled)")
 	f.StringVar(&o.site, "site", "", "the rule's StorageClass: the name of the worker's site that receives the replicas; required when the target endpoint is not the source endpoint (default: none, a target bucket on the source s3server)")
-	a.stringFlag(f, &o.role, "role", DefaultRole, EnvRole, "Role of the replication configuration")
+	f.StringVar(&o.role, "role", DefaultRole, "Role of the replication configuration")
+	flagenv.Bind(f, "role")
 	return cmd
 }
 

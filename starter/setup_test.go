@@ -89,8 +89,8 @@ func TestSetupCreatesEverythingAndIsIdempotent(t *testing.T) {
 func TestSetupFindsExistingBucketsAndSuspendedVersioning(t *testing.T) {
 	useProfiles(t)
 	p := startPair(t)
-	mkBucket(t, p.srcC, "src", s3types.BucketVersioningStatusEnabled)
-	mkBucket(t, p.dstC, "dst", s3types.BucketVersioningStatusSuspended)
+	s3test.MakeBucket(t, p.srcC, "src", s3types.BucketVersioningStatusEnabled)
+	s3test.MakeBucket(t, p.dstC, "dst", s3types.BucketVersioningStatusSuspended)
 	r := runOK(t, p.cmd("setup --source-bucket src --target-bucket dst --site dr")...)
 	assert.Contains(t, r.stdout, "in place: bucket src exists")
 	assert.Contains(t, r.stdout, "in place: bucket dst exists")
@@ -145,7 +145,7 @@ func TestSetupBadInput(t *testing.T) {
 	assert.Contains(t, r.stderr, p.dst.URL+` does not know the access key of profile "unknownkey" (InvalidAccessKeyId)`)
 
 	// A bucket of another account.
-	mkBucket(t, p.dst.Client(s3test.Alice), "taken", "")
+	s3test.MakeBucket(t, p.dst.Client(s3test.Alice), "taken", "")
 	r = run(t, p.cmd("setup --source-bucket src --target-bucket taken --site dr")...)
 	assert.Equal(t, ExitFailed, r.code, r)
 	assert.Contains(t, r.stderr, `profile "backbeatuser" may not GetBucketVersioning bucket taken at `+p.dst.URL+` (AccessDenied): use the profile of the bucket's owner`)

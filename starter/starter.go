@@ -16,16 +16,19 @@
 // Configuration. S3 credentials come from AWS shared config profiles
 // (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE are honoured; with no profile flag the
 // SDK's default chain is used: AWS_PROFILE, AWS_ACCESS_KEY_ID..., the default profile).
-// Endpoints and the other connection settings come from flags or from environment
-// variables (see the Env* constants); a flag given on the command line wins over the
-// environment, which wins over the default. Custom endpoints are addressed path-style.
+// Endpoints and the other connection settings (the global flags, setup's --role and
+// --output) come from flags or from environment variables named as in every other
+// command (internal/flagenv: --source-endpoint → BACKBEAT_SOURCE_ENDPOINT; see the Env*
+// constants); a flag given on the command line wins over the environment, which wins
+// over the default. Custom endpoints are addressed path-style.
 //
 // The replication identity (the s3server account marked "replication", the only one
 // allowed on the privileged /_/backbeat/ routes) is needed by the commands that read
 // reasons or write statuses (failed, backfill; optional for status): --replication-profile
-// (env BACKBEAT_REPLICATION_PROFILE), or the keys in BACKBEAT_REPLICATION_ACCESS_KEY and
-// BACKBEAT_REPLICATION_SECRET_KEY (never on the command line, where other users could see
-// them).
+// (env BACKBEAT_REPLICATION_PROFILE), or --replication-access-key (env
+// BACKBEAT_REPLICATION_ACCESS_KEY) with the secret key in BACKBEAT_REPLICATION_SECRET_KEY
+// or in the file named by --replication-secret-key-file (a secret is never a flag value,
+// which other users could see in ps).
 package starter
 
 import (
@@ -39,9 +42,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/backbeat-temporal/backbeat/contract"
+	"github.com/backbeat-temporal/backbeat/internal/flagenv"
 	"github.com/backbeat-temporal/backbeat/internal/tclient"
 	"github.com/backbeat-temporal/backbeat/internal/tlsconf"
 )
@@ -84,7 +87,11 @@ const (
 
 // Environment variables read by starter. A flag given on the command line wins.
 const (
-	// EnvS3Endpoint backs --source-endpoint.
+	// EnvSourceEndpoint backs --source-endpoint; when unset, EnvS3Endpoint does.
+	EnvSourceEndpoint = "BACKBEAT_SOURCE_ENDPOINT"
+	// EnvS3Endpoint is ingest's and the worker's name of the source endpoint
+	// (--s3-endpoint), which .demo/env exports: starter reads it when EnvSourceEndpoint
+	// is unset.
 	EnvS3Endpoint = "BACKBEAT_S3_ENDPOINT"
 	// EnvTargetEndpoint backs --target-endpoint (default: the source endpoint).
 	EnvTargetEndpoint = "BACKBEAT_TARGET_ENDPOINT"
@@ -94,9 +101,11 @@ const (
 	EnvTargetProfile = "BACKBEAT_TARGET_PROFILE"
 	// EnvReplicationProfile backs --replication-profile.
 	EnvReplicationProfile = "BACKBEAT_REPLICATION_PROFILE"
-	// EnvReplicationAccessKey and EnvReplicationSecretKey hold the replication
-	// identity's keys when no replication profile is given (there is no flag).
+	// EnvReplicationAccessKey backs --replication-access-key, the replication
+	// identity's access key when no replication profile is given.
 	EnvReplicationAccessKey = "BACKBEAT_REPLICATION_ACCESS_KEY"
+	// EnvReplicationSecretKey holds the replication identity's secret key when
+	// --replication-secret-key-file is not given (a secret is never a flag value).
 	EnvReplicationSecretKey = "BACKBEAT_REPLICATION_SECRET_KEY"
 	// EnvRegion backs --region.
 	EnvRegion = "BACKBEAT_REGION"
@@ -104,8 +113,9 @@ const (
 	EnvTemporalAddress = "BACKBEAT_TEMPORAL_ADDRESS"
 	// EnvNamespace backs --namespace (the worker's and the bridge's name too).
 	EnvNamespace = "BACKBEAT_NAMESPACE"
-	// EnvS3CAFile backs --s3-ca-file: the AWS SDKs' own convention.
-	EnvS3CAFile = "AWS_CA_BUNDLE"
+	// EnvS3CAFile backs --s3-ca-file; when both are empty, AWS_CA_BUNDLE (the AWS SDKs'
+	// convention) is read, as by ingest and the worker.
+	EnvS3CAFile = "BACKBEAT_S3_CA_FILE"
 	// EnvTemporalTLSCA, EnvTemporalTLSCert, EnvTemporalTLSKey and
 	// EnvTemporalTLSServerName back the --temporal-tls-* flags (the worker's and the
 	// bridge's names too).
@@ -120,11 +130,11 @@ const (
 	// EnvTimeout backs --timeout.
 	EnvTimeout = "BACKBEAT_TIMEOUT"
 	// EnvRole backs setup's --role.
-	EnvRole = "BACKBEAT_REPLICATION_ROLE"
+	EnvRole = "BACKBEAT_ROLE"
 	// EnvOutput backs --output.
 	EnvOutput = "BACKBEAT_OUTPUT"
 	// EnvMetricsURLs backs stats --metrics-url (comma-separated).
-	EnvMetricsURLs = "BACKBEAT_METRICS_URLS"
+	EnvMetricsURLs = "BACKBEAT_METRICS_URL"
 	// EnvKafkaBrokers backs stats --kafka-brokers (ingest's and the bridge's name too);
 	// EnvGroup backs stats --group (the bridge's name too). stats' --kafka-tls* and
 	// --kafka-sasl-* flags are backed by BACKBEAT_KAFKA_TLS... as ingest's and the
@@ -133,14 +143,15 @@ const (
 	EnvGroup        = "BACKBEAT_GROUP"
 )
 
+// replicationKeys says how to give the replication identity's keys.
+const replicationKeys = "--replication-access-key (env " + EnvReplicationAccessKey + ") with the secret key in " +
+	EnvReplicationSecretKey + " or --replication-secret-key-file"
+
 // Output formats (flag --output).
 const (
 	OutputText = "text"
 	OutputJSON = "json"
 )
-
-// envAnnotation is the pflag annotation naming a flag's environment variable.
-const envAnnotation = "backbeat_env"
 
 // exitError is an error with the exit code it causes. Every error a command returns is
 // one (see wrapRun); errors of cobra itself (unknown flag...) are usage errors.
@@ -170,6 +181,10 @@ var silentFailure = &exitError{code: ExitFailed}
 func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	a := &app{stdout: stdout, stderr: stderr, lookupEnv: os.LookupEnv}
 	root := a.rootCommand()
+	if err := flagenv.CheckArgs(root.PersistentFlags(), args); err != nil {
+		fmt.Fprintf(stderr, "starter: %s\n", err)
+		return ExitUsage
+	}
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -204,6 +219,8 @@ type app struct {
 	sourceEndpoint, targetEndpoint string
 	sourceProfile, targetProfile   string
 	replicationProfile             string
+	replicationAccessKey           string
+	replicationSecretKey           string // never a flag value: flagenv.PSecretVar
 	region                         string
 	temporalAddress, namespace     string
 	s3CAFile                       string
@@ -229,11 +246,13 @@ Credentials come from AWS shared config profiles (AWS_CONFIG_FILE and
 AWS_SHARED_CREDENTIALS_FILE are honoured; without --source-profile the SDK's default chain
 is used: AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the default profile).
 Commands that read failure reasons or write statuses (failed, backfill; optionally
-status) use s3server's replication identity: --replication-profile, or the environment
-variables ` + EnvReplicationAccessKey + ` and ` + EnvReplicationSecretKey + `.
+status) use s3server's replication identity: --replication-profile, or
+--replication-access-key with the secret key in ` + EnvReplicationSecretKey + ` or in the
+file of --replication-secret-key-file (never a flag value, which ps would show).
 
-Every connection flag has an environment fallback, shown in its help as (env NAME);
-a flag on the command line wins over the environment, which wins over the default.
+Every connection flag has an environment fallback, shown in its help as (env NAME) and
+named as in every other command (--foo-bar: BACKBEAT_FOO_BAR); a flag on the command line
+wins over the environment, which wins over the default.
 With the demo: source .demo/env, then e.g.
   starter setup --source-bucket source-bucket --target-bucket target-bucket --source-profile backbeatuser`,
 		Args:          cobra.NoArgs,
@@ -245,9 +264,17 @@ With the demo: source .demo/env, then e.g.
 			return usagef("a command is required")
 		},
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.applyEnv(cmd.Flags()); err != nil {
-				return err
+			if err := flagenv.ApplyEnv(cmd.Flags(), a.lookupEnv); err != nil {
+				return usagef("%v", err)
 			}
+			// The source endpoint has the name ingest and the worker give it too
+			// (--s3-endpoint: BACKBEAT_S3_ENDPOINT, in .demo/env and DESIGN.md).
+			if _, set := a.lookupEnv(EnvSourceEndpoint); !set && !cmd.Flags().Changed("source-endpoint") {
+				if v, ok := a.lookupEnv(EnvS3Endpoint); ok {
+					a.sourceEndpoint = v
+				}
+			}
+			a.s3CAFile = tlsconf.S3CAFile(a.s3CAFile, func(k string) string { v, _ := a.lookupEnv(k); return v })
 			if a.timeout <= 0 {
 				return usagef("--timeout must be positive, not %s", a.timeout)
 			}
@@ -260,7 +287,7 @@ With the demo: source .demo/env, then e.g.
 			if a.s3CAFile != "" {
 				tc, err := (tlsconf.Client{CAFile: a.s3CAFile}).Config()
 				if err != nil {
-					return usagef("--s3-ca-file/%s: %v", EnvS3CAFile, err)
+					return usagef("--s3-ca-file (or %s, %s): %v", EnvS3CAFile, tlsconf.EnvAWSCABundle, err)
 				}
 				a.s3TLS = tc
 			}
@@ -268,30 +295,25 @@ With the demo: source .demo/env, then e.g.
 		},
 	}
 	pf := root.PersistentFlags()
-	a.stringFlag(pf, &a.sourceEndpoint, "source-endpoint", DefaultS3Endpoint, EnvS3Endpoint,
+	pf.StringVar(&a.sourceEndpoint, "source-endpoint", DefaultS3Endpoint,
 		"base URL of the source S3 endpoint (s3server); also where the privileged routes and the replication identity are used")
-	a.stringFlag(pf, &a.targetEndpoint, "target-endpoint", "", EnvTargetEndpoint,
-		"base URL of the target S3 endpoint (default: the source endpoint)")
-	a.stringFlag(pf, &a.sourceProfile, "source-profile", "", EnvSourceProfile,
+	pf.StringVar(&a.targetEndpoint, "target-endpoint", "", "base URL of the target S3 endpoint (default: the source endpoint)")
+	pf.StringVar(&a.sourceProfile, "source-profile", "",
 		"AWS shared config profile of the source bucket's owner (default: the SDK's default chain: AWS_PROFILE, AWS_ACCESS_KEY_ID, profile default)")
-	a.stringFlag(pf, &a.targetProfile, "target-profile", "", EnvTargetProfile,
-		"AWS shared config profile of the target bucket's owner (default: the source profile)")
-	a.stringFlag(pf, &a.replicationProfile, "replication-profile", "", EnvReplicationProfile,
-		"AWS shared config profile of s3server's replication identity (default: the keys in "+EnvReplicationAccessKey+" and "+EnvReplicationSecretKey+")")
-	a.stringFlag(pf, &a.region, "region", DefaultRegion, EnvRegion, "signing region of the S3 requests")
-	a.stringFlag(pf, &a.temporalAddress, "temporal-address", DefaultTemporalAddress, EnvTemporalAddress, "Temporal frontend host:port")
-	a.stringFlag(pf, &a.s3CAFile, "s3-ca-file", "", EnvS3CAFile, "PEM bundle of the CAs that sign the S3 endpoints' HTTPS certificates (default: the system's roots)")
+	pf.StringVar(&a.targetProfile, "target-profile", "", "AWS shared config profile of the target bucket's owner (default: the source profile)")
+	pf.StringVar(&a.replicationProfile, "replication-profile", "",
+		"AWS shared config profile of s3server's replication identity (default: --replication-access-key and its secret key)")
+	pf.StringVar(&a.replicationAccessKey, "replication-access-key", "", "access key of s3server's replication identity, when no --replication-profile is given")
+	flagenv.PSecretVar(pf, &a.replicationSecretKey, "replication-secret-key", "secret key of --replication-access-key")
+	pf.StringVar(&a.region, "region", DefaultRegion, "signing region of the S3 requests")
+	pf.StringVar(&a.temporalAddress, "temporal-address", DefaultTemporalAddress, "Temporal frontend host:port")
+	pf.StringVar(&a.s3CAFile, "s3-ca-file", "", "PEM bundle of the CAs that sign the S3 endpoints' HTTPS certificates (empty: $AWS_CA_BUNDLE, else the system's roots)")
 	tclient.AddTLSFlags(pf, &a.temporalTLS)
-	a.bindEnv(pf, tclient.TLSFlagCA, EnvTemporalTLSCA)
-	a.bindEnv(pf, tclient.TLSFlagCert, EnvTemporalTLSCert)
-	a.bindEnv(pf, tclient.TLSFlagKey, EnvTemporalTLSKey)
-	a.bindEnv(pf, tclient.TLSFlagServerName, EnvTemporalTLSServerName)
-	a.stringFlag(pf, &a.namespace, "namespace", DefaultNamespace, EnvNamespace, "Temporal namespace of the partition workflows")
-	a.stringFlag(pf, &a.topic, "topic", DefaultTopic, EnvTopic, "Kafka topic whose partition workflows are listed and signaled")
+	pf.StringVar(&a.namespace, "namespace", DefaultNamespace, "Temporal namespace of the partition workflows")
+	pf.StringVar(&a.topic, "topic", DefaultTopic, "Kafka topic whose partition workflows are listed and signaled")
 	pf.IntVar(&a.partitions, "partitions", 0, "partitions of the topic: query the workflows of partitions 0..N-1 by ID instead of listing the running ones through Temporal's visibility (0: list)")
-	a.bindEnv(pf, "partitions", EnvPartitions)
 	pf.DurationVar(&a.timeout, "timeout", DefaultTimeout, "bound of each request to S3 or Temporal; nothing is retried")
-	a.bindEnv(pf, "timeout", EnvTimeout)
+	flagenv.Bind(pf)
 
 	root.AddCommand(a.setupCommand(), a.validateCommand(), a.statusCommand(), a.partitionsCommand(),
 		a.failedCommand(), a.pauseCommand(contract.SignalPause), a.pauseCommand(contract.SignalResume),
@@ -300,42 +322,10 @@ With the demo: source .demo/env, then e.g.
 	return root
 }
 
-// stringFlag defines a string flag backed by an environment variable.
-func (a *app) stringFlag(fs *pflag.FlagSet, p *string, name, def, env, usage string) {
-	fs.StringVar(p, name, def, usage)
-	a.bindEnv(fs, name, env)
-}
-
-// bindEnv records env as the fallback of flag name and says so in its usage.
-func (a *app) bindEnv(fs *pflag.FlagSet, name, env string) {
-	f := fs.Lookup(name)
-	f.Usage += " (env " + env + ")"
-	fs.SetAnnotation(name, envAnnotation, []string{env})
-}
-
-// applyEnv sets every flag not given on the command line from its environment
-// variable, when set.
-func (a *app) applyEnv(fs *pflag.FlagSet) error {
-	var err error
-	fs.VisitAll(func(f *pflag.Flag) {
-		env := f.Annotations[envAnnotation]
-		if err != nil || f.Changed || len(env) == 0 {
-			return
-		}
-		v, ok := a.lookupEnv(env[0])
-		if !ok || v == "" {
-			return
-		}
-		if e := f.Value.Set(v); e != nil {
-			err = usagef("environment variable %s=%q is not a valid value for --%s: %v", env[0], v, f.Name, e)
-		}
-	})
-	return err
-}
-
 // outputFlag adds --output to cmd.
 func (a *app) outputFlag(cmd *cobra.Command, p *string) {
-	a.stringFlag(cmd.Flags(), p, "output", OutputText, EnvOutput, "output format: text or json")
+	cmd.Flags().StringVar(p, "output", OutputText, "output format: text or json")
+	flagenv.Bind(cmd.Flags(), "output")
 }
 
 // checkOutput validates an --output value.

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/backbeat-temporal/backbeat/bbproto"
+	"github.com/backbeat-temporal/backbeat/internal/flagenv"
 	"github.com/backbeat-temporal/backbeat/internal/kafkaconf"
 )
 
@@ -121,7 +121,7 @@ Exit code 0 when everything was read, 1 otherwise (the report says what is missi
 			if o.rateWindow <= 0 {
 				return usagef("--rate-window must be positive")
 			}
-			if err := o.kafka.Resolve(func(k string) string { v, _ := a.lookupEnv(k); return v }); err != nil {
+			if err := o.kafka.Validate(); err != nil {
 				return usagef("%v", err)
 			}
 			for i, u := range o.metricsURLs {
@@ -137,16 +137,11 @@ Exit code 0 when everything was read, 1 otherwise (the report says what is missi
 	f.IntVar(&o.count, "count", 0, "with --watch: stop after this many reports (0: until interrupted)")
 	f.StringSliceVar(&o.metricsURLs, "metrics-url", DefaultMetricsURLs,
 		"a process's /metrics (http://HOST:PORT/metrics or HOST:PORT), repeatable or comma-separated (default: the demo's ingest, bridge and worker)")
-	a.bindEnv(f, "metrics-url", EnvMetricsURLs)
 	f.DurationVar(&o.rateWindow, "rate-window", time.Second, "without --watch: the least time between the two scrapes of the metrics the rates are computed over")
-	a.stringFlag(f, &o.brokers, "kafka-brokers", DefaultKafkaBrokers, EnvKafkaBrokers, "Kafka bootstrap brokers, comma-separated (for the lag)")
-	a.stringFlag(f, &o.group, "group", DefaultGroup, EnvGroup, "the bridge's Kafka consumer group (for the lag)")
-	kafkaconf.AddFlags(f, &o.kafka)
-	f.VisitAll(func(fl *pflag.Flag) {
-		if strings.HasPrefix(fl.Name, "kafka-") && fl.Annotations[envAnnotation] == nil {
-			a.bindEnv(f, fl.Name, "BACKBEAT_"+strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_")))
-		}
-	})
+	f.StringVar(&o.brokers, "kafka-brokers", DefaultKafkaBrokers, "Kafka bootstrap brokers, comma-separated (for the lag)")
+	f.StringVar(&o.group, "group", DefaultGroup, "the bridge's Kafka consumer group (for the lag)")
+	flagenv.Bind(f, "metrics-url", "kafka-brokers", "group")
+	kafkaconf.AddPFlags(f, &o.kafka)
 	a.outputFlag(cmd, &o.output)
 	return cmd
 }

@@ -69,7 +69,7 @@ func TestStatsEndToEnd(t *testing.T) {
 	useProfiles(t)
 	e := enginetest.Start(t, enginetest.Options{Partitions: 2})
 	metrics := strings.Join([]string{e.IngestMetrics, e.BridgeMetrics, e.WorkerMetrics}, ",")
-	b := buildStarter(t, EnvS3Endpoint+"="+e.Src.URL, EnvTargetEndpoint+"="+e.Dst.URL, "AWS_PROFILE="+profUser,
+	b := buildStarter(t, EnvSourceEndpoint+"="+e.Src.URL, EnvTargetEndpoint+"="+e.Dst.URL, "AWS_PROFILE="+profUser,
 		EnvReplicationProfile+"="+profReplication, EnvTemporalAddress+"="+e.Temporal.Addr(),
 		EnvMetricsURLs+"="+metrics, EnvKafkaBrokers+"="+e.Kafka.Addr())
 	srcC := e.Src.Client(s3test.User)

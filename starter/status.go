@@ -55,7 +55,7 @@ source profile: PENDING, PROCESSING, COMPLETED, FAILED) and whether the target b
 the same version id with the status REPLICA (HeadObject with the target profile at the
 target endpoint).
 
-With the replication identity (--replication-profile or ` + EnvReplicationAccessKey + `/` + EnvReplicationSecretKey + `)
+With the replication identity (--replication-profile or ` + replicationKeys + `)
 the source statuses are read through s3server's version route, which adds the reason of
 FAILED versions, the status of delete markers and the exact destination bucket.
 The target bucket is --target-bucket, else the version's destination, else the
@@ -231,8 +231,8 @@ func (a *app) status(ctx context.Context, w io.Writer, bucket, key, versionID, t
 		}
 		tw.Flush()
 		if bb == nil {
-			fmt.Fprintf(w, "(FAILED reasons and delete-marker statuses need the replication identity: --replication-profile or %s/%s)\n",
-				EnvReplicationAccessKey, EnvReplicationSecretKey)
+			fmt.Fprintf(w, "(FAILED reasons and delete-marker statuses need the replication identity: --replication-profile or %s)\n",
+				replicationKeys)
 		}
 	}
 	return targetErr

@@ -68,6 +68,16 @@ func TestStatusShowsSourceAndTarget(t *testing.T) {
 	r := runOK(t, p.cmd("status --bucket src", "--key", key, "--version-id", v2)...)
 	assert.Regexp(t, `(?m)^`+v2+`\s+no\s+object\s+\S+\s+FAILED\s+absent from dst\s+target said no$`, r.stdout)
 	assert.NotContains(t, r.stdout, v1)
+
+	// The secret key from a file; never from a flag value (ps would show it).
+	t.Setenv(EnvReplicationSecretKey, "")
+	r = runOK(t, p.cmd("status --bucket src", "--key", key, "--version-id", v2, "--replication-secret-key-file", s3test.Replication.SecretFile(t))...)
+	assert.Contains(t, r.stdout, "target said no")
+	r = run(t, p.cmd("status --bucket src --key k", "--replication-secret-key", s3test.Replication.SecretKey)...)
+	assert.Equal(t, ExitUsage, r.code, r)
+	assert.Contains(t, r.stderr, "--replication-secret-key is not accepted: a secret on the command line shows in ps; put it in a file and give --replication-secret-key-file FILE, or set the environment variable "+EnvReplicationSecretKey)
+	t.Setenv(EnvReplicationSecretKey, s3test.Replication.SecretKey)
+
 	r = runOK(t, p.cmd("status --bucket src", "--key", key, "--version-id", v1)...)
 	assert.Regexp(t, `(?m)^`+v1+`\s+no\s+object\s+\S+\s+COMPLETED\s+REPLICA in dst\s+-$`, r.stdout)
 
@@ -121,7 +131,7 @@ func TestStatusBadInput(t *testing.T) {
 	t.Setenv(EnvReplicationAccessKey, "only-one")
 	r = run(t, p.cmd("status --bucket src --key k")...)
 	assert.Equal(t, ExitUsage, r.code, r)
-	assert.Contains(t, r.stderr, EnvReplicationAccessKey+" and "+EnvReplicationSecretKey+" go together")
+	assert.Contains(t, r.stderr, "--replication-access-key ("+EnvReplicationAccessKey+") and the secret key ("+EnvReplicationSecretKey+" or --replication-secret-key-file) go together")
 
 	// The target cannot be read: the source statuses are still shown, exit 1.
 	t.Setenv(EnvReplicationAccessKey, "")

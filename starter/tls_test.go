@@ -33,7 +33,7 @@ func TestS3CAFile(t *testing.T) {
 	r = setup("wrong-ca", "--s3-ca-file", other.CAFile)
 	require.Equal(t, ExitFailed, r.code, "%s", r)
 	assert.Contains(t, r.stderr, "its certificate is not signed by a CA of the CA bundle "+other.CAFile)
-	assert.Contains(t, r.stderr, "give the bundle of the CA that signed it with --s3-ca-file/AWS_CA_BUNDLE")
+	assert.Contains(t, r.stderr, "give the bundle of the CA that signed it with --s3-ca-file (or AWS_CA_BUNDLE)")
 
 	r = setup("bad-file", "--s3-ca-file", key)
 	require.Equal(t, ExitUsage, r.code, "%s", r)
@@ -42,6 +42,11 @@ func TestS3CAFile(t *testing.T) {
 	t.Setenv(EnvS3CAFile, ca.CAFile)
 	r = setup("by-env")
 	require.Equal(t, ExitOK, r.code, "%s", r)
+
+	t.Setenv(EnvS3CAFile, "")
+	t.Setenv("AWS_CA_BUNDLE", ca.CAFile)
+	r = setup("by-aws-env")
+	require.Equal(t, ExitOK, r.code, "AWS_CA_BUNDLE when --s3-ca-file and %s are empty: %s", EnvS3CAFile, r)
 }
 
 // TestTemporalTLS dials a TLS stand-in of Temporal's frontend: with its CA the

@@ -9,6 +9,8 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/backbeat-temporal/backbeat/s3server/s3test"
 )
 
 // checkNamed returns the check of that name and bucket.
@@ -44,11 +46,16 @@ func TestValidatePassesAfterSetup(t *testing.T) {
 	assert.True(t, rep.OK)
 	assert.Equal(t, []string{"dst"}, rep.Targets)
 
-	// Flags from the environment: endpoints and profiles.
+	// Flags from the environment: endpoints and profiles; the source endpoint also under
+	// ingest's and the worker's name (.demo/env), the starter's own name first.
 	t.Setenv(EnvS3Endpoint, p.src.URL)
 	t.Setenv(EnvTargetEndpoint, p.dst.URL)
 	t.Setenv(EnvSourceProfile, profUser)
 	r := runOK(t, "validate", "--source-bucket", "src")
+	assert.Contains(t, r.stdout, "ok    target-reachable   dst is reachable at "+p.dst.URL+` with profile "backbeatuser"`)
+	t.Setenv(EnvSourceEndpoint, p.src.URL)
+	t.Setenv(EnvS3Endpoint, "http://127.0.0.1:1")
+	r = runOK(t, "validate", "--source-bucket", "src")
 	assert.Contains(t, r.stdout, "ok    target-reachable   dst is reachable at "+p.dst.URL+` with profile "backbeatuser"`)
 	// A flag wins over the environment.
 	r = run(t, "validate", "--source-bucket", "src", "--source-profile", noSuchProfile)
@@ -72,7 +79,7 @@ func TestValidateSaysWhatIsWrong(t *testing.T) {
 	assert.Contains(t, r.stdout, "FAIL  source-versioning")
 
 	// Versioning off on the source, no replication configuration, no target bucket.
-	mkBucket(t, p.srcC, "src", "")
+	s3test.MakeBucket(t, p.srcC, "src", "")
 	var rep ValidateReport
 	r = run(t, p.cmd("validate --source-bucket src --target-bucket dst --output json")...)
 	assert.Equal(t, ExitFailed, r.code, r)
@@ -101,7 +108,7 @@ func TestValidateSaysWhatIsWrong(t *testing.T) {
 			Rules: []s3types.ReplicationRule{{ID: aws.String("elsewhere"), Status: s3types.ReplicationRuleStatusEnabled, Prefix: aws.String(""),
 				Destination: &s3types.Destination{Bucket: aws.String("arn:aws:s3:::elsewhere"), StorageClass: "dr"}}}}})
 	require.NoError(t, err)
-	mkBucket(t, p.dstC, "dst", s3types.BucketVersioningStatusEnabled)
+	s3test.MakeBucket(t, p.dstC, "dst", s3types.BucketVersioningStatusEnabled)
 	_, err = p.dstC.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String("dst"),
 		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusSuspended}})
 	require.NoError(t, err)

@@ -5,8 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/backbeat-temporal/backbeat/bbproto"
-	"io"
-	"log/slog"
+	"github.com/backbeat-temporal/backbeat/internal/testlog"
 	"strings"
 	"testing"
 	"time"
@@ -71,8 +70,6 @@ func (f *fakeSource) Redrive(_ context.Context, vs []bbproto.RedriveRef) ([]bbpr
 	return out, nil
 }
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
-
 func TestRoundRedrivesOldestFirstWithinBudget(t *testing.T) {
 	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
 	src := &fakeSource{pageSize: 3, changedOf: map[string]bool{"k3": true}, young: map[string]time.Time{"c": now.Add(-time.Minute)}}
@@ -87,7 +84,7 @@ func TestRoundRedrivesOldestFirstWithinBudget(t *testing.T) {
 	}
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
-	s, err := New(Config{MaxPerRound: 5, Logger: quiet}, src, m)
+	s, err := New(Config{MaxPerRound: 5, Logger: testlog.Discard()}, src, m)
 	require.NoError(t, err)
 	s.now = func() time.Time { return now }
 
@@ -124,7 +121,7 @@ func TestRoundRedrivesOldestFirstWithinBudget(t *testing.T) {
 func TestRunStopsAndRemovesItsSeries(t *testing.T) {
 	src := &fakeSource{pageSize: 10, versions: []bbproto.PendingVersion{{Bucket: "a", Key: "k", Since: time.Now().Add(-time.Hour)}}}
 	reg := prometheus.NewRegistry()
-	s, err := New(Config{Interval: time.Hour, Logger: quiet}, src, NewMetrics(reg))
+	s, err := New(Config{Interval: time.Hour, Logger: testlog.Discard()}, src, NewMetrics(reg))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

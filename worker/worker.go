@@ -57,7 +57,7 @@ type Config struct {
 	// workflow's Params. Zero fields take contract.DefaultConfig()'s values.
 	Workflow contract.Config
 	// MetricsListen is the address of /metrics and /healthz; "" disables them.
-	// Default "" (the command sets "127.0.0.1:9103").
+	// Default "" in the library; DefaultMetricsListen ("127.0.0.1:9103") in the command.
 	MetricsListen string
 	// MinBackoff and MaxBackoff bound the retry delay while Temporal is unreachable.
 	// Defaults 200ms, 30s.
@@ -66,27 +66,53 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// DefaultMetricsListen is the command's address of /metrics and /healthz (the
+// library's zero value "" disables them).
+const DefaultMetricsListen = "127.0.0.1:9103"
+
+// DefaultConfig returns the defaults of the Config fields, the values the command's
+// flags start from; Run fills a zero field with the same value (MetricsListen excepted:
+// "" disables the metrics; Source, which is required, is only the command's default
+// endpoint and region). Credentials, SitesFile and Logger have no default; Workflow's
+// are contract.DefaultConfig() (a zero Workflow field lets the value the bridge carried
+// through).
+func DefaultConfig() Config {
+	return Config{
+		TemporalAddress:            "127.0.0.1:7233",
+		Namespace:                  "default",
+		TaskQueue:                  contract.TaskQueue,
+		Source:                     activities.Site{Endpoint: "http://127.0.0.1:8000", Region: activities.DefaultRegion},
+		MaxConcurrentActivities:    32,
+		MaxConcurrentWorkflowTasks: 16,
+		MetricsListen:              DefaultMetricsListen,
+		MinBackoff:                 200 * time.Millisecond,
+		MaxBackoff:                 30 * time.Second,
+	}
+}
+
+// withDefaults returns c with the zero fields set from DefaultConfig.
 func (c Config) withDefaults() Config {
+	d := DefaultConfig()
 	if c.TemporalAddress == "" {
-		c.TemporalAddress = "127.0.0.1:7233"
+		c.TemporalAddress = d.TemporalAddress
 	}
 	if c.Namespace == "" {
-		c.Namespace = "default"
+		c.Namespace = d.Namespace
 	}
 	if c.TaskQueue == "" {
-		c.TaskQueue = contract.TaskQueue
+		c.TaskQueue = d.TaskQueue
 	}
 	if c.MaxConcurrentActivities == 0 {
-		c.MaxConcurrentActivities = 32
+		c.MaxConcurrentActivities = d.MaxConcurrentActivities
 	}
 	if c.MaxConcurrentWorkflowTasks == 0 {
-		c.MaxConcurrentWorkflowTasks = 16
+		c.MaxConcurrentWorkflowTasks = d.MaxConcurrentWorkflowTasks
 	}
 	if c.MinBackoff == 0 {
-		c.MinBackoff = 200 * time.Millisecond
+		c.MinBackoff = d.MinBackoff
 	}
 	if c.MaxBackoff == 0 {
-		c.MaxBackoff = 30 * time.Second
+		c.MaxBackoff = d.MaxBackoff
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"github.com/backbeat-temporal/backbeat/bbproto"
+	"github.com/backbeat-temporal/backbeat/internal/testlog"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -27,7 +27,18 @@ import (
 	"github.com/backbeat-temporal/backbeat/s3server/s3test"
 )
 
-func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+// A zero Config runs with DefaultConfig's values (the command's flag defaults), but for
+// the metrics, which the library leaves off, and Source, which is required.
+func TestZeroConfigTakesDefaultConfig(t *testing.T) {
+	got := Config{}.withDefaults()
+	want := DefaultConfig()
+	want.MetricsListen = ""
+	want.Source = got.Source
+	want.Workflow = got.Workflow
+	want.Logger = got.Logger
+	assert.Equal(t, want, got)
+	assert.Equal(t, contract.DefaultConfig().WithDefaults(), got.Workflow)
+}
 
 func TestRunRefusesBadConfiguration(t *testing.T) {
 	ctx := context.Background()
@@ -35,15 +46,15 @@ func TestRunRefusesBadConfiguration(t *testing.T) {
 
 	bad := filepath.Join(t.TempDir(), "sites.json")
 	require.NoError(t, os.WriteFile(bad, []byte(`{"sites":[{"name":"x","kind":"ftp"}]}`), 0o600))
-	err := Run(ctx, Config{Source: src, SitesFile: bad, Logger: quietLogger()})
+	err := Run(ctx, Config{Source: src, SitesFile: bad, Logger: testlog.Discard()})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "sites file")
 
-	err = Run(ctx, Config{Source: src, SitesFile: filepath.Join(t.TempDir(), "missing.json"), Logger: quietLogger()})
+	err = Run(ctx, Config{Source: src, SitesFile: filepath.Join(t.TempDir(), "missing.json"), Logger: testlog.Discard()})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "missing.json")
 
-	err = Run(ctx, Config{Source: activities.Site{Endpoint: "http://127.0.0.1:1"}, Logger: quietLogger()})
+	err = Run(ctx, Config{Source: activities.Site{Endpoint: "http://127.0.0.1:1"}, Logger: testlog.Discard()})
 	require.Error(t, err, "no credentials for the replication identity")
 }
 
@@ -60,11 +71,7 @@ func TestWorkerReplicatesAndExportsMetrics(t *testing.T) {
 	tp := devstack.StartTemporal(t, devstack.TemporalHeadless(), devstack.TemporalSearchAttributes(contract.SearchAttributes()))
 	c := srv.Client(s3test.User)
 	for _, b := range []string{"src-bucket", "dst-bucket"} {
-		_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)})
-		require.NoError(t, err)
-		_, err = c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(b),
-			VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}})
-		require.NoError(t, err)
+		s3test.MakeBucket(t, c, b, s3types.BucketVersioningStatusEnabled)
 	}
 	_, err := c.PutBucketReplication(ctx, &s3.PutBucketReplicationInput{Bucket: aws.String("src-bucket"),
 		ReplicationConfiguration: &s3types.ReplicationConfiguration{Role: aws.String("arn:aws:iam::000000000000:role/r"),
@@ -89,7 +96,7 @@ func TestWorkerReplicatesAndExportsMetrics(t *testing.T) {
 	wctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(wctx, Config{TemporalAddress: tp.Addr(), MetricsListen: metricsAddr, Logger: quietLogger(),
+		done <- Run(wctx, Config{TemporalAddress: tp.Addr(), MetricsListen: metricsAddr, Logger: testlog.Discard(),
 			Source: activities.Site{Endpoint: srv.URL, AccessKey: s3test.Replication.AccessKey, SecretKey: s3test.Replication.SecretKey}})
 	}()
 	get := func(path string) (int, string) {

@@ -16,9 +16,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
-	"github.com/backbeat-temporal/backbeat/contract"
 	"github.com/backbeat-temporal/backbeat/ingest"
 	"github.com/backbeat-temporal/backbeat/internal/flagenv"
 	"github.com/backbeat-temporal/backbeat/internal/kafkaconf"
@@ -26,30 +24,30 @@ import (
 )
 
 func main() {
-	var cfg ingest.Config
-	var brokers, zkServers string
+	cfg := ingest.DefaultConfig()
+	brokers, zkServers := strings.Join(cfg.Brokers, ","), strings.Join(cfg.ZooKeeper, ",")
 	var logLevel slog.Level
 	fs := flag.NewFlagSet("ingest", flag.ExitOnError)
-	fs.StringVar(&cfg.S3Endpoint, "s3-endpoint", "http://127.0.0.1:8000", "s3server base URL")
-	fs.StringVar(&cfg.S3CAFile, "s3-ca-file", "", "PEM bundle of the CAs that sign s3server's HTTPS certificate (empty: $AWS_CA_BUNDLE, else the system's roots)")
+	fs.StringVar(&cfg.S3Endpoint, "s3-endpoint", cfg.S3Endpoint, "s3server base URL")
+	fs.StringVar(&cfg.S3CAFile, "s3-ca-file", cfg.S3CAFile, "PEM bundle of the CAs that sign s3server's HTTPS certificate (empty: $AWS_CA_BUNDLE, else the system's roots)")
 	fs.StringVar(&cfg.AccessKey, "access-key", "", "access key of s3server's replication identity (required)")
-	fs.StringVar(&cfg.SecretKey, "secret-key", "", "secret key of s3server's replication identity (required)")
-	fs.StringVar(&cfg.Region, "region", "us-east-1", "signing region of the journal requests (s3server's --region)")
-	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
+	flagenv.SecretVar(fs, &cfg.SecretKey, "secret-key", "secret key of s3server's replication identity")
+	fs.StringVar(&cfg.Region, "region", cfg.Region, "signing region of the journal requests (s3server's --region)")
+	fs.StringVar(&brokers, "kafka-brokers", brokers, "Kafka bootstrap brokers, comma-separated")
 	kafkaconf.AddFlags(fs, &cfg.Kafka)
-	fs.StringVar(&cfg.Topic, "topic", contract.DefaultTopic, "Kafka topic")
-	fs.IntVar(&cfg.Partitions, "partitions", 8, "partitions of the topic when ingest creates it")
-	fs.StringVar(&zkServers, "zookeeper", "127.0.0.1:2181", "ZooKeeper servers, comma-separated")
-	fs.StringVar(&cfg.ZKChroot, "zookeeper-chroot", "/backbeat", "prefix of ingest's znodes")
-	fs.DurationVar(&cfg.ZKSessionTimeout, "zookeeper-session-timeout", 10*time.Second, "ZooKeeper session timeout: how long a dead ingest keeps the lock (ZooKeeper bounds it to 2-20 ticks, 4s-40s by default)")
-	fs.IntVar(&cfg.BatchSize, "batch-size", 500, "journal records per Kafka batch (1-10000)")
-	fs.DurationVar(&cfg.PollWait, "poll-wait", 20*time.Second, "longest journal long-poll")
-	fs.DurationVar(&cfg.MinBackoff, "min-backoff", 500*time.Millisecond, "first retry delay after an error")
-	fs.DurationVar(&cfg.MaxBackoff, "max-backoff", 30*time.Second, "longest retry delay after repeated errors")
-	fs.DurationVar(&cfg.SweepInterval, "sweep-interval", time.Minute, "how often the leader re-drives versions left PENDING (negative: never)")
-	fs.DurationVar(&cfg.SweepThreshold, "sweep-threshold", 15*time.Minute, "re-drive versions whose status was left PENDING or PROCESSING for longer than this")
-	fs.IntVar(&cfg.SweepMaxPerRound, "sweep-max-per-round", 10000, "versions re-driven per sweeper round at most")
-	fs.StringVar(&cfg.MetricsListen, "metrics-listen", "127.0.0.1:9101", "address of /metrics and /healthz (empty: off)")
+	fs.StringVar(&cfg.Topic, "topic", cfg.Topic, "Kafka topic")
+	fs.IntVar(&cfg.Partitions, "partitions", cfg.Partitions, "partitions of the topic when ingest creates it")
+	fs.StringVar(&zkServers, "zookeeper", zkServers, "ZooKeeper servers, comma-separated")
+	fs.StringVar(&cfg.ZKChroot, "zookeeper-chroot", cfg.ZKChroot, "prefix of ingest's znodes")
+	fs.DurationVar(&cfg.ZKSessionTimeout, "zookeeper-session-timeout", cfg.ZKSessionTimeout, "ZooKeeper session timeout: how long a dead ingest keeps the lock (ZooKeeper bounds it to 2-20 ticks, 4s-40s by default)")
+	fs.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "journal records per Kafka batch (1-10000)")
+	fs.DurationVar(&cfg.PollWait, "poll-wait", cfg.PollWait, "longest journal long-poll")
+	fs.DurationVar(&cfg.MinBackoff, "min-backoff", cfg.MinBackoff, "first retry delay after an error")
+	fs.DurationVar(&cfg.MaxBackoff, "max-backoff", cfg.MaxBackoff, "longest retry delay after repeated errors")
+	fs.DurationVar(&cfg.SweepInterval, "sweep-interval", cfg.SweepInterval, "how often the leader re-drives versions left PENDING (negative: never)")
+	fs.DurationVar(&cfg.SweepThreshold, "sweep-threshold", cfg.SweepThreshold, "re-drive versions whose status was left PENDING or PROCESSING for longer than this")
+	fs.IntVar(&cfg.SweepMaxPerRound, "sweep-max-per-round", cfg.SweepMaxPerRound, "versions re-driven per sweeper round at most")
+	fs.StringVar(&cfg.MetricsListen, "metrics-listen", cfg.MetricsListen, "address of /metrics and /healthz (empty: off)")
 	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	if err := flagenv.Parse(fs, os.Args[1:], nil); err != nil {
 		fmt.Fprintln(os.Stderr, "ingest:", err)
@@ -58,7 +56,7 @@ func main() {
 	cfg.S3CAFile = tlsconf.S3CAFile(cfg.S3CAFile, os.Getenv)
 	cfg.Brokers = splitList(brokers)
 	cfg.ZooKeeper = splitList(zkServers)
-	if err := cfg.Kafka.Resolve(os.Getenv); err != nil {
+	if err := cfg.Kafka.Validate(); err != nil {
 		fmt.Fprintln(os.Stderr, "ingest:", err)
 		os.Exit(2)
 	}

@@ -10,25 +10,24 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/backbeat-temporal/backbeat/internal/flagenv"
 	"github.com/backbeat-temporal/backbeat/s3server"
 )
 
 func main() {
-	var cfg s3server.Config
+	cfg := s3server.DefaultConfig()
 	var logLevel slog.Level
 	fs := flag.NewFlagSet("s3server", flag.ExitOnError)
-	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8000", "address to serve the S3 API on")
+	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "address to serve the S3 API on")
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "directory of the metadata store, journal and object data (required)")
 	fs.StringVar(&cfg.AccountsFile, "accounts", "", "JSON accounts file: {\"accounts\":[{\"name\",\"accessKey\",\"secretKey\",\"replication\"}]} (required)")
-	fs.StringVar(&cfg.Region, "region", "us-east-1", "the only region accepted in signatures (another: 400 AuthorizationHeaderMalformed); clients must sign for it")
+	fs.StringVar(&cfg.Region, "region", cfg.Region, "the only region accepted in signatures (another: 400 AuthorizationHeaderMalformed); clients must sign for it")
 	fs.Uint64Var(&cfg.JournalRetention, "journal-retention", 0, "journal records to keep (0 keeps all)")
 	fs.DurationVar(&cfg.JournalMaxAge, "journal-max-age", 0, "remove journal records older than this (0: no age limit)")
-	fs.DurationVar(&cfg.MaxJournalWait, "max-journal-wait", 60*time.Second, "longest long-poll of the journal route")
-	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 20*time.Second, "longest silence while reading a request's headers or body (a stalled body: 400 RequestTimeout, connection closed)")
-	fs.DurationVar(&cfg.KeepAliveTimeout, "keep-alive-timeout", 2*time.Minute, "close keep-alive connections idle between requests for longer")
+	fs.DurationVar(&cfg.MaxJournalWait, "max-journal-wait", cfg.MaxJournalWait, "longest long-poll of the journal route")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "longest silence while reading a request's headers or body (a stalled body: 400 RequestTimeout, connection closed)")
+	fs.DurationVar(&cfg.KeepAliveTimeout, "keep-alive-timeout", cfg.KeepAliveTimeout, "close keep-alive connections idle between requests for longer")
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM certificate (with its chain) of HTTPS; with --tls-key the server speaks HTTPS only (empty: HTTP)")
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key file of --tls-cert")
 	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")

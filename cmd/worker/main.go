@@ -24,22 +24,22 @@ import (
 )
 
 func main() {
-	var cfg worker.Config
+	cfg := worker.DefaultConfig()
 	var logLevel slog.Level
 	fs := flag.NewFlagSet("worker", flag.ExitOnError)
-	fs.StringVar(&cfg.TemporalAddress, "temporal-address", "127.0.0.1:7233", "Temporal frontend host:port")
-	fs.StringVar(&cfg.Namespace, "namespace", "default", "Temporal namespace")
+	fs.StringVar(&cfg.TemporalAddress, "temporal-address", cfg.TemporalAddress, "Temporal frontend host:port")
+	fs.StringVar(&cfg.Namespace, "namespace", cfg.Namespace, "Temporal namespace")
 	tclient.AddTLSFlags(fs, &cfg.TemporalTLS)
-	fs.StringVar(&cfg.TaskQueue, "task-queue", contract.TaskQueue, "task queue to poll")
-	fs.StringVar(&cfg.Source.Endpoint, "s3-endpoint", "http://127.0.0.1:8000", "source s3server base URL")
+	fs.StringVar(&cfg.TaskQueue, "task-queue", cfg.TaskQueue, "task queue to poll")
+	fs.StringVar(&cfg.Source.Endpoint, "s3-endpoint", cfg.Source.Endpoint, "source s3server base URL")
 	fs.StringVar(&cfg.Source.CAFile, "s3-ca-file", "", "PEM bundle of the CAs that sign the source s3server's HTTPS certificate (empty: $AWS_CA_BUNDLE, else the system's roots; targets: caFile in the sites file)")
-	fs.StringVar(&cfg.Source.Region, "region", "us-east-1", "region of the source endpoint")
+	fs.StringVar(&cfg.Source.Region, "region", cfg.Source.Region, "region of the source endpoint")
 	fs.StringVar(&cfg.Source.AccessKey, "access-key", "", "access key of s3server's replication identity")
-	fs.StringVar(&cfg.Source.SecretKey, "secret-key", "", "secret key of s3server's replication identity")
+	flagenv.SecretVar(fs, &cfg.Source.SecretKey, "secret-key", "secret key of s3server's replication identity")
 	fs.StringVar(&cfg.Source.Profile, "profile", "", "AWS shared-config profile of the replication identity (instead of the keys)")
 	fs.StringVar(&cfg.SitesFile, "sites", "", "sites file naming the replication targets (default: the source endpoint)")
-	fs.IntVar(&cfg.MaxConcurrentActivities, "max-activities", 32, "activities run at once")
-	fs.IntVar(&cfg.MaxConcurrentWorkflowTasks, "max-workflow-tasks", 16, "workflow tasks run at once")
+	fs.IntVar(&cfg.MaxConcurrentActivities, "max-activities", cfg.MaxConcurrentActivities, "activities run at once")
+	fs.IntVar(&cfg.MaxConcurrentWorkflowTasks, "max-workflow-tasks", cfg.MaxConcurrentWorkflowTasks, "workflow tasks run at once")
 	def := contract.DefaultConfig()
 	wf := &cfg.Workflow
 	fs.DurationVar(&wf.Retry.InitialInterval, "retry-initial", def.Retry.InitialInterval, "first retry delay of a replication or a status write (status writes: delays capped at 1m)")
@@ -55,7 +55,7 @@ func main() {
 	fs.Int64Var(&wf.BatchMaxBytes, "batch-max-bytes", def.BatchMaxBytes, "most bytes of objects in one batch (a batch always takes at least one entry)")
 	fs.IntVar(&wf.BatchParallelism, "batch-parallelism", def.BatchParallelism, "entries of one batch a worker replicates at once")
 	fs.Int64Var(&wf.LargeObjectSize, "large-object-size", def.LargeObjectSize, "object size in bytes from which a version is not batched but copied alone on its resumable multipart path")
-	fs.StringVar(&cfg.MetricsListen, "metrics-listen", "127.0.0.1:9103", "address of /metrics and /healthz (empty: off)")
+	fs.StringVar(&cfg.MetricsListen, "metrics-listen", cfg.MetricsListen, "address of /metrics and /healthz (empty: off)")
 	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	if err := flagenv.Parse(fs, os.Args[1:], nil); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)

@@ -156,7 +156,7 @@ func newClient(t *testing.T, addr string) (sarama.Client, sarama.ClusterAdmin) {
 }
 
 func TestBrokerProduceConsumeKillRestart(t *testing.T) {
-	skipShort(t)
+	SkipShort(t, startsProcesses)
 	t.Parallel()
 	b := StartBroker(t)
 	assert.NotEqual(t, 9092, b.Port(), "a free port, not the default")
@@ -214,7 +214,7 @@ func TestBrokerProduceConsumeKillRestart(t *testing.T) {
 }
 
 func TestBrokerTopicsAndDefaults(t *testing.T) {
-	skipShort(t)
+	SkipShort(t, startsProcesses)
 	t.Parallel()
 	b := StartBroker(t, BrokerTopics("seeded:3", "plain"), BrokerPartitions(2), BrokerInMemory())
 	assert.Empty(t, b.DataDir())
@@ -252,7 +252,7 @@ func TestKafkaReadyRefused(t *testing.T) {
 // TestBrokerKillDuringProduce kills the broker while an idempotent producer is
 // producing: every record it acknowledged must be there after the restart.
 func TestBrokerKillDuringProduce(t *testing.T) {
-	skipShort(t)
+	SkipShort(t, startsProcesses)
 	t.Parallel()
 	b := StartBroker(t, BrokerTopics("stream:2"))
 	client, _ := newClient(t, b.Addr())
@@ -326,7 +326,7 @@ func TestBrokerKillDuringProduce(t *testing.T) {
 // graceful restart and then a kill -9: the state saved by the graceful stop must not
 // confuse the broker after the crash.
 func TestBrokerStopRestartKillRestart(t *testing.T) {
-	skipShort(t)
+	SkipShort(t, startsProcesses)
 	t.Parallel()
 	b := StartBroker(t, BrokerTopics("s:1"))
 	client, _ := newClient(t, b.Addr())

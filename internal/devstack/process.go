@@ -89,6 +89,15 @@ type run struct {
 	err    error         // exit error; read after done is closed
 }
 
+// SkipShort skips t under go test -short, saying why (what the test starts): the one
+// guard of every test that starts real processes.
+func SkipShort(t testing.TB, why string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip(why)
+	}
+}
+
 func (r *run) exited() bool {
 	select {
 	case <-r.done:

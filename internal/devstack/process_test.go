@@ -21,13 +21,8 @@ import (
 // child checks that signals reach the whole process group.
 const shellServer = `echo "started $$"; trap 'echo "got TERM"; exit 0' TERM; while :; do sleep 0.05; done`
 
-// skipShort skips tests that start ZooKeeper or the broker under -short.
-func skipShort(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("starts ZooKeeper or the dev broker")
-	}
-}
+// startsProcesses is why the tests that start real processes skip under -short.
+const startsProcesses = "starts ZooKeeper or the dev broker"
 
 func ctxTimeout(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)

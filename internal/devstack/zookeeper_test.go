@@ -41,7 +41,7 @@ func zkConnect(t *testing.T, addr string) *zk.Conn {
 }
 
 func TestZooKeeperCrashAndRestart(t *testing.T) {
-	skipShort(t)
+	SkipShort(t, startsProcesses)
 	t.Parallel()
 	z := StartZooKeeper(t)
 	assert.NotEqual(t, 2181, z.Port(), "a free port, not the default")
@@ -90,7 +90,7 @@ func TestZooKeeperCrashAndRestart(t *testing.T) {
 }
 
 func TestZooKeeperOptionsAndParallelInstances(t *testing.T) {
-	skipShort(t)
+	SkipShort(t, startsProcesses)
 	t.Parallel()
 	port := FreePort(t)
 	dir := filepath.Join(t.TempDir(), "zkdata")

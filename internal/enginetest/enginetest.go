@@ -90,7 +90,7 @@ func Start(t testing.TB, o Options) *Engine {
 	if o.LogLevel != "" {
 		common = append(common, "--log-level", o.LogLevel)
 	}
-	creds := []string{"--access-key", s3test.Replication.AccessKey, "--secret-key", s3test.Replication.SecretKey}
+	creds := []string{"--access-key", s3test.Replication.AccessKey, "--secret-key-file", s3test.Replication.SecretFile(t)}
 	args := func(parts ...[]string) []string {
 		var out []string
 		for _, p := range parts {

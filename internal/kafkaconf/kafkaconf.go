@@ -5,13 +5,15 @@ package kafkaconf
 
 import (
 	"errors"
+	"flag"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/IBM/sarama"
+	"github.com/spf13/pflag"
 	"github.com/xdg-go/scram"
 
+	"github.com/backbeat-temporal/backbeat/internal/flagenv"
 	"github.com/backbeat-temporal/backbeat/internal/tlsconf"
 )
 
@@ -23,8 +25,8 @@ const (
 )
 
 // EnvSASLPassword holds the SASL password when --kafka-sasl-password-file is not given
-// (a password is never a command-line flag).
-const EnvSASLPassword = "BACKBEAT_KAFKA_SASL_PASSWORD"
+// (a password is never a command-line flag; see package flagenv).
+const EnvSASLPassword = "BACKBEAT_KAFKA_SASL_PASSWORD" // flagenv.EnvName(saslPasswordName)
 
 // Security is how a client authenticates to Kafka and protects the connection. Its
 // zero value is plain text without SASL (a local broker).
@@ -39,21 +41,39 @@ type Security struct {
 	SASLMechanism string
 	// SASLUser is the SASL user name. Required with a mechanism.
 	SASLUser string
-	// SASLPassword is the SASL password. Required with a mechanism.
+	// SASLPassword is the SASL password. Required with a mechanism. The commands read it
+	// as a secret (flagenv.SecretVar): --kafka-sasl-password-file or EnvSASLPassword.
 	SASLPassword string
-	// SASLPasswordFile is a file holding the password (one line; trailing newline
-	// ignored); it fills SASLPassword in Resolve. Default "".
-	SASLPasswordFile string
 }
 
-// FlagSet is the part of a flag set AddFlags needs (flag.FlagSet has it).
-type FlagSet interface {
+// AddFlags defines the --kafka-tls* and --kafka-sasl-* flags, which set s (the password
+// through flagenv.Parse: --kafka-sasl-password-file, else EnvSASLPassword).
+func AddFlags(fs *flag.FlagSet, s *Security) {
+	defineFlags(fs, s)
+	flagenv.SecretVar(fs, &s.SASLPassword, saslPasswordName, "SASL password")
+}
+
+// AddPFlags is AddFlags for a cobra command's flag set: the same flags, bound to their
+// environment variables (flagenv.Bind), the password read by flagenv.ApplyEnv.
+func AddPFlags(fs *pflag.FlagSet, s *Security) {
+	defineFlags(fs, s)
+	flagenv.Bind(fs, flagNames...)
+	flagenv.PSecretVar(fs, &s.SASLPassword, saslPasswordName, "SASL password")
+}
+
+// flagNames are the flags of defineFlags (the password's aside).
+var flagNames = []string{"kafka-tls", "kafka-tls-ca", "kafka-tls-cert", "kafka-tls-key", "kafka-tls-server-name",
+	"kafka-sasl-mechanism", "kafka-sasl-user"}
+
+// flagSet is what defineFlags needs of a flag set: the standard library's and pflag's
+// have these methods.
+type flagSet interface {
 	BoolVar(p *bool, name string, value bool, usage string)
-	StringVar(p *string, name, value, usage string)
+	StringVar(p *string, name string, value string, usage string)
 }
 
-// AddFlags defines the --kafka-tls* and --kafka-sasl-* flags, which set s.
-func AddFlags(fs FlagSet, s *Security) {
+// defineFlags defines the flags of flagNames on fs.
+func defineFlags(fs flagSet, s *Security) {
 	fs.BoolVar(&s.TLS, "kafka-tls", false, "connect to Kafka over TLS (implied by any other --kafka-tls-* flag)")
 	fs.StringVar(&s.TLSConfig.CAFile, "kafka-tls-ca", "", "PEM bundle of the CAs that sign the brokers' certificates (empty: the system's roots)")
 	fs.StringVar(&s.TLSConfig.CertFile, "kafka-tls-cert", "", "PEM client certificate for mutual TLS with Kafka (with --kafka-tls-key)")
@@ -61,25 +81,13 @@ func AddFlags(fs FlagSet, s *Security) {
 	fs.StringVar(&s.TLSConfig.ServerName, "kafka-tls-server-name", "", "name expected in the brokers' certificates (empty: each broker's host)")
 	fs.StringVar(&s.SASLMechanism, "kafka-sasl-mechanism", "", "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (empty: no SASL)")
 	fs.StringVar(&s.SASLUser, "kafka-sasl-user", "", "SASL user name")
-	fs.StringVar(&s.SASLPasswordFile, "kafka-sasl-password-file", "", "file holding the SASL password (empty: the environment variable "+EnvSASLPassword+")")
 }
 
-// Resolve fills SASLPassword from SASLPasswordFile, or from EnvSASLPassword (looked up
-// with getenv) when no file is given, and checks s.
-func (s *Security) Resolve(getenv func(string) string) error {
-	if s.SASLPasswordFile != "" {
-		b, err := os.ReadFile(s.SASLPasswordFile)
-		if err != nil {
-			return fmt.Errorf("Kafka SASL password (--kafka-sasl-password-file): %w", err)
-		}
-		s.SASLPassword = strings.TrimRight(string(b), "\r\n")
-	} else if s.SASLPassword == "" {
-		s.SASLPassword = getenv(EnvSASLPassword)
-	}
-	return s.check()
-}
+// saslPasswordName is the secret's name: --kafka-sasl-password-file, EnvSASLPassword.
+const saslPasswordName = "kafka-sasl-password"
 
-func (s *Security) check() error {
+// Validate checks s: a known mechanism, with a user and a password.
+func (s Security) Validate() error {
 	switch s.SASLMechanism {
 	case "":
 		if s.SASLUser != "" {
@@ -98,7 +106,7 @@ func (s *Security) check() error {
 
 // Apply sets c's Net.TLS and Net.SASL from s.
 func (s Security) Apply(c *sarama.Config) error {
-	if err := s.check(); err != nil {
+	if err := s.Validate(); err != nil {
 		return err
 	}
 	if s.TLS || s.TLSConfig.Set() {

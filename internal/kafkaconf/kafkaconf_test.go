@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/backbeat-temporal/backbeat/internal/flagenv"
 	"github.com/backbeat-temporal/backbeat/internal/kafkaconf"
 	"github.com/backbeat-temporal/backbeat/internal/tlsconf"
 	"github.com/backbeat-temporal/backbeat/internal/tlsconf/tlstest"
@@ -84,26 +85,32 @@ func TestTLSAndSCRAM(t *testing.T) {
 	require.Error(t, connect(t, addrs, plain), "plain text to a TLS listener fails")
 }
 
-func TestFlagsAndResolve(t *testing.T) {
+func TestFlagsAndValidate(t *testing.T) {
 	var s kafkaconf.Security
 	fs := flag.NewFlagSet("x", flag.ContinueOnError)
 	kafkaconf.AddFlags(fs, &s)
 	pw := filepath.Join(t.TempDir(), "pw")
 	require.NoError(t, os.WriteFile(pw, []byte("from-file\n"), 0o600))
-	require.NoError(t, fs.Parse([]string{"--kafka-tls-ca", "/ca.pem", "--kafka-sasl-mechanism", "SCRAM-SHA-256",
-		"--kafka-sasl-user", "u", "--kafka-sasl-password-file", pw}))
-	require.NoError(t, s.Resolve(func(string) string { return "from-env" }))
+	assert.Contains(t, fs.Lookup("kafka-sasl-password-file").Usage, kafkaconf.EnvSASLPassword, "flagenv's name of the secret")
+	env := func(k string) (string, bool) { return "from-env", k == kafkaconf.EnvSASLPassword }
+	require.NoError(t, flagenv.Parse(fs, []string{"--kafka-tls-ca", "/ca.pem", "--kafka-sasl-mechanism", "SCRAM-SHA-256",
+		"--kafka-sasl-user", "u", "--kafka-sasl-password-file", pw}, env))
+	require.NoError(t, s.Validate())
 	assert.Equal(t, "from-file", s.SASLPassword, "the file wins over the environment")
 	assert.Equal(t, "/ca.pem", s.TLSConfig.CAFile)
 
-	s = kafkaconf.Security{SASLMechanism: "PLAIN", SASLUser: "u"}
-	require.NoError(t, s.Resolve(func(k string) string { return map[string]string{kafkaconf.EnvSASLPassword: "from-env"}[k] }))
+	s = kafkaconf.Security{}
+	fs = flag.NewFlagSet("x", flag.ContinueOnError)
+	kafkaconf.AddFlags(fs, &s)
+	require.NoError(t, flagenv.Parse(fs, []string{"--kafka-sasl-mechanism", "PLAIN", "--kafka-sasl-user", "u"}, env))
 	assert.Equal(t, "from-env", s.SASLPassword)
+	require.ErrorContains(t, flagenv.Parse(fs, []string{"--kafka-sasl-password", "p"}, env),
+		"--kafka-sasl-password is not accepted", "a password is never a flag value")
 
 	s = kafkaconf.Security{SASLMechanism: "PLAIN", SASLUser: "u"}
-	require.ErrorContains(t, s.Resolve(func(string) string { return "" }), "needs a user (--kafka-sasl-user) and a password")
+	require.ErrorContains(t, s.Validate(), "needs a user (--kafka-sasl-user) and a password")
 	s = kafkaconf.Security{SASLMechanism: "GSSAPI", SASLUser: "u", SASLPassword: "p"}
-	require.ErrorContains(t, s.Resolve(func(string) string { return "" }), `"GSSAPI" is not supported`)
+	require.ErrorContains(t, s.Validate(), `"GSSAPI" is not supported`)
 
 	c := sarama.NewConfig()
 	require.NoError(t, kafkaconf.Security{}.Apply(c))

@@ -3,8 +3,6 @@ package tclient_test
 import (
 	"context"
 	"flag"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -12,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/backbeat-temporal/backbeat/internal/tclient"
+	"github.com/backbeat-temporal/backbeat/internal/testlog"
 	"github.com/backbeat-temporal/backbeat/internal/tlsconf"
 	"github.com/backbeat-temporal/backbeat/internal/tlsconf/tlstest"
 )
@@ -20,7 +19,7 @@ func dial(t *testing.T, o tclient.Options) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	o.Logger = testlog.Discard()
 	o.MinBackoff, o.MaxBackoff = 50*time.Millisecond, 50*time.Millisecond
 	c, err := tclient.Dial(ctx, o)
 	if err == nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // Credentials of the accounts every Process has.
@@ -44,6 +45,35 @@ type Account struct {
 	AccessKey   string `json:"accessKey"`
 	SecretKey   string `json:"secretKey"`
 	Replication bool   `json:"replication,omitempty"`
+}
+
+// MakeBucket creates bucket name through c and, unless versioning is "", sets its
+// versioning status: the bucket fixture of every package's tests.
+func MakeBucket(t testing.TB, c *s3.Client, name string, versioning s3types.BucketVersioningStatus) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		t.Fatalf("s3test: create bucket %s: %v", name, err)
+	}
+	if versioning == "" {
+		return
+	}
+	if _, err := c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(name),
+		VersioningConfiguration: &s3types.VersioningConfiguration{Status: versioning}}); err != nil {
+		t.Fatalf("s3test: set the versioning of bucket %s to %s: %v", name, versioning, err)
+	}
+}
+
+// SecretFile writes a's secret key to a file of the test's temporary directory (mode
+// 0600) and returns its path: what a command's --secret-key-file takes (a secret is never
+// a flag value; see internal/flagenv).
+func (a Account) SecretFile(t testing.TB) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), a.Name+".secret")
+	if err := os.WriteFile(path, []byte(a.SecretKey+"\n"), 0o600); err != nil {
+		t.Fatalf("s3test: write the secret key of %s: %v", a.Name, err)
+	}
+	return path
 }
 
 // Process is a running s3server.

@@ -7,12 +7,13 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/backbeat-temporal/backbeat/internal/testlog"
 )
 
 func TestParseTopics(t *testing.T) {
@@ -37,11 +38,9 @@ func TestConfigValidation(t *testing.T) {
 	assert.Error(t, err)
 }
 
-func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
 func TestStartKeepsTopicsInDataDir(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	b, err := Start(Config{Listen: "127.0.0.1:0", DataDir: dir, Topics: []Topic{{Name: "t3", Partitions: 3}, {Name: "tdef"}}, Partitions: 2, SyncWrites: true, Logger: quietLogger()})
+	b, err := Start(Config{Listen: "127.0.0.1:0", DataDir: dir, Topics: []Topic{{Name: "t3", Partitions: 3}, {Name: "tdef"}}, Partitions: 2, SyncWrites: true, Logger: testlog.Discard()})
 	require.NoError(t, err)
 	addr := b.Addr()
 	assert.True(t, strings.HasPrefix(addr, "127.0.0.1:"))
@@ -62,30 +61,13 @@ func TestStartKeepsTopicsInDataDir(t *testing.T) {
 	assert.Contains(t, logs.String(), "topic exists with another partition count")
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestRunStopsOnCancel(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
 
-	var logs syncBuffer
+	var logs testlog.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
@@ -108,6 +90,6 @@ func TestRunStopsOnCancel(t *testing.T) {
 	l, err = net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer l.Close()
-	err = Run(context.Background(), Config{Listen: l.Addr().String(), Logger: quietLogger()})
+	err = Run(context.Background(), Config{Listen: l.Addr().String(), Logger: testlog.Discard()})
 	assert.Error(t, err)
 }
