@@ -77,8 +77,8 @@ type Config struct {
 	Source Site
 	// Sites are the targets. Default DefaultSites(Source): the source endpoint itself.
 	Sites *Sites
-	// HTTPClient serves the requests to the source. Default: a client without an overall
-	// timeout (requests end with their context).
+	// HTTPClient serves the requests to the source. Default: tlsconf.HTTPClient's (no
+	// overall timeout: requests end with their context; many idle connections kept).
 	HTTPClient *http.Client
 	// TargetHTTPClient serves the requests to every target. Default HTTPClient.
 	// A site (the source included) with a CAFile gets its own client trusting that
@@ -127,7 +127,11 @@ func New(ctx context.Context, cfg Config) (*Replicator, error) {
 		return nil, fmt.Errorf("activities: sites: %w", err)
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{}
+		hc, err := tlsconf.HTTPClient(tlsconf.Client{})
+		if err != nil {
+			return nil, fmt.Errorf("activities: HTTP client: %w", err)
+		}
+		cfg.HTTPClient = hc
 	}
 	if cfg.TargetHTTPClient == nil {
 		cfg.TargetHTTPClient = cfg.HTTPClient
