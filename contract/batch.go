@@ -64,6 +64,7 @@ const (
 	DefaultBatchMaxEntries  = 64
 	DefaultBatchMaxBytes    = 64 << 20
 	DefaultBatchParallelism = 16
+	DefaultPartialBatches   = 2
 	// DefaultLargeObjectSize is the object size (journal record size) from which an
 	// entry is replicated alone by ActivityReplicate, on its resumable multipart path:
 	// activities.DefaultMultipartThreshold.

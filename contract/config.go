@@ -86,6 +86,14 @@ type Config struct {
 	// BatchParallelism is the most entries of one batch replicated at once by the
 	// activity. Default 16 (DefaultBatchParallelism).
 	BatchParallelism int `json:",omitempty"`
+	// PartialBatches is the most batches in flight that are partial (fewer than
+	// BatchMaxEntries entries and under half BatchMaxBytes). With that many in flight, a
+	// partial batch is not started: the entries wait until one finishes (and join the
+	// next batch together) or until they fill a batch. So under load batches grow instead
+	// of multiplying, each costing Temporal the same (Nagle's algorithm applied to
+	// activities); when idle an entry starts at once. Runs begun after the workflow's
+	// "partial-batches" change. Default 2 (DefaultPartialBatches); negative: no bound.
+	PartialBatches int `json:",omitempty"`
 	// LargeObjectSize is the object size from which an entry is not batched: it is
 	// replicated alone by ActivityReplicate, whose multipart copy resumes from its
 	// heartbeats, within its own byte budget. Default 64 MiB (DefaultLargeObjectSize,
@@ -191,6 +199,9 @@ func (c Config) WithDefaults() Config {
 	if c.BatchParallelism <= 0 {
 		c.BatchParallelism = DefaultBatchParallelism
 	}
+	if c.PartialBatches == 0 {
+		c.PartialBatches = DefaultPartialBatches
+	}
 	if c.LargeObjectSize <= 0 {
 		c.LargeObjectSize = DefaultLargeObjectSize
 	}
@@ -248,6 +259,7 @@ func (c Config) Overlay(o Config) Config {
 	setIf(&c.BatchMaxEntries, o.BatchMaxEntries)
 	setIf(&c.BatchMaxBytes, o.BatchMaxBytes)
 	setIf(&c.BatchParallelism, o.BatchParallelism)
+	setIf(&c.PartialBatches, o.PartialBatches)
 	setIf(&c.LargeObjectSize, o.LargeObjectSize)
 	c.DisableSearchAttributes = c.DisableSearchAttributes || o.DisableSearchAttributes
 	return c

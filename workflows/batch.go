@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -46,6 +47,11 @@ import (
 // one ActivityReplicate per entry.
 const batchChange = "batch"
 
+// partialBatchesChange is the workflow.GetVersion change ID of Config.PartialBatches:
+// version 1 holds a partial batch while that many partial batches are in flight (see
+// startBatches); DefaultVersion starts every batch the window has room for.
+const partialBatchesChange = "partial-batches"
+
 // dedupeHeldChange is the workflow.GetVersion change ID of the dedupe of held versions:
 // version 1 drops an entry whose version is held; DefaultVersion keeps it.
 const dedupeHeldChange = "dedupe-held"
@@ -54,6 +60,9 @@ const dedupeHeldChange = "dedupe-held"
 type batchRun struct {
 	fut     workflow.Future
 	members []*inflight // in the batch's order (the activity's input order)
+	// partial: fewer than Config.BatchMaxEntries entries and under half
+	// Config.BatchMaxBytes (Config.PartialBatches).
+	partial bool
 }
 
 // slots is the number of activities in flight: the entries running alone and the
@@ -80,12 +89,23 @@ func (r *runner) batchable(e contract.Entry) bool {
 
 // startBatches starts entries while the window has room: batches, and the entries
 // that run alone. It reports whether an entry finished at once (see startEntries).
+//
+// With a bound on partial batches (runs begun after partialBatchesChange), when that
+// many partial batches are in flight the batchable entries wait unless they fill a
+// batch: they go together when one of those finishes. The entries that run alone still
+// start.
 func (r *runner) startBatches(ctx workflow.Context) bool {
 	now := workflow.Now(ctx)
 	for !r.st.Paused && r.slots() < r.cfg.MaxConcurrent {
 		i := r.nextStartable(now, nil)
 		if i < 0 {
 			return false
+		}
+		if r.batchable(r.st.Queue[i]) && r.holdPartial(now) {
+			i = r.nextStartable(now, func(e contract.Entry) bool { return !r.batchable(e) })
+			if i < 0 {
+				return false
+			}
 		}
 		if !r.batchable(r.st.Queue[i]) {
 			if r.start(ctx, i) {
@@ -96,6 +116,25 @@ func (r *runner) startBatches(ctx workflow.Context) bool {
 		r.startBatch(ctx, i)
 	}
 	return false
+}
+
+// holdPartial tells whether a new batch must wait: as many partial batches as
+// Config.PartialBatches are in flight and the startable batchable entries do not fill
+// a batch.
+func (r *runner) holdPartial(now time.Time) bool {
+	if r.partialLimit <= 0 || r.partialInFlight < r.partialLimit {
+		return false
+	}
+	n, bytes := 0, int64(0)
+	full := func() bool { return n >= r.cfg.BatchMaxEntries || bytes >= r.cfg.BatchMaxBytes/2 }
+	r.nextStartable(now, func(e contract.Entry) bool {
+		if r.batchable(e) && (!r.durable || r.ready(e, now)) {
+			n++
+			bytes += max(e.Record.Size, 0)
+		}
+		return full() // stops the scan
+	})
+	return !full()
 }
 
 // startBatch starts a batch with queued entry i and the startable batchable entries
@@ -125,6 +164,10 @@ func (r *runner) startBatch(ctx workflow.Context, i int) {
 		}
 		add(j)
 	}
+	b.partial = len(b.members) < r.cfg.BatchMaxEntries && bytes < r.cfg.BatchMaxBytes/2
+	if b.partial {
+		r.partialInFlight++
+	}
 	in := contract.ReplicateBatchInput{Entries: make([]contract.Entry, len(b.members)), Parallelism: r.cfg.BatchParallelism}
 	for k, m := range b.members {
 		in.Entries[k] = m.e
@@ -150,6 +193,9 @@ func (r *runner) onBatchDone(ctx workflow.Context, b *batchRun, f workflow.Futur
 		return // cancelled: run() returns
 	}
 	r.batchesInFlight--
+	if b.partial {
+		r.partialInFlight--
+	}
 	r.boundary = true
 	var res contract.ReplicateBatchResult
 	err := f.Get(ctx, &res)

@@ -235,3 +235,31 @@ func TestBatchSummary(t *testing.T) {
 	assert.True(t, strings.HasPrefix(s, "batch of 2: b/k@v (offset 1)"), s)
 	require.Contains(t, s, fmt.Sprintf("(offset %d)", 2))
 }
+
+// TestPartialBatchesGrowUnderLoad: with Config.PartialBatches 1, while a partial batch
+// runs the entries that arrive one by one wait and go together when it finishes, unless
+// they fill a batch; with no bound each arrival starts its own batch.
+func TestPartialBatchesGrowUnderLoad(t *testing.T) {
+	run := func(t *testing.T, partial int) [][]int64 {
+		f := &batchFakes{}
+		env := newBatchEnv(t, f)
+		// The first batch takes 10 s of workflow time; the others answer at once.
+		env.OnActivity(contract.ActivityReplicateBatch, mock.Anything, mock.Anything).Return(f.batchActivity).After(10 * time.Second).Once()
+		env.OnActivity(contract.ActivityReplicateBatch, mock.Anything, mock.Anything).Return(f.batchActivity)
+		signalAt(env, 0, entries(0))
+		for i := int64(1); i <= 3; i++ {
+			signalAt(env, time.Duration(i)*time.Second, entries(i)) // one by one while batch {0} runs
+		}
+		signalAt(env, 4*time.Second, entries(span(4, 7)...)) // a full batch: starts at once
+		runUntil(t, env, params(contract.Config{MaxConcurrent: 8, BatchMaxEntries: 4, PartialBatches: partial}), time.Minute)
+		assert.Len(t, f.Statuses(), 8, "every entry replicated")
+		return f.Batches()
+	}
+	t.Run("bounded", func(t *testing.T) {
+		assert.Equal(t, [][]int64{{1, 2, 3, 4}, {0}, {5, 6, 7}}, run(t, 1),
+			"{0} runs; 1, 2, 3 wait for it until 4-7 arrive and fill a batch with 4, in queue order; 5-7 wait for {0}")
+	})
+	t.Run("unbounded", func(t *testing.T) {
+		assert.Equal(t, [][]int64{{1}, {2}, {3}, {4, 5, 6, 7}, {0}}, run(t, -1), "each arrival starts its own batch")
+	})
+}

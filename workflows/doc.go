@@ -80,6 +80,13 @@
 // connections); a hot key (one object rewritten again and again) still goes one version
 // at a time.
 //
+// With batches (batch.go), the window counts a batch as one activity. Runs begun after
+// the "partial-batches" change also bound the partial batches in flight
+// (Config.PartialBatches, default 2): with that many running, new entries wait for one of
+// them to finish (and go together in the next batch) unless they fill a batch. Idle, an
+// entry starts at once; under load the batches grow instead of multiplying, and the
+// Temporal server, whose work is per activity and per workflow task, keeps up.
+//
 // SignalPause stops the loop from starting entries (the ones in flight finish, their
 // whole chain); SignalResume lets it start them again. The paused flag is part of the
 // State. Pause and resume are separate signal channels, so two of them sent at the same
@@ -166,7 +173,8 @@
 //
 // Replay tests (replay_test.go) replay histories recorded on a real Temporal server
 // (testdata/histories: v1 the code before the journal dedupe, v2 with it, v3 durable
-// retries, v4 batches and the dedupe of held versions); record new ones with
+// retries, v4 batches and the dedupe of held versions, v5 the bound on partial batches);
+// record new ones with
 // BACKBEAT_RECORD_HISTORIES=<version> go test -run TestRecordHistories/<scenario>.
 //
 // # ContinueAsNew and limits

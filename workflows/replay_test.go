@@ -268,8 +268,8 @@ func writeRuns(t *testing.T, ctx context.Context, c client.Client, id, name stri
 // recordScenarios are the scenarios recorded with the workflow code: entries without a
 // journal position (offset dedupe), and with one, ending with Kafka offsets that restart
 // from 0; durable retries; batches (mixed outcomes, a held version absorbing its
-// duplicate). Each was recorded with the code of its time (prefix v1..v4: "batch" with
-// v4); record the one a change is about, e.g.
+// duplicate). Each was recorded with the code of its time (prefix v1..v5: "batch" with
+// v4, and v5 with the bound on partial batches); record the one a change is about, e.g.
 //
 //	BACKBEAT_RECORD_HISTORIES=v4 go test -run TestRecordHistories/batch ./workflows/
 func recordScenarios() []recordScenario {

@@ -114,6 +114,9 @@ type runner struct {
 	batching        bool
 	batchesInFlight int
 	dedupeHeld      bool
+	// partialLimit is Config.PartialBatches in runs begun after partialBatchesChange (0:
+	// no bound); partialInFlight counts the partial batches in flight.
+	partialLimit, partialInFlight int
 
 	// flying are the entries in flight, in offset order (a subset of st.Queue), at
 	// most cfg.MaxConcurrent of them.
@@ -203,6 +206,9 @@ func newRunner(ctx workflow.Context, p contract.Params) (*runner, error) {
 	if r.durable {
 		r.batching = workflow.GetVersion(ctx, batchChange, workflow.DefaultVersion, 1) >= 1
 		r.dedupeHeld = workflow.GetVersion(ctx, dedupeHeldChange, workflow.DefaultVersion, 1) >= 1
+		if r.batching && workflow.GetVersion(ctx, partialBatchesChange, workflow.DefaultVersion, 1) >= 1 {
+			r.partialLimit = max(cfg.PartialBatches, 0)
+		}
 	}
 	if !cfg.DisableSearchAttributes {
 		// ContinueAsNew carries the search attributes: only upsert what differs.

@@ -2,7 +2,7 @@
 // Temporal task queue backbeat-replication, and owns the partition workflows' retry
 // policy, retry budget, breaker threshold, window (--retry-*, --retries,
 // --breaker-threshold, --max-concurrent) and batches (--batch-max-entries,
-// --batch-max-bytes, --batch-parallelism, --large-object-size): every workflow run
+// --batch-max-bytes, --batch-parallelism, --batch-partial, --large-object-size): every workflow run
 // reads them when it starts, running workflows included. See package worker; every
 // flag has a BACKBEAT_<FLAG> environment fallback.
 package main
@@ -54,6 +54,7 @@ func main() {
 	fs.IntVar(&wf.BatchMaxEntries, "batch-max-entries", def.BatchMaxEntries, "most entries replicated by one batch activity (1: batches of one entry)")
 	fs.Int64Var(&wf.BatchMaxBytes, "batch-max-bytes", def.BatchMaxBytes, "most bytes of objects in one batch (a batch always takes at least one entry)")
 	fs.IntVar(&wf.BatchParallelism, "batch-parallelism", def.BatchParallelism, "entries of one batch a worker replicates at once")
+	fs.IntVar(&wf.PartialBatches, "batch-partial", def.PartialBatches, "partial batches (not full) a partition workflow runs at once; more entries wait to join the next batch, so batches grow under load (negative: no bound)")
 	fs.Int64Var(&wf.LargeObjectSize, "large-object-size", def.LargeObjectSize, "object size in bytes from which a version is not batched but copied alone on its resumable multipart path")
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", cfg.MetricsListen, "address of /metrics and /healthz (empty: off)")
 	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
