@@ -95,7 +95,8 @@ func TestMalformedRecord(t *testing.T) {
 	srv := httptest.NewServer(fj)
 	t.Cleanup(srv.Close)
 
-	s := &stack{t: t, zk: zkp, kafka: kafka, bin: devstack.Build(t, "cmd/ingest"), s3: &s3test.Process{URL: srv.URL}}
+	s := &stack{t: t, zk: zkp, kafka: kafka, bin: devstack.Build(t, "cmd/ingest"), s3: &s3test.Process{URL: srv.URL},
+		secretFile: s3test.Replication.SecretFile(t)}
 	in := s.startIngest("ingest", 100)
 	s.waitOffset(t, fj.id, 5, 30*time.Second)
 	pending := pendingOf(good)
