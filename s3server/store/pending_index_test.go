@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -471,5 +474,21 @@ func TestPendingCursorValidated(t *testing.T) {
 	for _, c := range []string{"!!", encodePendingCursor("", []byte("k\x00v")), encodePendingCursor("b", []byte("k")), encodePendingCursor("b", []byte("\x00v"))} {
 		_, err := s.ListPending(context.Background(), PendingOptions{After: c})
 		assert.ErrorIs(t, err, ErrInvalidCursor, "%q", c)
+	}
+}
+
+// TestVersionWritesKeepTheIndex fails when a version is written or removed other than
+// by putVersion and delVersion, which keep the index of waiting versions right.
+func TestVersionWritesKeepTheIndex(t *testing.T) {
+	direct := regexp.MustCompile(`(?:put|putJSON|del)\(\s*\w+\.versions\b|\.versions\.(?:Put|Delete)\(`)
+	files, err := filepath.Glob("*.go")
+	require.NoError(t, err)
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") || f == "pending_index.go" {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		require.NoError(t, err)
+		assert.Empty(t, direct.FindAllString(string(src), -1), "%s writes versions without putVersion/delVersion", f)
 	}
 }
