@@ -28,7 +28,8 @@ type PendingPage struct {
 	// version examined by this page (whatever olderThan), and Waiting their count.
 	Oldest  map[string]time.Time `json:"oldest"`
 	Waiting map[string]int       `json:"waiting"`
-	// Scanned counts the versions examined.
+	// Scanned counts the versions examined: the waiting ones (PENDING or PROCESSING,
+	// whatever olderThan), read from s3server's index of waiting versions.
 	Scanned int `json:"scanned"`
 	// Next continues the listing (the after of the next call); "" when done.
 	Next string `json:"next,omitempty"`

@@ -18,9 +18,11 @@ package s3server
 // pending lists the PENDING and PROCESSING versions whose status was written at least
 // olderThan ago (a Go duration; default 0: all), of bucket (default: every bucket) under
 // prefix (needs bucket), at most limit per page (default 1000, at most 10000) and at most
-// 100000 versions examined per request: a page may be short, or empty, and still have a
-// next cursor; the listing is done when next is absent. oldest and waiting describe every
-// waiting version the page examined, whatever their age (the oldest-PENDING metric).
+// 100000 waiting versions examined per request (read from the store's index of waiting
+// versions: the cost follows them, not the bucket's size): a page may be short, or
+// empty, and still have a next cursor; the listing is done when next is absent. oldest
+// and waiting describe every waiting version the page examined, whatever their age (the
+// oldest-PENDING metric).
 //
 // redrive journals PENDING again on each listed version (at most 1000, one transaction)
 // that still waits with the statusTime sent, so ingest carries it through the engine

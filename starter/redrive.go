@@ -19,7 +19,8 @@ type RedriveReport struct {
 	Prefix    string `json:"prefix"`
 	OlderThan string `json:"olderThan"`
 	DryRun    bool   `json:"dryRun"`
-	// Scanned versions and delete markers (all statuses) under the prefix.
+	// Scanned waiting versions and delete markers (PENDING or PROCESSING, whatever their
+	// age) under the prefix: the entries of the source's index of waiting versions read.
 	Scanned int `json:"scanned"`
 	// Waiting is how many are PENDING or PROCESSING, of any age.
 	Waiting int `json:"waiting"`

@@ -32,6 +32,7 @@ func getBucket(tx *bolt.Tx, name string) (*Bucket, error) {
 // bucketData is the nested data bucket of a bucket and its sub-buckets.
 type bucketData struct {
 	root, versions, aliases, uploads, parts *bolt.Bucket
+	waiting                                 *bolt.Bucket // the index of waiting versions (pending_index.go)
 }
 
 // openBucketData opens the data of bucket name under parent: ErrNoSuchBucket when absent.
@@ -46,8 +47,9 @@ func openBucketData(parent *bolt.Bucket, name string) (*bucketData, error) {
 		aliases:  root.Bucket(bktAliases),
 		uploads:  root.Bucket(bktUploads),
 		parts:    root.Bucket(bktParts),
+		waiting:  root.Bucket(bktWaiting),
 	}
-	if d.versions == nil || d.aliases == nil || d.uploads == nil || d.parts == nil {
+	if d.versions == nil || d.aliases == nil || d.uploads == nil || d.parts == nil || d.waiting == nil {
 		return nil, fmt.Errorf("store: bucket %s: metadata is missing sub-buckets", name)
 	}
 	return d, nil
@@ -106,7 +108,7 @@ func (s *Store) CreateBucket(ctx context.Context, name, owner string) (*Bucket, 
 		if err != nil {
 			return fmt.Errorf("store: create bucket %s: %w", name, err)
 		}
-		for _, sub := range [][]byte{bktVersions, bktAliases, bktUploads, bktParts} {
+		for _, sub := range [][]byte{bktVersions, bktAliases, bktUploads, bktParts, bktWaiting} {
 			if _, err := root.CreateBucket(sub); err != nil {
 				return fmt.Errorf("store: create bucket %s: %w", name, err)
 			}

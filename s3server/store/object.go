@@ -89,7 +89,7 @@ func (d *bucketData) find(bucket, key, versionID string) (*Version, string, erro
 
 // writeVersion stores v at order, with an alias when its id is not its order key.
 func (w *wtx) writeVersion(d *bucketData, v *Version, order string) error {
-	if err := w.putJSON(d.versions, versionKey(v.Key, order), v); err != nil {
+	if err := w.putVersion(d, v.Key, order, v); err != nil {
 		return err
 	}
 	if v.VersionID != order {
@@ -100,7 +100,7 @@ func (w *wtx) writeVersion(d *bucketData, v *Version, order string) error {
 
 // removeVersion deletes the version v stored at order, and its alias.
 func (w *wtx) removeVersion(d *bucketData, v *Version, order string) error {
-	if err := w.del(d.versions, versionKey(v.Key, order)); err != nil {
+	if err := w.delVersion(d, v.Key, order); err != nil {
 		return err
 	}
 	if v.VersionID != order {
@@ -150,7 +150,7 @@ func (w *wtx) writeNew(b *Bucket, d *bucketData, v *Version, op bbproto.Op) ([]s
 	}
 	if old != nil {
 		removed = unusedBlobs(old, v)
-		if err := w.del(d.versions, versionKey(v.Key, oldOrder)); err != nil {
+		if err := w.delVersion(d, v.Key, oldOrder); err != nil {
 			return nil, err
 		}
 	}
@@ -349,7 +349,7 @@ func (s *Store) PutTags(ctx context.Context, bucket, key, versionID string, tags
 				v.Replication = r
 			}
 		}
-		if err := w.putJSON(d.versions, versionKey(key, order), v); err != nil {
+		if err := w.putVersion(d, key, order, v); err != nil {
 			return err
 		}
 		id = v.VersionID
@@ -477,7 +477,7 @@ func (w *wtx) setStatus(bucket, key, versionID string, status bbproto.Status, re
 	if status == bbproto.StatusFailed {
 		v.Replication.Reason = reason
 	}
-	if err := w.putJSON(d.versions, versionKey(key, order), v); err != nil {
+	if err := w.putVersion(d, key, order, v); err != nil {
 		return nil, err
 	}
 	return v, w.appendRecord(recordOf(bbproto.OpStatus, v))
@@ -516,7 +516,7 @@ func (s *Store) PutReplica(ctx context.Context, in ReplicaInput) (*Version, erro
 				return err
 			}
 			v.Meta = in.Meta
-			if err := w.putJSON(d.versions, versionKey(in.Key, order), v); err != nil {
+			if err := w.putVersion(d, in.Key, order, v); err != nil {
 				return err
 			}
 			out = v
@@ -617,7 +617,7 @@ func (w *wtx) writeReplica(b *Bucket, d *bucketData, v *Version, in *ReplicaInpu
 	if old != nil {
 		removed = unusedBlobs(old, v)
 		if oldOrder != order {
-			if err := w.del(d.versions, versionKey(v.Key, oldOrder)); err != nil {
+			if err := w.delVersion(d, v.Key, oldOrder); err != nil {
 				return nil, err
 			}
 		}

@@ -6,9 +6,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -75,22 +75,24 @@ type PendingOptions struct {
 	// Limit bounds the versions returned (1 to MaxPendingLimit). Default
 	// DefaultPendingLimit.
 	Limit int
-	// MaxScan bounds the versions examined by one call (a page may end early, with
-	// Next set, when it is reached). Default DefaultPendingScan.
+	// MaxScan bounds the waiting versions (index entries, whatever their age) examined
+	// by one call (a page may end early, with Next set, when it is reached). Default
+	// DefaultPendingScan.
 	MaxScan int
 }
 
 // ErrInvalidCursor is returned by ListPending for an After it did not make.
 var ErrInvalidCursor = errors.New("store: invalid pending-listing cursor")
 
-// pendingMarkers pre-filter the stored versions: only those holding one can wait.
-var pendingMarkers = [][]byte{[]byte(`"status":"` + bbproto.StatusPending + `"`), []byte(`"status":"` + bbproto.StatusProcessing + `"`)}
-
 // ListPending lists the versions whose replication status is PENDING or PROCESSING and
 // was written at least OlderThan ago: what the engine has not finished, to re-drive
-// (Redrive) or to measure. One call examines at most MaxScan versions in one read
-// transaction; continue with Next. The scan reads every version of the buckets (there is
-// no index of waiting versions): its cost is that of a ListObjectVersions of everything.
+// (Redrive) or to measure. It reads only the index of waiting versions (pending_index.go),
+// in bucket, key, newest-version order: its cost follows the number of waiting versions
+// examined, not the number of versions stored. One call examines at most MaxScan index
+// entries (waiting versions, whatever their age) in one read transaction; Scanned counts
+// them, and Oldest and Waiting describe them per bucket. A page ends when Limit versions
+// are listed or MaxScan entries examined, with Next set when entries remain: continue
+// with After = Next (an opaque cursor; ErrInvalidCursor for one ListPending did not make).
 func (s *Store) ListPending(ctx context.Context, o PendingOptions) (*bbproto.PendingPage, error) {
 	if o.Limit == 0 {
 		o.Limit = DefaultPendingLimit
@@ -126,7 +128,7 @@ func (s *Store) ListPending(ctx context.Context, o PendingOptions) (*bbproto.Pen
 			if err != nil {
 				return err
 			}
-			c := d.versions.Cursor()
+			c := d.waiting.Cursor()
 			prefix := []byte(o.Prefix)
 			k, raw := c.Seek(prefix)
 			if bucket == afterBucket && bytes.Compare(afterKey, prefix) > 0 {
@@ -138,31 +140,17 @@ func (s *Store) ListPending(ctx context.Context, o PendingOptions) (*bbproto.Pen
 					return nil
 				}
 				page.Scanned++
-				if !slices.ContainsFunc(pendingMarkers, func(m []byte) bool { return bytes.Contains(raw, m) }) {
-					continue
-				}
-				v, err := decodeVersion(raw)
-				if err != nil {
+				var e waitEntry
+				if err := json.Unmarshal(raw, &e); err != nil {
 					key, _ := splitVersionKey(k)
-					return fmt.Errorf("store: %s/%s: %w", bucket, key, err)
+					return fmt.Errorf("store: %s/%s: decode its entry in the index of waiting versions: %w", bucket, key, err)
 				}
-				r := v.Replication
-				if r == nil || !waiting(r.Status) {
-					continue // a user metadata value looked like a status
-				}
-				pv := bbproto.PendingVersion{Bucket: bucket, Key: v.Key, VersionID: v.VersionID, IsDeleteMarker: v.IsDeleteMarker,
-					LastModified: v.LastModified, Status: r.Status, StatusTime: r.StatusTime, Since: r.PendingSince}
-				if pv.Since.IsZero() {
-					pv.Since = r.StatusTime
-				}
-				if pv.Since.IsZero() {
-					pv.Since = v.LastModified
-				}
+				pv := e.pendingVersion(bucket, k)
 				page.Waiting[bucket]++
 				if old, ok := page.Oldest[bucket]; !ok || pv.Since.Before(old) {
 					page.Oldest[bucket] = pv.Since
 				}
-				set := r.StatusTime
+				set := pv.StatusTime
 				if set.IsZero() {
 					set = pv.Since
 				}
@@ -185,7 +173,8 @@ func encodePendingCursor(bucket string, k []byte) string {
 	return base64.RawURLEncoding.EncodeToString(append(append([]byte(bucket), 0), k...))
 }
 
-// decodePendingCursor reads a cursor: the bucket and the db key to start at (included).
+// decodePendingCursor reads a cursor: the bucket and the db key (key "\x00" order) to
+// start at (included).
 func decodePendingCursor(c string) (bucket string, key []byte, err error) {
 	if c == "" {
 		return "", nil, nil
@@ -196,7 +185,10 @@ func decodePendingCursor(c string) (bucket string, key []byte, err error) {
 	}
 	i := bytes.IndexByte(raw, 0)
 	if i < 1 {
-		return "", nil, ErrInvalidCursor
+		return "", nil, fmt.Errorf("%w: it names no bucket", ErrInvalidCursor)
+	}
+	if bytes.IndexByte(raw[i+1:], 0) < 1 {
+		return "", nil, fmt.Errorf("%w: it names no version", ErrInvalidCursor)
 	}
 	return string(raw[:i]), raw[i+1:], nil
 }
@@ -237,7 +229,7 @@ func (s *Store) Redrive(ctx context.Context, refs []bbproto.RedriveRef) ([]bbpro
 				continue
 			}
 			setStatus(v.Replication, bbproto.StatusPending, w.now())
-			if err := w.putJSON(d.versions, versionKey(ref.Key, order), v); err != nil {
+			if err := w.putVersion(d, ref.Key, order, v); err != nil {
 				return err
 			}
 			if err := w.appendRecord(recordOf(bbproto.OpStatus, v)); err != nil {

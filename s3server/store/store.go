@@ -29,11 +29,14 @@ var (
 	bktAliases  = []byte("a") // key \x00 versionID → orderKey, for ids that are not order keys ("null", foreign ids)
 	bktUploads  = []byte("u") // upload id → Upload JSON
 	bktParts    = []byte("p") // upload id + big-endian uint32 part number → UploadPart JSON
+	// bktWaiting ("w"): key \x00 orderKey → waitEntry JSON, the index of waiting
+	// versions (pending_index.go).
 
 	metaJournalID = []byte("journalId")
 	metaHead      = []byte("head")
 	metaOldest    = []byte("oldest")
 	metaClock     = []byte("clock")
+	// metaFormat ("format", pending_index.go): the store's format.
 )
 
 // maxBatch bounds how many write operations share one bbolt transaction.
@@ -138,7 +141,8 @@ func Open(dir string, opts Options) (*Store, error) {
 }
 
 // init creates the top-level buckets and the journal ID of a new data directory, and
-// loads the journal head.
+// loads the journal head. A store written before the index of waiting versions gets
+// it (buildPendingIndex).
 func (s *Store) init() error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bktMeta, bktBuckets, bktData, bktJournal} {
@@ -159,6 +163,11 @@ func (s *Store) init() error {
 			}
 		}
 		s.head = getU64(meta, metaHead)
+		if getU64(meta, metaFormat) < formatPendingIndex {
+			if err := buildPendingIndex(tx); err != nil {
+				return fmt.Errorf("build the index of waiting versions: %w", err)
+			}
+		}
 		return nil
 	})
 	if err != nil {

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/backbeat-temporal/backbeat/bbproto"
+
 	"bytes"
 	"context"
 	"crypto/md5"
@@ -118,6 +120,65 @@ func BenchmarkReadJournal(b *testing.B) {
 				total += n
 			}
 			b.ReportMetric(float64(total)/time.Since(start).Seconds(), "records/s")
+		})
+	}
+}
+
+// BenchmarkListPending lists the waiting versions of a bucket of 100 000 versions of
+// which 10 wait: "scan" reads every version (ListPending before the index of waiting
+// versions, kept as the tests' oracle), "index" is ListPending.
+func BenchmarkListPending(b *testing.B) {
+	const total, waitingN = 100000, 10
+	opts := testOptions()
+	opts.Policy = testPolicy
+	s, err := Open(b.TempDir(), opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	newBucket(b, s, "bench", VersioningEnabled)
+	ctx := context.Background()
+	for i := 0; i < total; i += 1000 {
+		err := s.update(ctx, func(w *wtx) error {
+			bk, d, err := w.bucket("bench")
+			if err != nil {
+				return err
+			}
+			for j := i; j < i+1000; j++ {
+				key := fmt.Sprintf("skip/obj-%07d", j) // no rule: not replicated
+				if j%(total/waitingN) == 0 {
+					key = fmt.Sprintf("obj-%07d", j)
+				}
+				v := &Version{Bucket: "bench", Key: key, Size: 4096, ETag: "e", LastModified: w.now(), Owner: "alice"}
+				if _, err := w.writeNew(bk, d, v, bbproto.OpPut); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, bc := range []struct {
+		name string
+		list func(context.Context, *Store, PendingOptions) (*bbproto.PendingPage, error)
+	}{
+		{"scan", listPendingScan},
+		{"index", func(ctx context.Context, s *Store, o PendingOptions) (*bbproto.PendingPage, error) {
+			return s.ListPending(ctx, o)
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				page, err := bc.list(ctx, s, PendingOptions{Bucket: "bench", MaxScan: total})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(page.Versions) != waitingN || page.Next != "" {
+					b.Fatalf("listed %d versions (next %q), want %d", len(page.Versions), page.Next, waitingN)
+				}
+			}
 		})
 	}
 }
