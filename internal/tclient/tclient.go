@@ -89,14 +89,14 @@ func Explain(err error, o Options) error {
 	return t.Explain(err, "Temporal at "+o.Address)
 }
 
-// handshakeCause adds to err, a failed dial with TLS on, the error of a TLS handshake
+// HandshakeCause adds to err, a failed dial with TLS on, the error of a TLS handshake
 // with the frontend made directly: gRPC's dial often ends on its deadline ("waiting for
 // connections to become ready") without the handshake's reason, which is what tells the
 // operator what to fix (see tlsconf.Client.Explain). With TLS 1.3 a server that refuses
 // the client's certificate (mutual TLS) says so after the handshake: its alert is read
 // too. err is returned as it is when TLS is off, the handshake succeeds (and no alert
 // follows), or the frontend cannot be reached at all.
-func handshakeCause(err error, o Options) error {
+func HandshakeCause(err error, o Options) error {
 	if !o.TLS.Set() {
 		return err
 	}
@@ -150,7 +150,7 @@ func Dial(ctx context.Context, o Options) (client.Client, error) {
 		if err == nil {
 			return c, nil
 		}
-		err = Explain(handshakeCause(err, o), o)
+		err = Explain(HandshakeCause(err, o), o)
 		o.Logger.Error("cannot reach Temporal; retrying (start it, or fix --temporal-address / --namespace / --temporal-tls-*)",
 			"address", o.Address, "namespace", o.Namespace, "err", err, "retryIn", backoff)
 		select {
