@@ -72,6 +72,12 @@ func withTemporalPostgres() stackOption {
 	return func(o *stackOptions) { o.temporal = append(o.temporal, devstack.TemporalPostgres()) }
 }
 
+// withTemporalTLS serves the Temporal frontend on TLS with f (with
+// withTemporalPostgres: the dev server serves no TLS).
+func withTemporalTLS(f devstack.TemporalTLSFiles) stackOption {
+	return func(o *stackOptions) { o.temporal = append(o.temporal, devstack.TemporalTLS(f)) }
+}
+
 func startStack(t testing.TB, opts ...stackOption) *stack {
 	t.Helper()
 	if testing.Short() {

@@ -34,6 +34,21 @@
 #   TEMPORAL_LOG_LEVEL       server log level (default warn)
 #   TEMPORAL_PG_WAIT         seconds `server` and `start` wait for PostgreSQL (default 60)
 #   TEMPORAL_REGISTER_WAIT   seconds `register` retries (default 60)
+# TLS of the frontend (default off: plain text; Temporal's internode TLS stays off):
+#   TEMPORAL_FRONTEND_TLS_CERT, TEMPORAL_FRONTEND_TLS_KEY  PEM certificate and key of the
+#                            frontend; setting them turns TLS on. The certificate must be
+#                            valid for 127.0.0.1 (or TEMPORAL_FRONTEND_TLS_SERVER_NAME) and,
+#                            with a client CA, for client authentication too: the server's
+#                            own system worker, `register` and the Web UI present it
+#   TEMPORAL_FRONTEND_TLS_CA  PEM bundle of the CA that signed the certificate, which the
+#                            server's system worker, `register` and the Web UI trust
+#                            (required with TLS)
+#   TEMPORAL_FRONTEND_TLS_CLIENT_CA  PEM bundle of the CAs of client certificates: turns
+#                            mutual TLS on (requireClientAuth); TEMPORAL_FRONTEND_TLS_CA is
+#                            trusted for client certificates too, as the frontend's own
+#                            certificate is one (default: TLS only)
+#   TEMPORAL_FRONTEND_TLS_SERVER_NAME  name those clients check in the certificate
+#                            (default 127.0.0.1, the address they dial)
 #
 # Installs (into .tools/, with version stamps): Debian's postgresql via scripts/deps.sh
 # when initdb is missing; `go install go.temporal.io/server/cmd/server@$VERSION` and the
@@ -267,6 +282,7 @@ global:
   membership:
     maxJoinDuration: 30s
     broadcastAddress: 127.0.0.1
+$(tls_config)
   metrics:
     prometheus:
       framework: tally
@@ -309,22 +325,83 @@ EOF
   cat "$ROOT/deploy/temporal/dynamicconfig.yaml" >>"$data/config/dynamicconfig.yaml"
 }
 
+# tls_on: whether the frontend serves TLS (TEMPORAL_FRONTEND_TLS_*); dies on a partial
+# or unreadable setting.
+tls_on() {
+  local v f=""
+  for v in TEMPORAL_FRONTEND_TLS_CERT TEMPORAL_FRONTEND_TLS_KEY TEMPORAL_FRONTEND_TLS_CA TEMPORAL_FRONTEND_TLS_CLIENT_CA TEMPORAL_FRONTEND_TLS_SERVER_NAME; do
+    [ -z "${!v:-}" ] || f=1
+  done
+  [ -n "$f" ] || return 1
+  for v in TEMPORAL_FRONTEND_TLS_CERT TEMPORAL_FRONTEND_TLS_KEY TEMPORAL_FRONTEND_TLS_CA; do
+    [ -n "${!v:-}" ] || die "frontend TLS: $v is not set (TLS needs TEMPORAL_FRONTEND_TLS_CERT, _KEY and _CA)"
+    [ -r "${!v}" ] || die "frontend TLS: $v=${!v} is not a readable file"
+  done
+  [ -z "${TEMPORAL_FRONTEND_TLS_CLIENT_CA:-}" ] || [ -r "$TEMPORAL_FRONTEND_TLS_CLIENT_CA" ] ||
+    die "frontend TLS: TEMPORAL_FRONTEND_TLS_CLIENT_CA=$TEMPORAL_FRONTEND_TLS_CLIENT_CA is not a readable file"
+}
+
+# tls_config: the server config's global.tls (the frontend's TLS, the client setting of
+# the server's system worker), nothing when TLS is off.
+tls_config() {
+  tls_on || return 0
+  local mtls=false clientcas=""
+  if [ -n "${TEMPORAL_FRONTEND_TLS_CLIENT_CA:-}" ]; then
+    mtls=true
+    clientcas="clientCaFiles: [\"$TEMPORAL_FRONTEND_TLS_CLIENT_CA\", \"$TEMPORAL_FRONTEND_TLS_CA\"]"
+  fi
+  cat <<EOF
+  tls:
+    frontend:
+      server:
+        certFile: "$TEMPORAL_FRONTEND_TLS_CERT"
+        keyFile: "$TEMPORAL_FRONTEND_TLS_KEY"
+        requireClientAuth: $mtls
+        $clientcas
+    systemWorker:
+      certFile: "$TEMPORAL_FRONTEND_TLS_CERT"
+      keyFile: "$TEMPORAL_FRONTEND_TLS_KEY"
+      client:
+        serverName: "${TEMPORAL_FRONTEND_TLS_SERVER_NAME:-127.0.0.1}"
+        rootCaFiles: ["$TEMPORAL_FRONTEND_TLS_CA"]
+EOF
+}
+
+# tls_client FORMAT CA SERVERNAME CERT KEY: the client TLS setting of the frontend's
+# clients (`register`, the Web UI), each setting printed with printf FORMAT NAME VALUE
+# under the name given (nothing when TLS is off): they trust TEMPORAL_FRONTEND_TLS_CA,
+# check TEMPORAL_FRONTEND_TLS_SERVER_NAME (127.0.0.1) and, under mutual TLS, present the
+# frontend's certificate.
+tls_client() {
+  local fmt=$1
+  tls_on || return 0
+  printf -- "$fmt" "$2" "$TEMPORAL_FRONTEND_TLS_CA" "$3" "${TEMPORAL_FRONTEND_TLS_SERVER_NAME:-127.0.0.1}"
+  [ -z "${TEMPORAL_FRONTEND_TLS_CLIENT_CA:-}" ] ||
+    printf -- "$fmt" "$4" "$TEMPORAL_FRONTEND_TLS_CERT" "$5" "$TEMPORAL_FRONTEND_TLS_KEY"
+}
+
 cmd_server() {
   local data=${1:?usage: temporal-postgres.sh server DATA_DIR [PORT]} port=${2:-7233}
   [ -x "$BIN" ] && [ -x "$SQL" ] && [ -d "$SCHEMA/postgresql" ] || die "not installed: run scripts/temporal-postgres.sh install"
   mkdir -p "$data"
   data=$(cd "$data" && pwd)
+  tls_on || true # a partial TLS setting dies here, before the schemas
   wait_pg "${TEMPORAL_PG_WAIT:-60}"
   schema
   config "$data" "$port"
   exec "$BIN" --root "$data" --config config --env development --allow-no-auth start
 }
 
-cli() { "$TOOLS/bin/temporal" "$@"; }
+cli() {
+  local tls
+  mapfile -t tls < <(tls_client '--%s=%s\n' tls-ca-path tls-server-name tls-cert-path tls-key-path)
+  "$TOOLS/bin/temporal" "$@" "${tls[@]}"
+}
 
 cmd_register() {
   local port=${1:-7233} addr sa list missing deadline=$((SECONDS + ${TEMPORAL_REGISTER_WAIT:-60}))
   addr=127.0.0.1:$port
+  tls_on || true # a partial TLS setting dies here
   # Retried until the deadline: the server answers before its namespace cache and
   # search attribute store have caught up with a fresh database.
   while :; do
@@ -352,6 +429,7 @@ cmd_register() {
 cmd_ui() {
   local data=${1:?usage: temporal-postgres.sh ui DATA_DIR [PORT] [UIPORT]} port=${2:-7233} ui=${3:-8233} dir
   [ -x "$UIBIN" ] || die "not installed: run scripts/temporal-postgres.sh install"
+  tls_on || true # a partial TLS setting dies here
   dir=$data/ui
   mkdir -p "$dir/config"
   cat >"$dir/config/development.yaml" <<EOF
@@ -363,6 +441,8 @@ defaultNamespace: default
 refreshInterval: 1m
 cors:
   allowOrigins: ["http://127.0.0.1:$ui"]
+$(tls_on && echo "tls:" && echo "  enableHostVerification: true" &&
+  tls_client '  %s: "%s"\n' caFile serverName certFile keyFile)
 EOF
   exec "$UIBIN" --root "$dir" --config config --env development start
 }

@@ -197,6 +197,7 @@ func (a *app) connError(err error, what, url, hint string) string {
 	if what == "Temporal" {
 		tc = a.temporalTLS
 		tc.CAFlag = "--" + tclient.TLSFlagCA + "/" + EnvTemporalTLSCA
+		tc.CertFlag = "--" + tclient.TLSFlagCert + "/" + EnvTemporalTLSCert + " and --" + tclient.TLSFlagKey + "/" + EnvTemporalTLSKey
 	}
 	if e := tc.Explain(err, what+" at "+url); e != err {
 		return e.Error()

@@ -42,14 +42,15 @@ type PartitionStatus struct {
 func (a *app) temporalClient(ctx context.Context) (client.Client, error) {
 	dctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
-	co, err := tclient.ClientOptions(tclient.Options{Address: a.temporalAddress, Namespace: a.namespace, TLS: a.temporalTLS})
+	o := tclient.Options{Address: a.temporalAddress, Namespace: a.namespace, TLS: a.temporalTLS}
+	co, err := tclient.ClientOptions(o)
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
 	co.Logger = tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	c, err := client.DialContext(dctx, co)
 	if err != nil {
-		return nil, a.temporalError(err)
+		return nil, a.temporalError(tclient.HandshakeCause(err, o))
 	}
 	return c, nil
 }

@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -30,8 +31,9 @@ type temporalOptions struct {
 	headless     bool
 	readyTimeout time.Duration
 	attrs        map[string]string
-	postgres     bool // TemporalPostgres
-	shards       int  // TemporalShards
+	postgres     bool              // TemporalPostgres
+	shards       int               // TemporalShards
+	tls          *TemporalTLSFiles // TemporalTLS
 }
 
 // TemporalPort serves the frontend on 127.0.0.1:port. Default: a FreePort.
@@ -63,6 +65,8 @@ type Temporal struct {
 	port, uiPort int
 	dbFile       string    // the dev server's SQLite file, or the data directory on PostgreSQL
 	pgs          *pgServer // nil for the dev server
+	// tls is the TLS setting of devstack's own connections (nil: plain text).
+	tls *tls.Config
 }
 
 // TemporalBinary returns the Temporal CLI installed by scripts/temporal.sh (it installs
@@ -113,6 +117,9 @@ func StartTemporal(t testing.TB, opts ...TemporalOption) *Temporal {
 	}
 	if o.postgres {
 		return startTemporalPostgres(t, o)
+	}
+	if o.tls != nil {
+		t.Fatalf("devstack: TemporalTLS needs TemporalPostgres: the dev server serves no TLS")
 	}
 	if o.readyTimeout == 0 {
 		o.readyTimeout = DefaultReadyTimeout
@@ -191,19 +198,37 @@ func DynamicConfig() ([]string, error) {
 
 // TemporalReady returns nil when the Temporal frontend at addr answers a health check
 // and describes the default namespace.
-func TemporalReady(ctx context.Context, addr string) error { return temporalProbe(ctx, addr, true) }
+func TemporalReady(ctx context.Context, addr string) error {
+	return temporalProbe(ctx, addr, nil, true)
+}
+
+// Ready returns nil when the server answers a health check and describes the default
+// namespace (TemporalReady, over TLS when the server serves it).
+func (tp *Temporal) Ready(ctx context.Context) error {
+	return temporalProbe(ctx, tp.Addr(), tp.tls, true)
+}
 
 // temporalServing returns nil when the frontend at addr answers a health check.
-func temporalServing(ctx context.Context, addr string) error { return temporalProbe(ctx, addr, false) }
+func temporalServing(ctx context.Context, addr string, tc *tls.Config) error {
+	return temporalProbe(ctx, addr, tc, false)
+}
 
-func temporalProbe(ctx context.Context, addr string, namespace bool) error {
+// adminOptions are the client options of devstack's own connections to addr (TLS with
+// tc when it is not nil), logging nowhere.
+func adminOptions(addr string, tc *tls.Config) client.Options {
+	o := client.Options{HostPort: addr, Logger: tlog.NewStructuredLogger(discardLogger())}
+	o.ConnectionOptions.TLS = tc
+	return o
+}
+
+func temporalProbe(ctx context.Context, addr string, tc *tls.Config, namespace bool) error {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("temporal at %s: %w", addr, err)
 	}
 	conn.Close()
-	c, err := client.DialContext(ctx, client.Options{HostPort: addr, Logger: tlog.NewStructuredLogger(discardLogger())})
+	c, err := client.DialContext(ctx, adminOptions(addr, tc))
 	if err != nil {
 		return fmt.Errorf("temporal at %s: %w", addr, err)
 	}
@@ -234,7 +259,7 @@ func (tp *Temporal) UIURL() string {
 // Client dials the server; the client is closed when the test ends.
 func (tp *Temporal) Client() client.Client {
 	tp.t.Helper()
-	c, err := client.Dial(client.Options{HostPort: tp.Addr(), Logger: tlog.NewStructuredLogger(discardLogger())})
+	c, err := client.Dial(adminOptions(tp.Addr(), tp.tls))
 	if err != nil {
 		tp.t.Fatalf("devstack: dial temporal: %v", err)
 	}

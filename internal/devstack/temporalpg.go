@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -21,8 +22,9 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/backbeat-temporal/backbeat/internal/tlsconf"
 )
 
 // Defaults of the Temporal server on PostgreSQL ([TemporalPostgres]).
@@ -51,6 +53,60 @@ func TemporalPostgres() TemporalOption { return func(o *temporalOptions) { o.pos
 // TemporalShards sets the history shards of the server on PostgreSQL (TemporalPostgres;
 // the dev server has one). Default DefaultTemporalShards (4).
 func TemporalShards(n int) TemporalOption { return func(o *temporalOptions) { o.shards = n } }
+
+// TemporalTLSFiles are the PEM files of a frontend serving TLS (TemporalTLS).
+type TemporalTLSFiles struct {
+	// CertFile and KeyFile are the frontend's certificate and key. Required. The
+	// certificate must be valid for 127.0.0.1 and, with ClientCAFile, for client
+	// authentication too: the server's system worker, the Web UI and devstack's own
+	// connections present it.
+	CertFile, KeyFile string
+	// CAFile is the PEM bundle of the CA that signed CertFile, trusted by devstack's own
+	// connections (readiness, registration, Client), the server's system worker and the
+	// Web UI. Required.
+	CAFile string
+	// ClientCAFile is the PEM bundle of the CAs that sign client certificates; set, it
+	// turns mutual TLS on (clients without such a certificate are refused; CAFile is
+	// trusted for client certificates too, as CertFile is one). Default "": TLS without
+	// client certificates.
+	ClientCAFile string
+}
+
+// TemporalTLS serves the frontend of the server on PostgreSQL (TemporalPostgres; the
+// dev server serves no TLS) over TLS, mutual TLS with f.ClientCAFile: the
+// TEMPORAL_FRONTEND_TLS_* settings of scripts/temporal-postgres.sh. Temporal's internode
+// traffic stays plain. StartTemporal's readiness checks, its registrations and Client
+// connect with TLS. Default: plain text.
+func TemporalTLS(f TemporalTLSFiles) TemporalOption { return func(o *temporalOptions) { o.tls = &f } }
+
+// env returns the script's environment of f.
+func (f *TemporalTLSFiles) env() []string {
+	if f == nil {
+		return nil
+	}
+	return []string{"TEMPORAL_FRONTEND_TLS_CERT=" + f.CertFile, "TEMPORAL_FRONTEND_TLS_KEY=" + f.KeyFile,
+		"TEMPORAL_FRONTEND_TLS_CA=" + f.CAFile, "TEMPORAL_FRONTEND_TLS_CLIENT_CA=" + f.ClientCAFile}
+}
+
+// clientConfig returns the TLS setting of devstack's own connections (nil without TLS):
+// they trust f.CAFile and, under mutual TLS, present the frontend's certificate.
+func (f *TemporalTLSFiles) clientConfig() (*tls.Config, error) {
+	if f == nil {
+		return nil, nil
+	}
+	if f.CertFile == "" || f.KeyFile == "" || f.CAFile == "" {
+		return nil, errors.New("TemporalTLS needs CertFile, KeyFile and CAFile")
+	}
+	c := tlsconf.Client{CAFile: f.CAFile}
+	if f.ClientCAFile != "" {
+		c.CertFile, c.KeyFile = f.CertFile, f.KeyFile
+	}
+	tc, err := c.Config()
+	if err != nil {
+		return nil, fmt.Errorf("TemporalTLS: %w", err)
+	}
+	return tc, nil
+}
 
 // pgServer is what a Temporal on PostgreSQL has beside the server process.
 type pgServer struct {
@@ -99,6 +155,10 @@ func startTemporalPostgres(t testing.TB, o temporalOptions) *Temporal {
 	if o.uiPort == 0 && !o.headless {
 		o.uiPort = FreePort(t)
 	}
+	tc, err := o.tls.clientConfig()
+	if err != nil {
+		t.Fatalf("devstack: %v", err)
+	}
 	data := pgDataDir(t)
 	pgPort := FreePort(t)
 	env := []string{
@@ -112,8 +172,9 @@ func startTemporalPostgres(t testing.TB, o temporalOptions) *Temporal {
 		fmt.Sprintf("TEMPORAL_MEMBERSHIP_PORTS=%d %d %d %d", FreePort(t), FreePort(t), FreePort(t), FreePort(t)),
 		"TEMPORAL_PG_WAIT=" + strconv.Itoa(int(o.readyTimeout/time.Second)),
 	}
+	env = append(env, o.tls.env()...)
 	pgAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(pgPort))
-	tp := &Temporal{t: t, port: o.port, uiPort: o.uiPort, dbFile: data, pgs: &pgServer{addr: pgAddr}}
+	tp := &Temporal{t: t, port: o.port, uiPort: o.uiPort, dbFile: data, pgs: &pgServer{addr: pgAddr}, tls: tc}
 	addr := tp.Addr()
 	tp.pgs.pg = StartProcess(t, Command{
 		Name:         "postgres-" + strconv.Itoa(pgPort),
@@ -135,15 +196,15 @@ func startTemporalPostgres(t testing.TB, o temporalOptions) *Temporal {
 		Env:  env,
 		Ready: func(ctx context.Context) error {
 			if registered.Load() {
-				return TemporalReady(ctx, addr)
+				return tp.Ready(ctx)
 			}
-			return temporalServing(ctx, addr)
+			return temporalServing(ctx, addr, tc)
 		},
 		ReadyTimeout: o.readyTimeout,
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), o.readyTimeout)
 	defer cancel()
-	if err := registerDefault(ctx, addr, o.attrs); err != nil {
+	if err := registerDefault(ctx, addr, tc, o.attrs); err != nil {
 		t.Fatalf("devstack: %v\n--- last %d lines of %s:\n%s", err, DefaultLogTailLines, tp.proc.LogPath(), tp.proc.LogTail(DefaultLogTailLines))
 	}
 	registered.Store(true)
@@ -153,6 +214,7 @@ func startTemporalPostgres(t testing.TB, o temporalOptions) *Temporal {
 			Name:         "temporal-ui-" + strconv.Itoa(o.uiPort),
 			Path:         "bash",
 			Args:         []string{script, "ui", data, strconv.Itoa(o.port), strconv.Itoa(o.uiPort)},
+			Env:          o.tls.env(),
 			Ready:        func(ctx context.Context) error { return httpOK(ctx, ui+"/api/v1/namespaces") },
 			ReadyTimeout: o.readyTimeout,
 		})
@@ -198,8 +260,9 @@ func PostgresReady(ctx context.Context, addr string) error {
 
 // registerDefault registers the namespace default (when absent) and the search
 // attributes (name → type: Int, Keyword, Bool...) at addr, as scripts/temporal-postgres.sh
-// register does with the CLI, retrying until ctx is done while the server settles.
-func registerDefault(ctx context.Context, addr string, attrs map[string]string) error {
+// register does with the CLI (over TLS with tc when it is not nil), retrying until ctx is
+// done while the server settles.
+func registerDefault(ctx context.Context, addr string, tc *tls.Config, attrs map[string]string) error {
 	sas := map[string]enumspb.IndexedValueType{}
 	for name, typ := range attrs {
 		v, err := enumspb.IndexedValueTypeFromString(typ)
@@ -208,7 +271,7 @@ func registerDefault(ctx context.Context, addr string, attrs map[string]string) 
 		}
 		sas[name] = v
 	}
-	c, err := client.DialContext(ctx, client.Options{HostPort: addr, Logger: tlog.NewStructuredLogger(discardLogger())})
+	c, err := client.DialContext(ctx, adminOptions(addr, tc))
 	if err != nil {
 		return fmt.Errorf("temporal at %s: %w", addr, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -45,6 +46,9 @@ const (
 	TLSFlagServerName = "temporal-tls-server-name"
 )
 
+// CertFlags names the client certificate's flags in messages.
+const CertFlags = "--" + TLSFlagCert + " and --" + TLSFlagKey
+
 // FlagSet is the part of a flag set AddTLSFlags needs (flag.FlagSet and pflag.FlagSet
 // both have it).
 type FlagSet interface {
@@ -79,15 +83,20 @@ func Explain(err error, o Options) error {
 	if t.CAFlag == "" {
 		t.CAFlag = "--" + TLSFlagCA
 	}
+	if t.CertFlag == "" {
+		t.CertFlag = CertFlags
+	}
 	return t.Explain(err, "Temporal at "+o.Address)
 }
 
-// handshakeCause adds to err, a failed dial with TLS on, the error of a TLS handshake
+// HandshakeCause adds to err, a failed dial with TLS on, the error of a TLS handshake
 // with the frontend made directly: gRPC's dial often ends on its deadline ("waiting for
 // connections to become ready") without the handshake's reason, which is what tells the
-// operator what to fix (see tlsconf.Client.Explain). err is returned as it is when TLS
-// is off, the handshake succeeds, or the frontend cannot be reached at all.
-func handshakeCause(err error, o Options) error {
+// operator what to fix (see tlsconf.Client.Explain). With TLS 1.3 a server that refuses
+// the client's certificate (mutual TLS) says so after the handshake: its alert is read
+// too. err is returned as it is when TLS is off, the handshake succeeds (and no alert
+// follows), or the frontend cannot be reached at all.
+func HandshakeCause(err error, o Options) error {
 	if !o.TLS.Set() {
 		return err
 	}
@@ -97,7 +106,13 @@ func handshakeCause(err error, o Options) error {
 	}
 	conn, herr := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", o.Address, cfg)
 	if herr == nil {
-		conn.Close()
+		defer conn.Close()
+		// The alert comes right after the handshake; a server that accepted the client
+		// waits for its HTTP/2 preface, and the read ends on its deadline.
+		_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+		if _, rerr := conn.Read(make([]byte, 1)); rerr != nil && strings.Contains(rerr.Error(), "remote error: tls:") {
+			return errors.Join(err, rerr)
+		}
 		return err
 	}
 	var op *net.OpError
@@ -135,7 +150,7 @@ func Dial(ctx context.Context, o Options) (client.Client, error) {
 		if err == nil {
 			return c, nil
 		}
-		err = Explain(handshakeCause(err, o), o)
+		err = Explain(HandshakeCause(err, o), o)
 		o.Logger.Error("cannot reach Temporal; retrying (start it, or fix --temporal-address / --namespace / --temporal-tls-*)",
 			"address", o.Address, "namespace", o.Namespace, "err", err, "retryIn", backoff)
 		select {

@@ -66,3 +66,21 @@ func TestAddTLSFlags(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, co.ConnectionOptions.TLS, "no flag: plain text")
 }
+
+// TestExplainClientCertificate: a frontend on mutual TLS that refuses the client (no
+// certificate, or one of another CA) is explained with the flags to give.
+func TestExplainClientCertificate(t *testing.T) {
+	ca := tlstest.NewCA(t, "temporal CA")
+	clients := tlstest.NewCA(t, "client CA")
+	addr := tlstest.TemporalFrontend(t, ca, clients)
+	err := dial(t, tclient.Options{Address: addr, TLS: tlsconf.Client{CAFile: ca.CAFile}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "TLS to Temporal at "+addr+": the server requires a client certificate (mutual TLS) and none was given: "+
+		"give one signed by a CA the server trusts with --temporal-tls-cert and --temporal-tls-key")
+
+	other := tlstest.NewCA(t, "another client CA")
+	cert, key := other.Issue(t, "intruder")
+	err = dial(t, tclient.Options{Address: addr, TLS: tlsconf.Client{CAFile: ca.CAFile, CertFile: cert, KeyFile: key}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "the server does not accept the client certificate "+cert+" (mutual TLS)")
+}

@@ -32,9 +32,13 @@ type Client struct {
 	// CAFlag names the option that sets CAFile (e.g. "--s3-ca-file"), for messages.
 	// Default "the CA file".
 	CAFlag string
+	// CertFlag names the options that set CertFile and KeyFile (e.g.
+	// "--temporal-tls-cert and --temporal-tls-key"), for messages. Default "a client
+	// certificate and its key".
+	CertFlag string
 }
 
-// Set reports whether any field (other than CAFlag) is set.
+// Set reports whether any field (other than CAFlag and CertFlag) is set.
 func (c Client) Set() bool {
 	return c.CAFile != "" || c.CertFile != "" || c.KeyFile != "" || c.ServerName != ""
 }
@@ -76,8 +80,9 @@ func LoadCAs(file string) (*x509.CertPool, error) {
 }
 
 // Explain returns err with what to do when it is a TLS failure talking to server: a
-// certificate signed by an unknown CA, for another name, or a server that does not speak
-// TLS. Other errors are returned as they are.
+// certificate signed by an unknown CA, for another name, a server that does not speak
+// TLS, or one that requires a client certificate (mutual TLS) and got none it accepts.
+// Other errors are returned as they are.
 func (c Client) Explain(err error, server string) error {
 	if err == nil {
 		return nil
@@ -107,6 +112,17 @@ func (c Client) Explain(err error, server string) error {
 		return fmt.Errorf("TLS to %s: its certificate is invalid (expired, or not a server certificate): renew it: %w", server, err)
 	case errors.As(err, &record) || strings.Contains(msg, "first record does not look like a TLS handshake"):
 		return fmt.Errorf("TLS to %s: the server does not speak TLS: use its plain address (http://), or enable TLS on it: %w", server, err)
+	case strings.Contains(msg, "remote error: tls: certificate required") || strings.Contains(msg, "remote error: tls: bad certificate") ||
+		strings.Contains(msg, "remote error: tls: unknown certificate authority"):
+		certFlag := c.CertFlag
+		if certFlag == "" {
+			certFlag = "a client certificate and its key"
+		}
+		what := "the server requires a client certificate (mutual TLS) and none was given"
+		if c.CertFile != "" {
+			what = "the server does not accept the client certificate " + c.CertFile + " (mutual TLS)"
+		}
+		return fmt.Errorf("TLS to %s: %s: give one signed by a CA the server trusts with %s: %w", server, what, certFlag, err)
 	}
 	return err
 }
