@@ -30,3 +30,11 @@ func TestSaramaConfigKafkaSecurity(t *testing.T) {
 	assert.NotNil(t, c.Net.SASL.SCRAMClientGeneratorFunc)
 	assert.Greater(t, c.Net.ReadTimeout, c.Consumer.Group.Rebalance.Timeout, "the group's own settings are kept")
 }
+
+// A member waiting in JoinGroup sends no heartbeat: the rebalance must be able to
+// complete (dropping members that never rejoin) before the waiting members' sessions
+// time out, or a coordinator that expires them (kfake does) drops live bridges.
+func TestSaramaRebalanceWithinSession(t *testing.T) {
+	c := saramaConfig()
+	assert.Less(t, c.Consumer.Group.Rebalance.Timeout+c.Consumer.Group.Heartbeat.Interval, c.Consumer.Group.Session.Timeout)
+}
