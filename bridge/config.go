@@ -67,6 +67,14 @@ type Config struct {
 	// DrainTimeout bounds the last send when a claim ends (rebalance or clean stop): the
 	// batch in hand is sent so that the next owner does not send it again. Default 15s.
 	DrainTimeout time.Duration
+	// StuckAfter is how long a partition may hold entries that no live bridge consumes
+	// (its committed offset does not move while its workflow has room) before the bridge
+	// reports it on /healthz (503, check "partitions") and in
+	// backbeat_bridge_stuck_partitions, logs an error and rejoins the consumer group to
+	// force a rebalance (at most once per StuckAfter); a group rebalancing for longer is
+	// reported the same way (no rejoin). The group is checked every StuckAfter/6.
+	// Default 60s.
+	StuckAfter time.Duration
 	// Workflow configures workflows started by the bridge (retries, ContinueAsNew).
 	// Default: the workflows package defaults.
 	Workflow contract.Config
@@ -102,6 +110,7 @@ func DefaultConfig() Config {
 		BacklogCheck:    time.Second,
 		StatusPoll:      5 * time.Second,
 		DrainTimeout:    15 * time.Second,
+		StuckAfter:      time.Minute,
 		MetricsListen:   DefaultMetricsListen,
 		MinBackoff:      200 * time.Millisecond,
 		MaxBackoff:      30 * time.Second,
@@ -155,6 +164,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = d.DrainTimeout
+	}
+	if c.StuckAfter == 0 {
+		c.StuckAfter = d.StuckAfter
 	}
 	if c.MinBackoff == 0 {
 		c.MinBackoff = d.MinBackoff

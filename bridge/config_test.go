@@ -42,3 +42,11 @@ func TestZeroConfigTakesDefaultConfig(t *testing.T) {
 	want.Logger = got.Logger
 	assert.Equal(t, want, got)
 }
+
+// A member waiting in JoinGroup sends no heartbeat: the rebalance must be able to
+// complete (dropping members that never rejoin) before the waiting members' sessions
+// time out, or a coordinator that expires them (kfake does) drops live bridges.
+func TestSaramaRebalanceWithinSession(t *testing.T) {
+	c := saramaConfig()
+	assert.Less(t, c.Consumer.Group.Rebalance.Timeout+c.Consumer.Group.Heartbeat.Interval, c.Consumer.Group.Session.Timeout)
+}

@@ -27,6 +27,8 @@ type metrics struct {
 	backlog       *prometheus.GaugeVec
 	paused        *prometheus.GaugeVec
 	claimed       prometheus.Gauge
+	stuck         prometheus.Gauge
+	rejoins       prometheus.Counter
 	malformed     prometheus.Counter
 	// workflow are the partition workflows' own counters (contract.Counters).
 	workflow *prometheus.GaugeVec
@@ -60,6 +62,10 @@ func newMetrics() *metrics {
 			Help: "1 while the partition is paused by backpressure."}, byPart),
 		claimed: prometheus.NewGauge(prometheus.GaugeOpts{Name: "backbeat_bridge_claimed_partitions",
 			Help: "Partitions this bridge consumes."}),
+		stuck: prometheus.NewGauge(prometheus.GaugeOpts{Name: "backbeat_bridge_stuck_partitions",
+			Help: "Partitions whose entries no live bridge consumes (the watchdog's last check)."}),
+		rejoins: prometheus.NewCounter(prometheus.CounterOpts{Name: "backbeat_bridge_group_rejoins_total",
+			Help: "Times the watchdog left and rejoined the consumer group to force a rebalance."}),
 		malformed: prometheus.NewCounter(prometheus.CounterOpts{Name: "backbeat_bridge_malformed_messages_total",
 			Help: "Kafka messages that are not journal records (logged, not replicated)."}),
 		workflow: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "backbeat_workflow_counter",
@@ -71,7 +77,7 @@ func newMetrics() *metrics {
 				"retries included); 0 when none is in flight. As of the bridge's last status query."}, byPart),
 	}
 	m.reg.MustRegister(m.messages, m.entries, m.signals, m.signalErrors, m.signalSeconds, m.committed,
-		m.lag, m.backlog, m.paused, m.claimed, m.malformed, m.workflow, m.inFlight,
+		m.lag, m.backlog, m.paused, m.claimed, m.stuck, m.rejoins, m.malformed, m.workflow, m.inFlight,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

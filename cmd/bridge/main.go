@@ -38,6 +38,8 @@ func main() {
 	fs.DurationVar(&cfg.BatchLinger, "batch-linger", cfg.BatchLinger, "how long a partial batch waits for more entries")
 	fs.IntVar(&cfg.HighWater, "high-water", cfg.HighWater, "pause a partition while its workflow backlog is at or above this")
 	fs.IntVar(&cfg.LowWater, "low-water", 0, "resume a paused partition at or below this backlog (0: high-water/2)")
+	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", cfg.DrainTimeout, "bound of the last send of a partition's batch when its claim ends (rebalance, stop)")
+	fs.DurationVar(&cfg.StuckAfter, "stuck-after", cfg.StuckAfter, "report partitions whose entries no live bridge consumes (or a pending rebalance) after this long, and rejoin the group")
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", cfg.MetricsListen, "address of /metrics and /healthz (empty: off)")
 	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	if err := flagenv.Parse(fs, os.Args[1:], nil); err != nil {
