@@ -68,8 +68,9 @@ type Config struct {
 	// more). Default 150; negative: none.
 	MultipartEvery int
 	// MinKills is how many process kills the storm does at least: faults go on after
-	// the writer finished until there were that many and, with TemporalPostgres, until
-	// the Temporal server and PostgreSQL were each killed at least once. Default 6.
+	// the writer finished until there were that many, until the source and the target
+	// s3server were each killed at least once and, with TemporalPostgres, the Temporal
+	// server and PostgreSQL too. Default 6.
 	MinKills int
 	// FaultGap is the mean pause between two faults (uniform in [FaultGap/2,
 	// 3*FaultGap/2]). Default 3 s.
@@ -282,8 +283,9 @@ func dstBucket(i int) string { return fmt.Sprintf("storm-%d-replica", i) }
 
 // Run starts the engine (ingest ×2, bridge ×2, worker ×2, every process separate), runs
 // the storm of c and returns its report once every source version settled or
-// c.Quiescence passed. It fails the test only when the harness itself cannot work (a
-// writer's S3 call fails, a process cannot be restarted); the caller checks the report.
+// c.Quiescence passed. It fails the test only when the harness itself cannot work (the
+// source answers a writer's S3 call with an error, or does not answer for a minute; a
+// process cannot be restarted); the caller checks the report.
 func Run(t testing.TB, c Config) Report {
 	t.Helper()
 	if err := c.Validate(); err != nil {
