@@ -1,7 +1,7 @@
 // Package storm is the fault-storm harness of the engine: a seeded writer puts,
 // overwrites, tags, deletes and multipart-uploads objects on a source s3server while the
 // harness, from the same seed, kill -9s and restarts the engine's processes (ingest ×2,
-// bridge ×2, worker ×2) and stops and starts ZooKeeper, the Kafka-protocol broker and
+// bridge ×2, worker ×2) and the source and target s3servers, and stops and starts ZooKeeper, the Kafka-protocol broker and
 // Temporal — the dev server, or with Config.Temporal the server on PostgreSQL, whose
 // server and PostgreSQL processes it also kill -9s and stops; then it waits for
 // quiescence and checks the target against the source of truth (see [Check]). The

@@ -128,3 +128,20 @@ func TestResultKeepsAtMostMaxProblems(t *testing.T) {
 	assert.Len(t, r.Problems, MaxProblems)
 	assert.Equal(t, len(s.Source), r.Stuck)
 }
+
+// TestCheckTrustsTheSource: an operation whose outcome the writer does not know (the
+// source s3server was killed before it answered) is not acknowledged. Applied, its
+// version is on the source and must be replicated like any other; not applied, nothing
+// is missing. Either way the check is clean when the target matches the source.
+func TestCheckTrustsTheSource(t *testing.T) {
+	s := healthy()
+	s.Acked = slices.DeleteFunc(s.Acked, func(v Version) bool { return v.VersionID == "v2" }) // applied, unanswered
+	r := Check(s)
+	assert.True(t, r.OK(), "%+v", r)
+
+	// The unanswered version applied on the source but never replicated is lost.
+	s.Target = slices.DeleteFunc(s.Target, func(v Version) bool { return v.VersionID == "v2" })
+	r = Check(s)
+	assert.Equal(t, 1, r.Lost, "%v", r.Problems)
+	assert.Equal(t, 1, len(r.Problems))
+}

@@ -71,7 +71,9 @@ type FaultKind int
 
 // Faults.
 const (
-	// FaultKill kill -9s one to three engine processes and restarts each after a delay.
+	// FaultKill kill -9s one to three processes (the engine's, the source and target
+	// s3servers, with TemporalPostgres the Temporal server and PostgreSQL) and restarts
+	// each after a delay.
 	FaultKill FaultKind = iota
 	// FaultZooKeeper stops ZooKeeper (SIGTERM) for Config.Outage.
 	FaultZooKeeper
@@ -95,7 +97,8 @@ type Fault struct {
 	// Wait is the pause before the fault, after the previous one ended.
 	Wait time.Duration
 	// Victims are indexes into the processes the storm kills (FaultKill), distinct:
-	// the engine's, then with TemporalPostgres the Temporal server and PostgreSQL.
+	// the engine's, then with TemporalPostgres the Temporal server and PostgreSQL, then
+	// the source and the target s3server.
 	Victims []int
 	// Down is how long each victim stays down before its restart (FaultKill).
 	Down []time.Duration
@@ -104,8 +107,9 @@ type Fault struct {
 // Faults returns an endless source of faults for seed over n processes the storm may
 // kill: mostly kills (one process, sometimes two or three at once), and one fault in
 // five an outage of ZooKeeper, the broker or Temporal, or with TemporalPostgres also of
-// PostgreSQL. The same seed and the same Config.Temporal give the same sequence (on the
-// dev server, the sequence the storm had before it knew PostgreSQL).
+// PostgreSQL. The same seed, Config.Temporal and n give the same sequence. (The storm's
+// n grew by two when it began to kill the s3servers: a seed's sequence of kills is not
+// the one of the tables taken before.)
 func Faults(seed int64, c Config, n int) func() Fault {
 	c = c.withDefaults()
 	outages := int(FaultTemporal)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 
 	"go.temporal.io/api/workflowservice/v1"
 
@@ -66,8 +68,9 @@ type Config struct {
 	// more). Default 150; negative: none.
 	MultipartEvery int
 	// MinKills is how many process kills the storm does at least: faults go on after
-	// the writer finished until there were that many and, with TemporalPostgres, until
-	// the Temporal server and PostgreSQL were each killed at least once. Default 6.
+	// the writer finished until there were that many, until the source and the target
+	// s3server were each killed at least once and, with TemporalPostgres, the Temporal
+	// server and PostgreSQL too. Default 6.
 	MinKills int
 	// FaultGap is the mean pause between two faults (uniform in [FaultGap/2,
 	// 3*FaultGap/2]). Default 3 s.
@@ -150,6 +153,7 @@ type Report struct {
 	Temporal             string // Config.Temporal
 	Shards               int    // history shards of the Temporal server
 	Ops                  map[OpKind]int
+	Unanswered           int            // writer operations the source did not answer (outcome unknown), done again
 	Versions             int            // source versions at the end (delete markers included)
 	Kills                map[string]int // per process name ("temporal-server", "postgres" for the Temporal ones)
 	Outages              map[string]int // per ZooKeeper, broker, Temporal, PostgreSQL
@@ -176,6 +180,7 @@ func (r Report) Table() string {
 	}
 	row("puts", puts)
 	row("operations", strings.Join(ops, ", "))
+	row("operations unanswered, done again", r.Unanswered)
 	row("source versions", r.Versions)
 	row("kills (kill -9)", counts(r.Kills))
 	row("outages (stop/start)", counts(r.Outages))
@@ -222,6 +227,35 @@ func counts(m map[string]int) string {
 	return fmt.Sprintf("%d (%s)", total, strings.Join(parts, ", "))
 }
 
+// Report names of the s3servers the faults kill -9 (Report.Kills).
+const (
+	// SourceS3Server is the source s3server: the writer's endpoint and the source of
+	// truth of the check.
+	SourceS3Server = "s3server-source"
+	// TargetS3Server is the target s3server the workers replicate to.
+	TargetS3Server = "s3server-target"
+)
+
+// victim is a process the faults kill -9 and start again.
+type victim interface {
+	Kill() error
+	Start() error
+	Running() bool
+	Name() string
+}
+
+// s3victim is an s3server as a victim of the faults.
+type s3victim struct{ *s3test.Process }
+
+// Kill kill -9s the s3server and waits until it exited.
+func (v s3victim) Kill() error {
+	v.Process.Kill()
+	return nil
+}
+
+// Name is the s3server's address (the report names it SourceS3Server or TargetS3Server).
+func (v s3victim) Name() string { return "s3server " + v.Addr }
+
 // storm is one run.
 type storm struct {
 	t        testing.TB
@@ -229,8 +263,8 @@ type storm struct {
 	cfg      Config
 	e        *enginetest.Engine
 	src, dst *s3.Client
-	procs    []*devstack.Process          // processes the faults kill: the engine's, then the Temporal server and PostgreSQL
-	names    map[*devstack.Process]string // report names of procs that are not the engine's
+	procs    []victim          // processes the faults kill: the engine's, the Temporal server and PostgreSQL, the s3servers
+	names    map[victim]string // report names of procs that are not the engine's; each must be killed once
 
 	mu      sync.Mutex
 	report  Report
@@ -249,8 +283,9 @@ func dstBucket(i int) string { return fmt.Sprintf("storm-%d-replica", i) }
 
 // Run starts the engine (ingest ×2, bridge ×2, worker ×2, every process separate), runs
 // the storm of c and returns its report once every source version settled or
-// c.Quiescence passed. It fails the test only when the harness itself cannot work (a
-// writer's S3 call fails, a process cannot be restarted); the caller checks the report.
+// c.Quiescence passed. It fails the test only when the harness itself cannot work (the
+// source answers a writer's S3 call with an error, or does not answer for a minute; a
+// process cannot be restarted); the caller checks the report.
 func Run(t testing.TB, c Config) Report {
 	t.Helper()
 	if err := c.Validate(); err != nil {
@@ -266,14 +301,19 @@ func Run(t testing.TB, c Config) Report {
 			"--heartbeat-timeout", c.HeartbeatTimeout.String()}})
 	s := &storm{t: t, ctx: context.Background(), cfg: c, e: e,
 		src: e.Src.Client(s3test.User), dst: e.Dst.Client(s3test.User), byKey: map[string][]string{},
-		names: map[*devstack.Process]string{},
+		names: map[victim]string{},
 		report: Report{Seed: c.Seed, Temporal: c.Temporal, Shards: c.Shards, Ops: map[OpKind]int{}, Kills: map[string]int{},
 			Outages: map[string]int{}}}
-	s.procs = slices.Concat(e.Ingests, e.Bridges, e.Workers)
+	for _, p := range slices.Concat(e.Ingests, e.Bridges, e.Workers) {
+		s.procs = append(s.procs, p)
+	}
 	if c.Temporal == TemporalPostgres {
 		s.names[e.Temporal.Process()], s.names[e.Temporal.Postgres()] = "temporal-server", "postgres"
 		s.procs = append(s.procs, e.Temporal.Process(), e.Temporal.Postgres())
 	}
+	src, dst := s3victim{e.Src}, s3victim{e.Dst}
+	s.names[src], s.names[dst] = SourceS3Server, TargetS3Server
+	s.procs = append(s.procs, src, dst)
 	for i := range c.Buckets {
 		s.setup(i)
 	}
@@ -337,7 +377,16 @@ func must(t testing.TB, err error, format string, args ...any) {
 	}
 }
 
-// write runs the plan against the source; it stops at the first error.
+// sourceAnswerWithin bounds how long the writer waits for a source s3server that does
+// not answer (killed, restarting) before it gives up: far longer than a kill's 0–2 s
+// plus the s3server's start.
+const sourceAnswerWithin = time.Minute
+
+// write runs the plan against the source. An operation the source does not answer (its
+// s3server was killed, or is starting again) may or may not have been applied: the
+// writer does it again once the source answers (see retry), and only what the source
+// acknowledged counts as written. It stops at the first error the source answers, or
+// when the source does not answer for sourceAnswerWithin.
 func (s *storm) write(ops []Op) error {
 	data := rand.New(rand.NewPCG(uint64(s.cfg.Seed), 0xda7a))
 	var pace <-chan time.Time
@@ -350,20 +399,67 @@ func (s *storm) write(ops []Op) error {
 		if pace != nil {
 			<-pace // the writer's pace, not a synchronisation
 		}
-		if err := s.do(i, op, data); err != nil {
+		s.mu.Lock()
+		s.report.Ops[op.Kind]++
+		s.mu.Unlock()
+		bodies := op.bodies(data)
+		if err := s.retry(func() error { return s.do(i, op, bodies) }); err != nil {
 			return fmt.Errorf("writer op %d (%s %s/%s): %w", i, op.Kind, srcBucket(op.Bucket), op.Key, err)
 		}
 	}
 	return nil
 }
 
-func (s *storm) do(i int, op Op, data *rand.Rand) error {
+// bodies returns the data of op from r: one body for a put, the two parts of a
+// multipart upload, none otherwise. They are drawn once, so that a retried op sends the
+// same bytes.
+func (op Op) bodies(r *rand.Rand) [][]byte {
+	switch op.Kind {
+	case OpPut:
+		return [][]byte{fill(r, op.Size)}
+	case OpMultipart:
+		return [][]byte{fill(r, 5<<20), fill(r, op.Size)}
+	}
+	return nil
+}
+
+// retry runs call until the source answers it. A call that fails with no answer from
+// the source (connection refused, reset or cut: the s3server was killed) may or may not
+// have been applied; it is done again from the start, which is safe for the storm: a
+// put or a delete done twice adds one more source version (the source is the truth the
+// check reads, and the writer acknowledged neither the unknown one nor counted it), a
+// tag change done twice is the same change, a multipart upload starts a new upload. It
+// returns nil, the source's answered error, or an error once the source did not answer
+// for sourceAnswerWithin. Report.Unanswered counts the operations done again.
+func (s *storm) retry(call func() error) error {
+	var since time.Time
+	for {
+		err := call()
+		var answered smithy.APIError
+		if err == nil || errors.As(err, &answered) {
+			return err
+		}
+		if since.IsZero() {
+			since = time.Now()
+			s.mu.Lock()
+			s.report.Unanswered++
+			s.mu.Unlock()
+		}
+		if time.Since(since) > sourceAnswerWithin {
+			return fmt.Errorf("the source s3server did not answer for %s (was it restarted after its kill -9?): %w", sourceAnswerWithin, err)
+		}
+		time.Sleep(100 * time.Millisecond) // polling interval of a condition with a deadline
+	}
+}
+
+// do runs op (the i-th of the plan, with its bodies) once and records what the source
+// acknowledged.
+func (s *storm) do(i int, op Op, bodies [][]byte) error {
 	bucket, key := srcBucket(op.Bucket), op.Key
 	bk := bucket + "/" + key
 	meta := map[string]string{"op": fmt.Sprint(i), "seed": fmt.Sprint(s.cfg.Seed)}
 	s.mu.Lock()
 	ids := s.byKey[bk]
-	s.report.Ops[op.Kind]++
 	s.mu.Unlock()
 	var (
 		id string
@@ -371,7 +467,7 @@ func (s *storm) do(i int, op Op, data *rand.Rand) error {
 	)
 	switch op.Kind {
 	case OpPut:
-		in := &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(fill(data, op.Size)),
+		in := &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(bodies[0]),
 			Metadata: meta}
 		if op.Tags != nil {
 			in.Tagging = aws.String(url.Values{"put": {op.Tags["put"]}}.Encode())
@@ -387,9 +483,9 @@ func (s *storm) do(i int, op Op, data *rand.Rand) error {
 			return err
 		}
 		var parts []s3types.CompletedPart
-		for n, size := range []int{5 << 20, op.Size} {
+		for n, body := range bodies {
 			p, err := s.src.UploadPart(s.ctx, &s3.UploadPartInput{Bucket: aws.String(bucket), Key: aws.String(key), UploadId: up.UploadId,
-				PartNumber: aws.Int32(int32(n + 1)), Body: bytes.NewReader(fill(data, size))})
+				PartNumber: aws.Int32(int32(n + 1)), Body: bytes.NewReader(body)})
 			if err != nil {
 				return err
 			}
@@ -467,8 +563,8 @@ func (s *storm) faults(writerDone <-chan error) error {
 	var restarts sync.WaitGroup
 	var rmu sync.Mutex
 	var restartErr error
-	restarting := map[*devstack.Process]chan struct{}{} // closed once the process restarted
-	pending := func(p *devstack.Process) chan struct{} {
+	restarting := map[victim]chan struct{}{} // closed once the process restarted
+	pending := func(p victim) chan struct{} {
 		rmu.Lock()
 		defer rmu.Unlock()
 		return restarting[p]
@@ -544,16 +640,17 @@ func (s *storm) faults(writerDone <-chan error) error {
 }
 
 // name is the report's name of p: the engine's process names, "temporal-server" and
-// "postgres" for the Temporal ones.
-func (s *storm) name(p *devstack.Process) string {
+// "postgres" for the Temporal ones, SourceS3Server and TargetS3Server.
+func (s *storm) name(p victim) string {
 	if n, ok := s.names[p]; ok {
 		return n
 	}
 	return p.Name()
 }
 
-// killedEach reports whether every process of the Temporal on PostgreSQL was killed at
-// least once (true on the dev server, whose process the storm only stops).
+// killedEach reports whether the source and target s3servers and every process of the
+// Temporal on PostgreSQL were killed at least once (the dev server's process the storm
+// only stops).
 func (s *storm) killedEach() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,11 +1,15 @@
 package storm
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -55,7 +59,8 @@ func stormConfig(t *testing.T) Config {
 }
 
 // TestStorm runs a seeded storm (see Run) and requires a perfect result: nothing lost,
-// out of order, stuck, failed, duplicated or different on the target.
+// out of order, stuck, failed, duplicated or different on the target, though the source
+// and the target s3server were each killed -9 at least once.
 func TestStorm(t *testing.T) {
 	if testing.Short() {
 		t.Skip("storm: starts every process of the engine, twice for ingest, bridge and worker")
@@ -91,6 +96,8 @@ func requirePerfect(t *testing.T, c Config, r Report) {
 	}
 	assert.GreaterOrEqual(t, total, c.withDefaults().MinKills, "the storm killed as many processes as planned")
 	assert.Positive(t, r.Versions)
+	assert.Positive(t, r.Kills[SourceS3Server], "the source s3server was killed -9 (the writer's endpoint)")
+	assert.Positive(t, r.Kills[TargetS3Server], "the target s3server was killed -9 (the workers' endpoint)")
 	assert.GreaterOrEqual(t, r.Continuations, int64(10), "the partition workflows went through many continuations (ContinueAsNew on the real server)")
 }
 
@@ -124,23 +131,25 @@ func TestPlanAndFaultsAreSeeded(t *testing.T) {
 	for k := OpPut; k <= OpMultipart; k++ {
 		assert.Positive(t, kinds[k], "the plan has %s operations", k)
 	}
-	f1, f2 := Faults(7, c, 6), Faults(7, c, 6)
+	// On the dev server the storm kills eight processes: the engine's six and the two
+	// s3servers.
+	f1, f2 := Faults(7, c, 8), Faults(7, c, 8)
 	seen := map[FaultKind]bool{}
 	for range 100 {
 		x, y := f1(), f2()
 		require.Equal(t, x, y)
 		seen[x.Kind] = true
 		for _, v := range x.Victims {
-			assert.Less(t, v, 6)
+			assert.Less(t, v, 8)
 		}
 	}
 	assert.Len(t, seen, 4, "kills and the three outages all occur")
 	assert.False(t, seen[FaultPostgres], "no PostgreSQL on the dev server")
 
 	// On PostgreSQL the storm kills two more processes (the Temporal server and
-	// PostgreSQL: indexes 6 and 7) and also stops PostgreSQL.
+	// PostgreSQL: indexes 6 and 7, the s3servers 8 and 9) and also stops PostgreSQL.
 	pc := Config{Ops: 500, Temporal: TemporalPostgres}
-	p1, p2, d := Faults(7, pc, 8), Faults(7, pc, 8), Faults(7, c, 8)
+	p1, p2, d := Faults(7, pc, 10), Faults(7, pc, 10), Faults(7, c, 10)
 	seen = map[FaultKind]bool{}
 	victims := map[int]int{}
 	differs := false
@@ -154,6 +163,31 @@ func TestPlanAndFaultsAreSeeded(t *testing.T) {
 		}
 	}
 	assert.Len(t, seen, 5, "kills and the four outages all occur")
-	assert.Len(t, victims, 8, "every process is killed, the Temporal server and PostgreSQL too")
+	assert.Len(t, victims, 10, "every process is killed, the Temporal server, PostgreSQL and the s3servers too")
 	assert.True(t, differs, "another Temporal, other faults")
+}
+
+// TestWriterRetriesUnansweredCalls: a call the source did not answer (a connection
+// error: its s3server was killed) is done again until the source answers; an answered
+// error ends the operation at once; neither fails silently.
+func TestWriterRetriesUnansweredCalls(t *testing.T) {
+	s := &storm{report: Report{Ops: map[OpKind]int{}}}
+	calls := 0
+	err := s.retry(func() error {
+		calls++
+		if calls < 3 {
+			return &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 3, calls, "done again until the source answered")
+	assert.Equal(t, 1, s.report.Unanswered, "one operation went unanswered")
+
+	calls = 0
+	answered := &smithy.GenericAPIError{Code: "NoSuchBucket", Message: "no bucket"}
+	err = s.retry(func() error { calls++; return fmt.Errorf("put: %w", answered) })
+	require.ErrorIs(t, err, answered, "an error the source answered is the writer's error")
+	assert.Equal(t, 1, calls, "an answered error is not retried")
+	assert.Equal(t, 1, s.report.Unanswered)
 }

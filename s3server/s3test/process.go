@@ -84,9 +84,11 @@ type Process struct {
 	Addr    string // 127.0.0.1:port
 	URL     string // http://Addr
 	Args    []string
-	cmd     *exec.Cmd
 	log     *bytes.Buffer
-	done    chan struct{}
+
+	mu   sync.Mutex // guards cmd and done: a storm kills and starts from two goroutines
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd exited
 }
 
 var (
@@ -162,39 +164,77 @@ func StartIn(t testing.TB, dataDir string, extra ...string) *Process {
 
 func (p *Process) start() {
 	p.t.Helper()
-	p.cmd = exec.Command(p.Bin, p.Args...)
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	p.cmd.Env = append(os.Environ(), "BACKBEAT_LOG_LEVEL=warn")
-	if err := p.cmd.Start(); err != nil {
-		p.t.Fatalf("s3test: start s3server: %v", err)
+	if err := p.Start(); err != nil {
+		p.t.Fatalf("s3test: %v", err)
 	}
-	p.done = make(chan struct{})
-	go func(c *exec.Cmd, done chan struct{}) { c.Wait(); close(done) }(p.cmd, p.done)
+}
+
+// Start starts the s3server again, on the same data directory and port, after Kill (a
+// crash test's restart; Restart is Kill then Start), and waits until it listens (20 s
+// at most). Unlike the package's Start it reports an error instead of failing the test,
+// so that it may run outside the test's goroutine; it is an error while the process
+// runs.
+func (p *Process) Start() error {
+	p.mu.Lock()
+	if p.done != nil && !isClosed(p.done) {
+		p.mu.Unlock()
+		return fmt.Errorf("s3server on %s is already running (pid %d)", p.Addr, p.cmd.Process.Pid)
+	}
+	cmd := exec.Command(p.Bin, p.Args...)
+	cmd.Stdout, cmd.Stderr = p.log, p.log
+	cmd.Env = append(os.Environ(), "BACKBEAT_LOG_LEVEL=warn")
+	if err := cmd.Start(); err != nil {
+		p.mu.Unlock()
+		return fmt.Errorf("start s3server: %w", err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	p.cmd, p.done = cmd, done
+	p.mu.Unlock()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		conn, err := net.DialTimeout("tcp", p.Addr, 200*time.Millisecond)
 		if err == nil {
 			conn.Close()
-			return
+			return nil
 		}
 		select {
-		case <-p.done:
-			p.t.Fatalf("s3test: s3server exited at start: %s", p.log.String())
-		case <-time.After(20 * time.Millisecond):
+		case <-done:
+			return fmt.Errorf("s3server exited at start (is %s taken?): %s", p.Addr, p.log.String())
+		case <-time.After(20 * time.Millisecond): // polling interval of a condition with a deadline
 		}
 		if time.Now().After(deadline) {
-			p.t.Fatalf("s3test: s3server did not listen on %s within 20s: %s", p.Addr, p.log.String())
+			return fmt.Errorf("s3server did not listen on %s within 20s: %s", p.Addr, p.log.String())
 		}
 	}
 }
 
-// Kill sends SIGKILL and waits for the process to exit.
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// Kill sends SIGKILL and waits for the process to exit. It does nothing when the process
+// is not running.
 func (p *Process) Kill() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.cmd == nil || p.cmd.Process == nil {
 		return
 	}
 	p.cmd.Process.Kill()
 	<-p.done
+}
+
+// Running reports whether the s3server was started and has not exited.
+func (p *Process) Running() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.done != nil && !isClosed(p.done)
 }
 
 // Restart kills the process (SIGKILL) and starts it again on the same data and port.
@@ -206,6 +246,8 @@ func (p *Process) Restart() {
 
 // Pid returns the process ID of the running s3server (0 when it was never started).
 func (p *Process) Pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.cmd == nil || p.cmd.Process == nil {
 		return 0
 	}
