@@ -12,7 +12,7 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/backbeat-temporal/backbeat/internal/devstack/devbroker"
+	"github.com/backbeat-temporal/backbeat/internal/devbroker"
 )
 
 // BrokerOption configures StartBroker.
