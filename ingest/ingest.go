@@ -110,45 +110,80 @@ func (in *ingester) run(ctx context.Context) error {
 	}
 }
 
-// term is one leadership term: find the journal, take the lock, then publish until an
-// error or the end of ctx. progressed tells whether any batch went through.
+// term is one leadership term: lead (find the journal, take the lock, load the offset,
+// open the producer), then publish until an error or the end of ctx. progressed tells
+// whether any batch went through.
 func (in *ingester) term(ctx context.Context) (progressed bool, err error) {
+	lt, err := in.lead(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer lt.close()
+	in.m.setState("leader")
+	defer in.m.setState("standby")
+	in.log.Info("ingest is the active populator", "journalId", lt.journalID, "offset", lt.offset, "topic", in.cfg.Topic)
+	tctx, end := in.startTerm(ctx, lt.zt)
+	defer end()
+	return in.publish(ctx, tctx, lt)
+}
+
+// leaderTerm is what a term holds while it leads: the journal it publishes, the ZooKeeper
+// session with its lock, the stored offset and its znode version, the Kafka producer.
+type leaderTerm struct {
+	journalID string
+	zt        *zkTerm
+	prod      *kafkaProducer
+	offset    uint64
+	version   int32
+}
+
+// close closes the producer, then the ZooKeeper session (which releases the lock).
+func (lt *leaderTerm) close() {
+	lt.prod.Close()
+	lt.zt.Close()
+}
+
+// lead finds the journal, waits for its ingest lock in ZooKeeper (standby), loads the stored
+// offset and opens the Kafka producer. On error nothing stays open.
+func (in *ingester) lead(ctx context.Context) (*leaderTerm, error) {
 	in.m.setState("starting")
 	journalID, err := in.journalID(ctx)
 	if err != nil {
 		in.failUnlessStopping(ctx, "journal", err)
-		return false, err
+		return nil, err
 	}
 	zt, err := dialZK(ctx, in.cfg.ZooKeeper, in.cfg.ZKSessionTimeout, in.cfg.ZKChroot, in.log)
 	if err != nil {
 		in.failUnlessStopping(ctx, "zookeeper", err)
-		return false, err
+		return nil, err
 	}
-	defer zt.Close()
 	in.m.setState("standby")
 	in.log.Info("standby: waiting for the ingest lock (another ingest may hold it)", "journalId", journalID, "lock", zt.lockPath(journalID))
 	if err := zt.lock(ctx, journalID); err != nil {
+		zt.Close()
 		in.failUnlessStopping(ctx, "zookeeper", err)
-		return false, err
+		return nil, err
 	}
 	offset, version, err := zt.loadOffset(journalID, 0)
 	if err != nil {
+		zt.Close()
 		in.m.fail("zookeeper", err)
-		return false, err
+		return nil, err
 	}
 	prod, err := newKafkaProducer(in.cfg.Brokers, in.cfg.Kafka, in.cfg.Topic, in.cfg.Partitions)
 	if err != nil {
+		zt.Close()
 		in.m.fail("kafka", err)
-		return false, err
+		return nil, err
 	}
-	defer prod.Close()
-	in.m.setState("leader")
-	defer in.m.setState("standby")
-	in.log.Info("ingest is the active populator", "journalId", journalID, "offset", offset, "topic", in.cfg.Topic)
+	return &leaderTerm{journalID: journalID, zt: zt, prod: prod, offset: offset, version: version}, nil
+}
 
-	// The term's context ends when ctx does or the ZooKeeper session is lost.
+// startTerm returns the term's context, which ends when ctx does or the ZooKeeper session
+// is lost, and starts the leader's sweeper on it (one sweeper per journal). end cancels the
+// term's context and waits for the sweeper.
+func (in *ingester) startTerm(ctx context.Context, zt *zkTerm) (tctx context.Context, end func()) {
 	tctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	go func() {
 		select {
 		case <-zt.lost:
@@ -156,14 +191,22 @@ func (in *ingester) term(ctx context.Context) (progressed bool, err error) {
 		case <-tctx.Done():
 		}
 	}()
-	if in.sweeper != nil { // one sweeper per journal: the leader's
-		swept := make(chan struct{})
-		go func() { in.sweeper.Run(tctx); close(swept) }()
-		defer func() { cancel(); <-swept }()
+	if in.sweeper == nil {
+		return tctx, cancel
 	}
+	swept := make(chan struct{})
+	go func() { in.sweeper.Run(tctx); close(swept) }()
+	return tctx, func() { cancel(); <-swept }
+}
+
+// publish reads the journal from lt's offset and publishes each batch's pending records
+// to Kafka, saving the offset after each, until an error, the end of ctx (a stop: rerr is
+// returned as is) or the end of tctx (the ZooKeeper session was lost). progressed tells
+// whether any batch went through.
+func (in *ingester) publish(ctx, tctx context.Context, lt *leaderTerm) (progressed bool, err error) {
 	for {
 		rctx, rcancel := context.WithTimeout(tctx, in.cfg.PollWait+readSlack)
-		batch, rerr := in.journal.Read(rctx, offset, in.cfg.BatchSize, in.cfg.PollWait)
+		batch, rerr := in.journal.Read(rctx, lt.offset, in.cfg.BatchSize, in.cfg.PollWait)
 		rcancel()
 		if batch == nil {
 			switch {
@@ -176,15 +219,7 @@ func (in *ingester) term(ctx context.Context) (progressed bool, err error) {
 			in.m.fail("journal", rerr)
 			return progressed, rerr
 		}
-		if batch.JournalID != journalID {
-			err := fmt.Errorf("the journal ID changed from %s to %s (s3server's data directory was replaced): restarting on the new journal", journalID, batch.JournalID)
-			in.m.fail("journal", err)
-			return progressed, err
-		}
-		if batch.Head < offset {
-			// Reading on would silently skip the records that will take seqs
-			// head+1..offset: only the operator can tell what happened.
-			err := &fatalError{fmt.Errorf("journal %s: the stored offset %d (znode %s) is past the journal head %d: s3server's journal was rolled back (data directory restored from a backup?); refusing to skip records: stop every ingest, set the znode to the seq to resume after (or backfill) and restart", journalID, offset, zt.offsetPath(journalID), batch.Head)}
+		if err := in.checkBatch(lt, batch); err != nil {
 			in.m.fail("journal", err)
 			return progressed, err
 		}
@@ -193,30 +228,12 @@ func (in *ingester) term(ctx context.Context) (progressed bool, err error) {
 			return progressed, errZKLost
 		}
 		if len(batch.Records) > 0 {
-			pending := make([]bbproto.Record, 0, len(batch.Records))
-			for _, r := range batch.Records {
-				if r.Pending() {
-					pending = append(pending, r)
-				}
-			}
-			n, err := prod.Produce(journalID, pending)
-			if err != nil {
-				in.m.fail("kafka", err)
+			if err := in.publishBatch(lt, batch); err != nil {
 				return progressed, err
 			}
-			last := batch.Records[len(batch.Records)-1].Seq
-			if version, err = zt.saveOffset(journalID, last, version); err != nil {
-				in.m.fail("zookeeper", err)
-				return progressed, err
-			}
-			offset = last
 			progressed = true
-			in.m.records.Add(float64(len(batch.Records)))
-			in.m.messages.Add(float64(len(pending)))
-			in.m.bytes.Add(float64(n))
-			in.log.Debug("batch published", "records", len(batch.Records), "pending", len(pending), "offset", offset, "head", batch.Head)
 		}
-		in.m.ok(offset, batch.Head)
+		in.m.ok(lt.offset, batch.Head)
 		if rerr != nil { // malformed record: the good ones before it are in; stop at it
 			var me *journal.MalformedError
 			if errors.As(rerr, &me) {
@@ -228,6 +245,48 @@ func (in *ingester) term(ctx context.Context) (progressed bool, err error) {
 			return progressed, rerr
 		}
 	}
+}
+
+// checkBatch refuses a batch of another journal (s3server's data directory was replaced)
+// or whose head is behind the stored offset (the journal was rolled back: fatal).
+func (in *ingester) checkBatch(lt *leaderTerm, batch *journal.Batch) error {
+	if batch.JournalID != lt.journalID {
+		return fmt.Errorf("the journal ID changed from %s to %s (s3server's data directory was replaced): restarting on the new journal", lt.journalID, batch.JournalID)
+	}
+	if batch.Head < lt.offset {
+		// Reading on would silently skip the records that will take seqs
+		// head+1..offset: only the operator can tell what happened.
+		return &fatalError{fmt.Errorf("journal %s: the stored offset %d (znode %s) is past the journal head %d: s3server's journal was rolled back (data directory restored from a backup?); refusing to skip records: stop every ingest, set the znode to the seq to resume after (or backfill) and restart", lt.journalID, lt.offset, lt.zt.offsetPath(lt.journalID), batch.Head)}
+	}
+	return nil
+}
+
+// publishBatch produces the batch's pending records to Kafka, then saves the batch's last
+// seq as lt's offset in ZooKeeper, and counts the batch.
+func (in *ingester) publishBatch(lt *leaderTerm, batch *journal.Batch) error {
+	pending := make([]bbproto.Record, 0, len(batch.Records))
+	for _, r := range batch.Records {
+		if r.Pending() {
+			pending = append(pending, r)
+		}
+	}
+	n, err := lt.prod.Produce(lt.journalID, pending)
+	if err != nil {
+		in.m.fail("kafka", err)
+		return err
+	}
+	last := batch.Records[len(batch.Records)-1].Seq
+	version, err := lt.zt.saveOffset(lt.journalID, last, lt.version)
+	if err != nil {
+		in.m.fail("zookeeper", err)
+		return err
+	}
+	lt.offset, lt.version = last, version
+	in.m.records.Add(float64(len(batch.Records)))
+	in.m.messages.Add(float64(len(pending)))
+	in.m.bytes.Add(float64(n))
+	in.log.Debug("batch published", "records", len(batch.Records), "pending", len(pending), "offset", lt.offset, "head", batch.Head)
+	return nil
 }
 
 // failUnlessStopping counts and records err unless ctx is done (a stop is no error).

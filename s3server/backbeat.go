@@ -13,7 +13,7 @@ package s3server
 //	---------------------------------------------------  ----------------------------------------
 //	GET    journal?after=SEQ&limit=N&wait=DUR            200 application/x-ndjson: the journal
 //	                                                     records with seq > SEQ, one JSON object
-//	                                                     per line (DESIGN.md's record format);
+//	                                                     per line (bbproto.Record, the wire format);
 //	                                                     headers X-Backbeat-Journal-Id and
 //	                                                     X-Backbeat-Journal-Head (last seq written)
 //	PUT    status/BUCKET/KEY?versionId=V                 200 the updated version (JSON store.Version

@@ -376,20 +376,16 @@ const blobRetries = 3
 // serveObject answers GET or HEAD of a version: versionId, conditional headers (304 /
 // 412), Range (206, or 416 InvalidRange), partNumber (206 with x-amz-mp-parts-count for
 // multipart objects), response-* overrides and x-amz-checksum-mode. The data is streamed
-// from the version's blobs.
+// from the version's blobs; a version replaced between its lookup and the opening of its
+// first blob is looked up again (blobRetries).
 func (s *Server) serveObject(rq *request, withBody bool) error {
 	vid, err := versionParam(rq.q)
 	if err != nil {
 		return err
 	}
-	partNumber := 0
-	if _, ok := rq.q["partNumber"]; ok {
-		if partNumber, err = parsePartNumber(rq.q.Get("partNumber")); err != nil {
-			return err
-		}
-		if rq.r.Header.Get("Range") != "" {
-			return errf("InvalidRequest", http.StatusBadRequest, "Cannot specify both Range header and partNumber query parameter")
-		}
+	partNumber, err := partNumberParam(rq)
+	if err != nil {
+		return err
 	}
 	versioning, err := s.bucketVersioning(rq, rq.bucket)
 	if err != nil {
@@ -400,28 +396,17 @@ func (s *Server) serveObject(rq *request, withBody bool) error {
 		if err != nil {
 			return versionError(err, vid != "", versioning)
 		}
-		h := rq.w.Header()
 		switch evalConditions(rq.r.Header, "", v.ETag, v.LastModified) {
 		case condFailed:
 			return errPreconditionFailed
 		case condNotModified:
-			h.Set("ETag", `"`+v.ETag+`"`)
-			h.Set("Last-Modified", httpTime(v.LastModified))
-			setVersionID(h, versioning, v.VersionID)
+			writeNotModified(rq.w.Header(), v, versioning)
 			rq.w.WriteHeader(http.StatusNotModified)
 			return nil
 		}
-		var rng *byteRange
-		partsCount := 0
-		switch {
-		case partNumber > 0:
-			if rng, partsCount, err = partRange(v, partNumber); err != nil {
-				return err
-			}
-		default:
-			if rng, err = parseRange(rq.r.Header.Get("Range"), v.Size); err != nil {
-				return err
-			}
+		rng, partsCount, err := objectRange(rq, v, partNumber)
+		if err != nil {
+			return err
 		}
 		start, length := int64(0), v.Size
 		if rng != nil {
@@ -438,35 +423,82 @@ func (s *Server) serveObject(rq *request, withBody bool) error {
 				return err
 			}
 		}
-		withChecksums := rng == nil && strings.EqualFold(rq.r.Header.Get("x-amz-checksum-mode"), "ENABLED")
-		writeVersionHeaders(h, v, withChecksums)
-		lowerMetaHeaders(h, v.Meta.UserMetadata)
-		setVersionID(h, versioning, v.VersionID)
-		for p, name := range responseOverrides {
-			if val := rq.q.Get(p); val != "" {
-				h.Set(name, val)
-			}
-		}
-		if partsCount > 0 {
-			h.Set("x-amz-mp-parts-count", strconv.Itoa(partsCount))
-		}
-		h.Set("Content-Length", strconv.FormatInt(length, 10))
-		status := http.StatusOK
-		if rng != nil {
-			h.Set("Content-Range", rng.contentRange(v.Size))
-			status = http.StatusPartialContent
-		}
-		rq.w.WriteHeader(status)
+		rq.w.WriteHeader(writeObjectHeaders(rq, v, versioning, rng, partsCount, length))
 		if pr == nil {
 			return nil
 		}
-		defer pr.Close()
-		if _, err := pr.WriteTo(rq.w); err != nil {
-			// The status is sent: cut the connection so the client sees a short body.
-			s.log.Debug("object read aborted", "bucket", rq.bucket, "key", rq.key, "versionId", v.VersionID, "requestId", rq.id, "err", err)
-			panic(http.ErrAbortHandler)
-		}
+		s.streamObject(rq, v, pr)
 		return nil
+	}
+}
+
+// partNumberParam returns the partNumber query parameter (0 when absent), which excludes
+// a Range header.
+func partNumberParam(rq *request) (int, error) {
+	if _, ok := rq.q["partNumber"]; !ok {
+		return 0, nil
+	}
+	partNumber, err := parsePartNumber(rq.q.Get("partNumber"))
+	if err != nil {
+		return 0, err
+	}
+	if rq.r.Header.Get("Range") != "" {
+		return 0, errf("InvalidRequest", http.StatusBadRequest, "Cannot specify both Range header and partNumber query parameter")
+	}
+	return partNumber, nil
+}
+
+// writeNotModified sets the headers of a 304 answer for v: ETag, Last-Modified and the
+// version ID.
+func writeNotModified(h http.Header, v *store.Version, versioning string) {
+	h.Set("ETag", `"`+v.ETag+`"`)
+	h.Set("Last-Modified", httpTime(v.LastModified))
+	setVersionID(h, versioning, v.VersionID)
+}
+
+// objectRange returns the byte range of v to serve (nil: all of it) and the parts count
+// to show, from partNumber (0: none) or else the Range header.
+func objectRange(rq *request, v *store.Version, partNumber int) (*byteRange, int, error) {
+	if partNumber > 0 {
+		return partRange(v, partNumber)
+	}
+	rng, err := parseRange(rq.r.Header.Get("Range"), v.Size)
+	return rng, 0, err
+}
+
+// writeObjectHeaders sets the headers of v's answer (the version's, its user metadata,
+// checksums when asked for and the whole object is served, the response-* overrides, the
+// parts count, Content-Length and Content-Range) and returns the status to send: 206 for
+// a range, 200 otherwise.
+func writeObjectHeaders(rq *request, v *store.Version, versioning string, rng *byteRange, partsCount int, length int64) int {
+	h := rq.w.Header()
+	withChecksums := rng == nil && strings.EqualFold(rq.r.Header.Get("x-amz-checksum-mode"), "ENABLED")
+	writeVersionHeaders(h, v, withChecksums)
+	lowerMetaHeaders(h, v.Meta.UserMetadata)
+	setVersionID(h, versioning, v.VersionID)
+	for p, name := range responseOverrides {
+		if val := rq.q.Get(p); val != "" {
+			h.Set(name, val)
+		}
+	}
+	if partsCount > 0 {
+		h.Set("x-amz-mp-parts-count", strconv.Itoa(partsCount))
+	}
+	h.Set("Content-Length", strconv.FormatInt(length, 10))
+	if rng == nil {
+		return http.StatusOK
+	}
+	h.Set("Content-Range", rng.contentRange(v.Size))
+	return http.StatusPartialContent
+}
+
+// streamObject writes the body of v from pr, then closes pr. The status is already sent:
+// a read error cuts the connection so the client sees a short body.
+func (s *Server) streamObject(rq *request, v *store.Version, pr *partsReader) {
+	defer pr.Close()
+	if _, err := pr.WriteTo(rq.w); err != nil {
+		s.log.Debug("object read aborted", "bucket", rq.bucket, "key", rq.key, "versionId", v.VersionID, "requestId", rq.id, "err", err)
+		panic(http.ErrAbortHandler)
 	}
 }
 

@@ -10,7 +10,8 @@
 #
 # The CLI is installed with `go install github.com/temporalio/cli/cmd/temporal@v1.5.1`
 # into a project-local directory, so the server's dependencies stay out of go.mod.
-# Newer tags carry replace directives and do not `go install` (see DESIGN.md).
+# Newer tags carry replace directives in their go.mod, and `go install pkg@version`
+# refuses a module with replace directives.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VERSION=v1.5.1

@@ -268,7 +268,7 @@ With the demo: source .demo/env, then e.g.
 				return usagef("%v", err)
 			}
 			// The source endpoint has the name ingest and the worker give it too
-			// (--s3-endpoint: BACKBEAT_S3_ENDPOINT, in .demo/env and DESIGN.md).
+			// (--s3-endpoint: BACKBEAT_S3_ENDPOINT, as in .demo/env).
 			if _, set := a.lookupEnv(EnvSourceEndpoint); !set && !cmd.Flags().Changed("source-endpoint") {
 				if v, ok := a.lookupEnv(EnvS3Endpoint); ok {
 					a.sourceEndpoint = v

@@ -99,48 +99,79 @@ func setupHint(source, target, site string) string {
 	return fmt.Sprintf("`starter setup --source-bucket %s --target-bucket %s%s`", source, target, site)
 }
 
-// validate runs the checks of validate.
+// validate runs the checks of validate: the source's versioning, then its replication
+// rules, then each target's reachability, versioning and consent.
 func (a *app) validate(ctx context.Context, src, dst *endpoint, source, target string) *ValidateReport {
+	v := &validation{a: a, src: src, dst: dst, source: source, ruleOf: map[string]*rule{}}
 	rep := &ValidateReport{SourceBucket: source, Checks: []Check{}}
-	add := func(c Check) { rep.Checks = append(rep.Checks, c) }
-	ruleOf := map[string]*rule{} // target bucket -> its rule
-	// hint is setupHint with the site of target's rule; a target on another endpoint
-	// needs one.
-	hint := func(target string) string {
-		site := ""
-		if r := ruleOf[target]; r != nil {
-			site = r.Site
-		}
-		if site == "" && src.url != dst.url {
-			site = "SITE"
-		}
-		return setupHint(source, target, site)
+	c, err := v.versioningCheck(ctx, CheckSourceVersioning, src, source, "replication needs Enabled", target)
+	rep.add(c)
+	if err != nil {
+		return rep.finish()
 	}
+	c, rep.Targets = v.ruleCheck(ctx, target)
+	rep.add(c)
+	for _, t := range rep.Targets {
+		v.targetChecks(ctx, rep, t)
+	}
+	return rep.finish()
+}
 
-	// The source: versioning, then the rule.
-	vs, err := a.versioning(ctx, src, source)
-	c := Check{Name: CheckSourceVersioning, Bucket: source, Endpoint: src.url}
+// validation is one run of validate: the endpoints, the source bucket and, per target
+// bucket, the Enabled rule that replicates to it (once the rules are read).
+type validation struct {
+	a        *app
+	src, dst *endpoint
+	source   string
+	ruleOf   map[string]*rule // target bucket -> its rule
+}
+
+// add appends c to the report's checks.
+func (r *ValidateReport) add(c Check) { r.Checks = append(r.Checks, c) }
+
+// hint is setupHint with the site of target's rule; a target on another endpoint needs
+// one.
+func (v *validation) hint(target string) string {
+	site := ""
+	if r := v.ruleOf[target]; r != nil {
+		site = r.Site
+	}
+	if site == "" && v.src.url != v.dst.url {
+		site = "SITE"
+	}
+	return setupHint(v.source, target, site)
+}
+
+// versioningCheck checks that bucket at ep has versioning Enabled; need says who needs it
+// ("replication needs Enabled"); the fix names target's setup. err is the error that
+// kept versioning from being read.
+func (v *validation) versioningCheck(ctx context.Context, name string, ep *endpoint, bucket, need, target string) (Check, error) {
+	vs, err := v.a.versioning(ctx, ep, bucket)
+	c := Check{Name: name, Bucket: bucket, Endpoint: ep.url}
 	switch {
 	case err != nil:
 		c.Message = err.Error()
 	case vs != "Enabled":
-		c.Message = fmt.Sprintf("versioning is %s on %s at %s (replication needs Enabled)", versioningWord(vs), source, src.url)
+		c.Message = fmt.Sprintf("versioning is %s on %s at %s (%s)", versioningWord(vs), bucket, ep.url, need)
 		c.Fix = fmt.Sprintf("run %s or `aws s3api put-bucket-versioning --bucket %s --versioning-configuration Status=Enabled --endpoint-url %s`",
-			hint(target), source, src.url)
+			v.hint(target), bucket, ep.url)
 	default:
-		c.OK, c.Message = true, fmt.Sprintf("versioning is Enabled on %s at %s", source, src.url)
+		c.OK, c.Message = true, fmt.Sprintf("versioning is Enabled on %s at %s", bucket, ep.url)
 	}
-	add(c)
-	if err != nil {
-		return rep.finish()
-	}
+	return c, err
+}
 
+// ruleCheck checks that the source has an Enabled replication rule: to target if given,
+// else any. It returns the targets to check next (target, or every Enabled rule's
+// destination) and records each target's rule in ruleOf.
+func (v *validation) ruleCheck(ctx context.Context, target string) (Check, []string) {
+	source, src := v.source, v.src
 	targets := []string{}
 	if target != "" {
 		targets = append(targets, target)
 	}
-	rules, _, err := a.replicationRules(ctx, src, source)
-	c = Check{Name: CheckReplicationRule, Bucket: source, Endpoint: src.url}
+	rules, _, err := v.a.replicationRules(ctx, src, source)
+	c := Check{Name: CheckReplicationRule, Bucket: source, Endpoint: src.url}
 	var enabled []rule
 	for _, r := range rules {
 		if r.Enabled {
@@ -152,16 +183,16 @@ func (a *app) validate(ctx context.Context, src, dst *endpoint, source, target s
 		c.Message = err.Error()
 	case rules == nil:
 		c.Message = fmt.Sprintf("%s at %s has no replication configuration", source, src.url)
-		c.Fix = "run " + hint(target)
+		c.Fix = "run " + v.hint(target)
 	case len(enabled) == 0:
 		c.Message = fmt.Sprintf("every replication rule of %s at %s is Disabled (%s)", source, src.url, ruleIDs(rules))
-		c.Fix = "run " + hint(target) + ", or enable a rule with `aws s3api put-bucket-replication`"
+		c.Fix = "run " + v.hint(target) + ", or enable a rule with `aws s3api put-bucket-replication`"
 	case target != "":
 		var dests []string
 		for i := range enabled {
 			if enabled[i].Dest == target {
 				c.OK, c.Message = true, describeRule(source, &enabled[i])
-				ruleOf[target] = &enabled[i]
+				v.ruleOf[target] = &enabled[i]
 				break
 			}
 			dests = append(dests, enabled[i].DestARN)
@@ -169,7 +200,7 @@ func (a *app) validate(ctx context.Context, src, dst *endpoint, source, target s
 		if !c.OK {
 			c.Message = fmt.Sprintf("no Enabled replication rule of %s at %s has the destination %s (they replicate to %s)",
 				source, src.url, replrule.BucketARN(target), strings.Join(dests, ", "))
-			c.Fix = "run " + hint(target)
+			c.Fix = "run " + v.hint(target)
 		}
 	default:
 		seen := map[string]bool{}
@@ -178,46 +209,35 @@ func (a *app) validate(ctx context.Context, src, dst *endpoint, source, target s
 			msgs = append(msgs, describeRule(source, &enabled[i]))
 			if !seen[enabled[i].Dest] {
 				seen[enabled[i].Dest] = true
-				ruleOf[enabled[i].Dest] = &enabled[i]
+				v.ruleOf[enabled[i].Dest] = &enabled[i]
 				targets = append(targets, enabled[i].Dest)
 			}
 		}
 		c.OK, c.Message = true, strings.Join(msgs, "; ")
 	}
-	add(c)
-	rep.Targets = targets
+	return c, targets
+}
 
-	// Each target: reachable with the target credentials, versioning Enabled.
-	for _, t := range targets {
-		c := Check{Name: CheckTargetReachable, Bucket: t, Endpoint: dst.url}
-		if err := a.headBucket(ctx, dst, t); err != nil {
-			c.Message = err.Error()
-			if strings.Contains(c.Message, "does not exist") {
-				c.Fix = "run " + hint(t) + " (it creates missing buckets), or check --target-endpoint/" + EnvTargetEndpoint
-			}
-			add(c)
-			continue
+// targetChecks adds target t's checks to rep: reachable with the target credentials,
+// versioning Enabled, then the consent to receive the source's replicas.
+func (v *validation) targetChecks(ctx context.Context, rep *ValidateReport, t string) {
+	dst := v.dst
+	c := Check{Name: CheckTargetReachable, Bucket: t, Endpoint: dst.url}
+	if err := v.a.headBucket(ctx, dst, t); err != nil {
+		c.Message = err.Error()
+		if strings.Contains(c.Message, "does not exist") {
+			c.Fix = "run " + v.hint(t) + " (it creates missing buckets), or check --target-endpoint/" + EnvTargetEndpoint
 		}
-		c.OK, c.Message = true, fmt.Sprintf("%s is reachable at %s with %s", t, dst.url, dst.id.label)
-		add(c)
-		vs, err := a.versioning(ctx, dst, t)
-		c = Check{Name: CheckTargetVersioning, Bucket: t, Endpoint: dst.url}
-		switch {
-		case err != nil:
-			c.Message = err.Error()
-		case vs != "Enabled":
-			c.Message = fmt.Sprintf("versioning is %s on %s at %s (replicas need Enabled)", versioningWord(vs), t, dst.url)
-			c.Fix = fmt.Sprintf("run %s or `aws s3api put-bucket-versioning --bucket %s --versioning-configuration Status=Enabled --endpoint-url %s`",
-				hint(t), t, dst.url)
-		default:
-			c.OK, c.Message = true, fmt.Sprintf("versioning is Enabled on %s at %s", t, dst.url)
-		}
-		add(c)
-		if err == nil {
-			add(a.consentCheck(ctx, src, dst, t, ruleOf[t]))
-		}
+		rep.add(c)
+		return
 	}
-	return rep.finish()
+	c.OK, c.Message = true, fmt.Sprintf("%s is reachable at %s with %s", t, dst.url, dst.id.label)
+	rep.add(c)
+	c, err := v.versioningCheck(ctx, CheckTargetVersioning, dst, t, "replicas need Enabled", t)
+	rep.add(c)
+	if err == nil {
+		rep.add(v.a.consentCheck(ctx, v.src, dst, t, v.ruleOf[t]))
+	}
 }
 
 func (r *ValidateReport) finish() *ValidateReport {

@@ -1,5 +1,5 @@
 // Command devbroker runs a single-node Kafka-protocol broker for development, tests, CI
-// and the demo (franz-go's kfake; see package internal/devstack/devbroker for what it
+// and the demo (franz-go's kfake; see package internal/devbroker for what it
 // keeps across restarts and kill -9). Every flag has a BACKBEAT_<FLAG> environment
 // fallback. It logs JSON to stderr, including a "devbroker listening on ADDR" line once
 // it accepts connections, and stops gracefully on SIGINT or SIGTERM.
@@ -14,7 +14,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/backbeat-temporal/backbeat/internal/devstack/devbroker"
+	"github.com/backbeat-temporal/backbeat/internal/devbroker"
 	"github.com/backbeat-temporal/backbeat/internal/flagenv"
 )
 

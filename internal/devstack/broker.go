@@ -12,32 +12,21 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/backbeat-temporal/backbeat/internal/devstack/devbroker"
+	"github.com/backbeat-temporal/backbeat/internal/devbroker"
 )
 
 // BrokerOption configures StartBroker.
 type BrokerOption func(*brokerOptions)
 
 type brokerOptions struct {
-	port         int
-	dataDir      string
-	memory       bool
-	partitions   int
-	topics       []string
-	sync         bool
-	args         []string
-	readyTimeout time.Duration
+	memory     bool
+	partitions int
+	topics     []string
 }
 
-// BrokerPort serves on 127.0.0.1:port. Default: a FreePort.
-func BrokerPort(port int) BrokerOption { return func(o *brokerOptions) { o.port = port } }
-
-// BrokerDataDir keeps the broker's topics, records and offsets in dir. Default: a new
-// directory under t.TempDir(), so that Kill and Restart keep the data.
-func BrokerDataDir(dir string) BrokerOption { return func(o *brokerOptions) { o.dataDir = dir } }
-
-// BrokerInMemory keeps everything in memory (no --data-dir; overrides BrokerDataDir):
-// a restart starts empty. Default: off.
+// BrokerInMemory keeps everything in memory (no --data-dir): a restart starts empty.
+// Default: off (the data lives in a new directory under t.TempDir(), so that Kill and
+// Restart keep it).
 func BrokerInMemory() BrokerOption { return func(o *brokerOptions) { o.memory = true } }
 
 // BrokerPartitions sets the partition count of auto-created topics (--partitions).
@@ -50,21 +39,6 @@ func BrokerTopics(topics ...string) BrokerOption {
 	return func(o *brokerOptions) { o.topics = append(o.topics, topics...) }
 }
 
-// BrokerSyncWrites fsyncs every write before acknowledging it (--sync). Default off:
-// kill -9 loses nothing without it, only an OS crash could.
-func BrokerSyncWrites() BrokerOption { return func(o *brokerOptions) { o.sync = true } }
-
-// BrokerArgs appends raw devbroker flags (e.g. "--log-level=debug"). Default none.
-func BrokerArgs(args ...string) BrokerOption {
-	return func(o *brokerOptions) { o.args = append(o.args, args...) }
-}
-
-// BrokerReadyTimeout bounds each wait for readiness (start and restart).
-// Default DefaultReadyTimeout (60 s).
-func BrokerReadyTimeout(d time.Duration) BrokerOption {
-	return func(o *brokerOptions) { o.readyTimeout = d }
-}
-
 // Broker is a cmd/devbroker process started by StartBroker.
 type Broker struct {
 	t       testing.TB
@@ -73,27 +47,22 @@ type Broker struct {
 	dataDir string
 }
 
-// StartBroker builds cmd/devbroker (once per test binary, see Build), runs it on
-// 127.0.0.1 with a data directory under t.TempDir(), and returns once it answers a
-// Kafka metadata request (and the BrokerTopics exist). It is stopped when the test
-// ends.
+// StartBroker builds cmd/devbroker (once per test binary, see Build), runs it on a
+// FreePort of 127.0.0.1 with a data directory under t.TempDir(), writes not fsynced
+// (kill -9 loses nothing without it), and returns once it answers a Kafka metadata
+// request (and the BrokerTopics exist), waiting DefaultReadyTimeout at most. It is
+// stopped when the test ends.
 func StartBroker(t testing.TB, opts ...BrokerOption) *Broker {
 	t.Helper()
-	o := brokerOptions{readyTimeout: DefaultReadyTimeout}
+	var o brokerOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
 	bin := Build(t, "cmd/devbroker")
-	if o.port == 0 {
-		o.port = FreePort(t)
+	b := &Broker{t: t, port: FreePort(t)}
+	if !o.memory {
+		b.dataDir = filepath.Join(t.TempDir(), "kafka")
 	}
-	switch {
-	case o.memory:
-		o.dataDir = ""
-	case o.dataDir == "":
-		o.dataDir = filepath.Join(t.TempDir(), "kafka")
-	}
-	b := &Broker{t: t, port: o.port, dataDir: o.dataDir}
 	// Every flag is given, so that BACKBEAT_* variables of the developer's shell do
 	// not leak into the test's broker.
 	partitions := devbroker.DefaultPartitions
@@ -106,10 +75,9 @@ func StartBroker(t testing.TB, opts ...BrokerOption) *Broker {
 		"--partitions", strconv.Itoa(partitions),
 		"--seed-topics", strings.Join(o.topics, ","),
 		"--auto-create-topics=true",
-		"--sync=" + strconv.FormatBool(o.sync),
+		"--sync=false",
 		"--log-level", "info",
 	}
-	args = append(args, o.args...)
 	addr := b.Addr()
 	var topics []string
 	for _, tp := range o.topics {
@@ -121,7 +89,7 @@ func StartBroker(t testing.TB, opts ...BrokerOption) *Broker {
 		Path:         bin,
 		Args:         args,
 		Ready:        func(ctx context.Context) error { return KafkaReady(ctx, addr, topics...) },
-		ReadyTimeout: o.readyTimeout,
+		ReadyTimeout: DefaultReadyTimeout,
 	})
 	return b
 }

@@ -26,10 +26,10 @@ import (
 type TemporalOption func(*temporalOptions)
 
 type temporalOptions struct {
-	port, uiPort int
+	port, uiPort int // uiPort: a FreePort unless headless
 	dbFile       string
 	headless     bool
-	readyTimeout time.Duration
+	readyTimeout time.Duration // DefaultReadyTimeout, DefaultTemporalPostgresReadyTimeout on PostgreSQL
 	attrs        map[string]string
 	postgres     bool              // TemporalPostgres
 	shards       int               // TemporalShards
@@ -39,9 +39,6 @@ type temporalOptions struct {
 // TemporalPort serves the frontend on 127.0.0.1:port. Default: a FreePort.
 func TemporalPort(port int) TemporalOption { return func(o *temporalOptions) { o.port = port } }
 
-// TemporalUIPort serves the Web UI on 127.0.0.1:port. Default: a FreePort.
-func TemporalUIPort(port int) TemporalOption { return func(o *temporalOptions) { o.uiPort = port } }
-
 // TemporalHeadless runs without the Web UI. Default: with the UI.
 func TemporalHeadless() TemporalOption { return func(o *temporalOptions) { o.headless = true } }
 
@@ -49,12 +46,6 @@ func TemporalHeadless() TemporalOption { return func(o *temporalOptions) { o.hea
 // Bool...) at start, e.g. contract.SearchAttributes(). Default none.
 func TemporalSearchAttributes(attrs map[string]string) TemporalOption {
 	return func(o *temporalOptions) { o.attrs = attrs }
-}
-
-// TemporalReadyTimeout bounds each wait for readiness. Default DefaultReadyTimeout for
-// the dev server, DefaultTemporalPostgresReadyTimeout with TemporalPostgres.
-func TemporalReadyTimeout(d time.Duration) TemporalOption {
-	return func(o *temporalOptions) { o.readyTimeout = d }
 }
 
 // Temporal is a Temporal server started by StartTemporal: the dev server (`temporal

@@ -131,9 +131,8 @@ func zooKeeperReady(ctx context.Context, addr string) error {
 type ZooKeeperOption func(*zkOptions)
 
 type zkOptions struct {
-	port         int
-	dataDir      string
-	readyTimeout time.Duration
+	port    int
+	dataDir string
 }
 
 // ZooKeeperPort serves on 127.0.0.1:port. Default: a FreePort.
@@ -143,12 +142,6 @@ func ZooKeeperPort(port int) ZooKeeperOption { return func(o *zkOptions) { o.por
 // missing). Default: a new directory under t.TempDir().
 func ZooKeeperDataDir(dir string) ZooKeeperOption {
 	return func(o *zkOptions) { o.dataDir = dir }
-}
-
-// ZooKeeperReadyTimeout bounds each wait for readiness (start and restart).
-// Default DefaultReadyTimeout (60 s).
-func ZooKeeperReadyTimeout(d time.Duration) ZooKeeperOption {
-	return func(o *zkOptions) { o.readyTimeout = d }
 }
 
 // ZooKeeper is a standalone ZooKeeper server started by StartZooKeeper.
@@ -162,9 +155,9 @@ type ZooKeeper struct {
 
 // StartZooKeeper runs a standalone ZooKeeper (Debian's package, see
 // DefaultZooKeeperJar) on 127.0.0.1 with its own zoo.cfg and data directory, and
-// returns once it serves (ruok → imok, then srvr shows a mode). It is stopped when the
-// test ends. When java or the jar is missing, the test is skipped under -short and
-// fails otherwise.
+// returns once it serves (ruok → imok, then srvr shows a mode), waiting
+// DefaultReadyTimeout at most. It is stopped when the test ends. When java or the jar
+// is missing, the test is skipped under -short and fails otherwise.
 func StartZooKeeper(t testing.TB, opts ...ZooKeeperOption) *ZooKeeper {
 	t.Helper()
 	java, jar, err := zooKeeperBinaries()
@@ -174,7 +167,7 @@ func StartZooKeeper(t testing.TB, opts ...ZooKeeperOption) *ZooKeeper {
 		}
 		t.Fatalf("devstack: %v; run scripts/deps.sh", err)
 	}
-	o := zkOptions{readyTimeout: DefaultReadyTimeout}
+	var o zkOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -203,7 +196,7 @@ func StartZooKeeper(t testing.TB, opts ...ZooKeeperOption) *ZooKeeper {
 		Path:         java,
 		Args:         args,
 		Ready:        func(ctx context.Context) error { return zooKeeperReady(ctx, addr) },
-		ReadyTimeout: o.readyTimeout,
+		ReadyTimeout: DefaultReadyTimeout,
 	})
 	return z
 }

@@ -38,6 +38,10 @@ func TestNoIO(t *testing.T) {
 	}
 }
 
+// testSupport are the packages that exist for tests: no shipped binary imports them.
+var testSupport = []string{mod + "internal/devstack", mod + "internal/enginetest", mod + "internal/testlog",
+	mod + "internal/tlsconf/tlstest", mod + "s3server/s3test", mod + "internal/benchkit", mod + "storm"}
+
 func TestImportRules(t *testing.T) {
 	rules := []struct {
 		pkg, why  string
@@ -62,6 +66,8 @@ func TestImportRules(t *testing.T) {
 			[]string{"net/http", "github.com/", "go.", mod}},
 		{"sweeper", "the sweeper runs in ingest: it speaks to s3server only, through package bbclient",
 			[]string{"go.temporal.io", "github.com/IBM/sarama", mod + "workflows", mod + "s3server"}},
+		{"cmd/...", "shipped binaries import no test support (the dev broker's code is internal/devbroker)",
+			testSupport},
 	}
 	// allowed are the exceptions to a rule's forbidden prefixes.
 	allowed := map[string][]string{"bbproto/bucketpolicy": {mod + "bbproto/replrule"}}

@@ -99,15 +99,37 @@ func parse(data []byte) (*Config, error) {
 	return c, nil
 }
 
+// parseRule checks one rule of the XML and returns it: its identity (ID, Status,
+// Priority), its scope (prefix or filter, delete-marker replication, V2's requirements),
+// its destination, and the source-side settings kept for GET.
 func parseRule(x *xmlRule) (Rule, error) {
 	var r Rule
+	ruleName, err := parseRuleIdentity(x, &r)
+	if err != nil {
+		return r, err
+	}
+	if err := parseRuleScope(x, &r, ruleName); err != nil {
+		return r, err
+	}
+	if err := parseDestination(x.Destination, &r, ruleName); err != nil {
+		return r, err
+	}
+	if err := parseSourceSettings(x, &r, ruleName); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// parseRuleIdentity sets the rule's ID, Status and Priority and returns the name errors
+// give the rule (its ID, or "(no ID)").
+func parseRuleIdentity(x *xmlRule, r *Rule) (ruleName string, err error) {
 	if x.ID != nil {
 		r.ID = *x.ID
 		if utf8.RuneCountInString(r.ID) > MaxIDLength {
-			return r, invalidArgument("ID length should not exceed allowed limit of %d", MaxIDLength)
+			return "", invalidArgument("ID length should not exceed allowed limit of %d", MaxIDLength)
 		}
 	}
-	ruleName := r.ID
+	ruleName = r.ID
 	if ruleName == "" {
 		ruleName = "(no ID)"
 	}
@@ -115,28 +137,35 @@ func parseRule(x *xmlRule) (Rule, error) {
 	case "Enabled", "Disabled":
 		r.Status = x.Status
 	default:
-		return r, malformed("rule %s: Status must be Enabled or Disabled", ruleName)
+		return "", malformed("rule %s: Status must be Enabled or Disabled", ruleName)
 	}
 	if x.Priority != nil {
 		p, err := strconv.Atoi(strings.TrimSpace(*x.Priority))
 		if err != nil || p < 0 {
-			return r, malformed("rule %s: Priority must be a non-negative integer", ruleName)
+			return "", malformed("rule %s: Priority must be a non-negative integer", ruleName)
 		}
 		r.Priority = p
 	}
+	return ruleName, nil
+}
+
+// parseRuleScope sets which objects the rule covers: the V1 Prefix or the V2 Filter, and
+// whether delete markers replicate (V1: always); a V2 rule must give Priority and
+// DeleteMarkerReplication, and cannot replicate delete markers with a Tag filter.
+func parseRuleScope(x *xmlRule, r *Rule, ruleName string) error {
 	if x.Prefix != nil && x.Filter != nil {
-		return r, malformed("rule %s: Prefix and Filter cannot both be specified in a rule", ruleName)
+		return malformed("rule %s: Prefix and Filter cannot both be specified in a rule", ruleName)
 	}
 	if x.Filter != nil {
 		r.V2 = true
-		if err := parseFilter(x.Filter, &r, ruleName); err != nil {
-			return r, err
+		if err := parseFilter(x.Filter, r, ruleName); err != nil {
+			return err
 		}
 	} else if x.Prefix != nil {
 		r.Prefix = *x.Prefix
 	}
 	if len(r.Prefix) > MaxPrefixLength {
-		return r, invalidArgument("rule %s: the prefix is longer than %d bytes", ruleName, MaxPrefixLength)
+		return invalidArgument("rule %s: the prefix is longer than %d bytes", ruleName, MaxPrefixLength)
 	}
 
 	if x.DeleteMarkerReplication != nil {
@@ -145,29 +174,34 @@ func parseRule(x *xmlRule) (Rule, error) {
 			r.DeleteMarkerReplication = true
 		case "Disabled":
 		default:
-			return r, malformed("rule %s: DeleteMarkerReplication Status must be Enabled or Disabled", ruleName)
+			return malformed("rule %s: DeleteMarkerReplication Status must be Enabled or Disabled", ruleName)
 		}
 	} else if !r.V2 {
 		r.DeleteMarkerReplication = true // V1 rules replicate delete markers
 	}
 	if r.V2 {
 		if x.Priority == nil {
-			return r, invalidRequest("Priority must be specified for this version of Cross Region Replication configuration schema. Please refer to S3 Developer Guide for more information.")
+			return invalidRequest("Priority must be specified for this version of Cross Region Replication configuration schema. Please refer to S3 Developer Guide for more information.")
 		}
 		if x.DeleteMarkerReplication == nil {
-			return r, invalidRequest("DeleteMarkerReplication must be specified for this version of Cross Region Replication configuration schema. Please refer to S3 Developer Guide for more information.")
+			return invalidRequest("DeleteMarkerReplication must be specified for this version of Cross Region Replication configuration schema. Please refer to S3 Developer Guide for more information.")
 		}
 		if r.DeleteMarkerReplication && len(r.Tags) > 0 {
-			return r, invalidRequest("Delete marker replication is not supported if any Tag filter is specified. Please refer to S3 Developer Guide for more information.")
+			return invalidRequest("Delete marker replication is not supported if any Tag filter is specified. Please refer to S3 Developer Guide for more information.")
 		}
 	}
+	return nil
+}
 
-	d := x.Destination
+// parseDestination sets the rule's destination bucket (an S3 bucket ARN) and storage
+// class, and checks and keeps the destination's other settings (account, owner
+// translation, encryption, replication time, metrics) for GET.
+func parseDestination(d *xmlDestination, r *Rule, ruleName string) error {
 	if d == nil || d.Bucket == "" {
-		return r, malformed("rule %s: Destination Bucket is required", ruleName)
+		return malformed("rule %s: Destination Bucket is required", ruleName)
 	}
 	if _, err := replrule.ParseBucketARN(d.Bucket); err != nil {
-		return r, invalidArgument("Invalid bucket ARN: %q (want arn:aws:s3:::bucket-name)", d.Bucket)
+		return invalidArgument("Invalid bucket ARN: %q (want arn:aws:s3:::bucket-name)", d.Bucket)
 	}
 	r.DestinationBucket = d.Bucket
 	if d.StorageClass != nil {
@@ -177,33 +211,39 @@ func parseRule(x *xmlRule) (Rule, error) {
 	r.x.acl = d.AccessControlTranslation
 	if r.x.acl != nil {
 		if r.x.acl.Owner != "Destination" {
-			return r, malformed("rule %s: AccessControlTranslation Owner must be Destination", ruleName)
+			return malformed("rule %s: AccessControlTranslation Owner must be Destination", ruleName)
 		}
 		if d.Account == nil {
-			return r, invalidRequest("Destination Account must be specified when AccessControlTranslation is specified")
+			return invalidRequest("Destination Account must be specified when AccessControlTranslation is specified")
 		}
 	}
 	r.x.encryption = d.EncryptionConfiguration
 	r.x.rtc = d.ReplicationTime
 	if r.x.rtc != nil && !validStatus(r.x.rtc.Status) {
-		return r, malformed("rule %s: ReplicationTime Status must be Enabled or Disabled", ruleName)
+		return malformed("rule %s: ReplicationTime Status must be Enabled or Disabled", ruleName)
 	}
 	r.x.metrics = d.Metrics
 	if r.x.metrics != nil && !validStatus(r.x.metrics.Status) {
-		return r, malformed("rule %s: Metrics Status must be Enabled or Disabled", ruleName)
+		return malformed("rule %s: Metrics Status must be Enabled or Disabled", ruleName)
 	}
+	return nil
+}
+
+// parseSourceSettings checks and keeps the rule's SourceSelectionCriteria and
+// ExistingObjectReplication for GET.
+func parseSourceSettings(x *xmlRule, r *Rule, ruleName string) error {
 	r.x.selection = x.SourceSelectionCriteria
 	if s := r.x.selection; s != nil {
 		if (s.SseKmsEncryptedObjects != nil && !validStatus(s.SseKmsEncryptedObjects.Status)) ||
 			(s.ReplicaModifications != nil && !validStatus(s.ReplicaModifications.Status)) {
-			return r, malformed("rule %s: SourceSelectionCriteria statuses must be Enabled or Disabled", ruleName)
+			return malformed("rule %s: SourceSelectionCriteria statuses must be Enabled or Disabled", ruleName)
 		}
 	}
 	r.x.existing = x.ExistingObjectReplication
 	if r.x.existing != nil && !validStatus(r.x.existing.Status) {
-		return r, malformed("rule %s: ExistingObjectReplication Status must be Enabled or Disabled", ruleName)
+		return malformed("rule %s: ExistingObjectReplication Status must be Enabled or Disabled", ruleName)
 	}
-	return r, nil
+	return nil
 }
 
 func validStatus(s string) bool { return s == "Enabled" || s == "Disabled" }

@@ -220,45 +220,13 @@ func (v *Verifier) anonymous(r *http.Request) (*Result, error) {
 	return res, nil
 }
 
-// headerAuth parses and checks an Authorization header (all but the signature).
+// headerAuth parses and checks an Authorization header (all but the signature): its
+// components, the credential's scope, the signed headers, the request's date and the
+// payload hash header.
 func (v *Verifier) headerAuth(r *http.Request, h string) (*authInfo, error) {
-	alg, rest, _ := strings.Cut(strings.TrimSpace(h), " ")
-	if alg != algorithm {
-		if strings.HasPrefix(alg, "AWS") && alg != "" {
-			return nil, newErr(CodeInvalidArgument, http.StatusBadRequest, msgUnsupportedAuth)
-		}
-		return nil, headerMalformed("the authorization header requires three components: Credential, SignedHeaders, and Signature.")
-	}
-	var cred, signed, sig string
-	var haveCred, haveSigned, haveSig bool
-	for _, part := range strings.Split(rest, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		k, val, ok := strings.Cut(part, "=")
-		if !ok {
-			return nil, headerMalformed("the authorization component %q is malformed.", part)
-		}
-		var dst *string
-		var seen *bool
-		switch k {
-		case "Credential":
-			dst, seen = &cred, &haveCred
-		case "SignedHeaders":
-			dst, seen = &signed, &haveSigned
-		case "Signature":
-			dst, seen = &sig, &haveSig
-		default:
-			return nil, headerMalformed("the authorization component %q is malformed.", part)
-		}
-		if *seen {
-			return nil, headerMalformed("the authorization component %q is repeated.", k)
-		}
-		*dst, *seen = val, true
-	}
-	if !haveCred || !haveSigned || !haveSig {
-		return nil, headerMalformed("the authorization header requires three components: Credential, SignedHeaders, and Signature.")
+	cred, signed, sig, err := authorizationComponents(h)
+	if err != nil {
+		return nil, err
 	}
 	c, fault := parseCredential(cred)
 	if fault != "" {
@@ -274,23 +242,9 @@ func (v *Verifier) headerAuth(r *http.Request, h string) (*authInfo, error) {
 	if !contains(names, "host") {
 		return nil, headerMalformed("the SignedHeaders component must include host.")
 	}
-
-	var t time.Time
-	var amzDate string
-	if xd := r.Header.Get("X-Amz-Date"); xd != "" {
-		if t, ok = parseAmzDate(xd); !ok {
-			return nil, newErr(CodeAccessDenied, http.StatusForbidden, msgMissingDate)
-		}
-		amzDate = xd
-	} else if d := r.Header.Get("Date"); d != "" {
-		var err error
-		if t, err = http.ParseTime(d); err != nil {
-			return nil, newErr(CodeAccessDenied, http.StatusForbidden, msgMissingDate)
-		}
-		t = t.UTC()
-		amzDate = t.Format(iso8601Basic)
-	} else {
-		return nil, newErr(CodeAccessDenied, http.StatusForbidden, msgMissingDate)
+	t, amzDate, err := requestTime(r)
+	if err != nil {
+		return nil, err
 	}
 	if c.date != t.Format(scopeDate) {
 		return nil, headerMalformed("Invalid credential date %q. This date is not the same as X-Amz-Date: %q.", c.date, t.Format(scopeDate))
@@ -304,6 +258,70 @@ func (v *Verifier) headerAuth(r *http.Request, h string) (*authInfo, error) {
 			"Missing required header for this request: x-amz-content-sha256")
 	}
 	return &authInfo{cred: c, signed: names, signature: sig, amzDate: amzDate, payloadHash: ph}, nil
+}
+
+// authorizationComponents splits an Authorization header of the SigV4 algorithm into its
+// Credential, SignedHeaders and Signature components, each required once.
+func authorizationComponents(h string) (cred, signed, sig string, err error) {
+	alg, rest, _ := strings.Cut(strings.TrimSpace(h), " ")
+	if alg != algorithm {
+		if strings.HasPrefix(alg, "AWS") && alg != "" {
+			return "", "", "", newErr(CodeInvalidArgument, http.StatusBadRequest, msgUnsupportedAuth)
+		}
+		return "", "", "", headerMalformed("the authorization header requires three components: Credential, SignedHeaders, and Signature.")
+	}
+	var haveCred, haveSigned, haveSig bool
+	for _, part := range strings.Split(rest, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		k, val, ok := strings.Cut(part, "=")
+		if !ok {
+			return "", "", "", headerMalformed("the authorization component %q is malformed.", part)
+		}
+		var dst *string
+		var seen *bool
+		switch k {
+		case "Credential":
+			dst, seen = &cred, &haveCred
+		case "SignedHeaders":
+			dst, seen = &signed, &haveSigned
+		case "Signature":
+			dst, seen = &sig, &haveSig
+		default:
+			return "", "", "", headerMalformed("the authorization component %q is malformed.", part)
+		}
+		if *seen {
+			return "", "", "", headerMalformed("the authorization component %q is repeated.", k)
+		}
+		*dst, *seen = val, true
+	}
+	if !haveCred || !haveSigned || !haveSig {
+		return "", "", "", headerMalformed("the authorization header requires three components: Credential, SignedHeaders, and Signature.")
+	}
+	return cred, signed, sig, nil
+}
+
+// requestTime returns the request's signing time from X-Amz-Date, else Date (an HTTP
+// date), and that time in the ISO 8601 basic form the string to sign uses.
+func requestTime(r *http.Request) (t time.Time, amzDate string, err error) {
+	if xd := r.Header.Get("X-Amz-Date"); xd != "" {
+		t, ok := parseAmzDate(xd)
+		if !ok {
+			return time.Time{}, "", newErr(CodeAccessDenied, http.StatusForbidden, msgMissingDate)
+		}
+		return t, xd, nil
+	}
+	if d := r.Header.Get("Date"); d != "" {
+		t, err := http.ParseTime(d)
+		if err != nil {
+			return time.Time{}, "", newErr(CodeAccessDenied, http.StatusForbidden, msgMissingDate)
+		}
+		t = t.UTC()
+		return t, t.Format(iso8601Basic), nil
+	}
+	return time.Time{}, "", newErr(CodeAccessDenied, http.StatusForbidden, msgMissingDate)
 }
 
 // queryAuth parses and checks presigned-URL parameters (all but the signature).

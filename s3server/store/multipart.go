@@ -205,22 +205,72 @@ func (s *Store) CompleteUpload(ctx context.Context, bucket, key, uploadID string
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
-	if len(parts) == 0 {
-		return nil, fmt.Errorf("%w: no parts", ErrInvalidPart)
+	if err := checkPartOrder(parts); err != nil {
+		return nil, err
 	}
-	for i := 1; i < len(parts); i++ {
-		if parts[i].Number <= parts[i-1].Number {
-			return nil, fmt.Errorf("%w: part %d after part %d", ErrInvalidPartOrder, parts[i].Number, parts[i-1].Number)
-		}
-	}
+	write := writeUploadAsNew(uploadID)
 	if replica != nil {
 		r := *replica
 		r.Bucket, r.Key, r.MetadataOnly = bucket, key, false
 		if err := checkReplica(&r); err != nil {
 			return nil, err
 		}
-		replica = &r
+		write = writeUploadAsReplica(&r)
 	}
+	out, err := s.completeUpload(ctx, bucket, key, uploadID, parts, write)
+	if err != nil {
+		return nil, err
+	}
+	if replica == nil {
+		out.IsLatest = true
+	}
+	return out, nil
+}
+
+// checkPartOrder requires at least one part, in strictly ascending part numbers.
+func checkPartOrder(parts []CompletePart) error {
+	if len(parts) == 0 {
+		return fmt.Errorf("%w: no parts", ErrInvalidPart)
+	}
+	for i := 1; i < len(parts); i++ {
+		if parts[i].Number <= parts[i-1].Number {
+			return fmt.Errorf("%w: part %d after part %d", ErrInvalidPartOrder, parts[i].Number, parts[i-1].Number)
+		}
+	}
+	return nil
+}
+
+// uploadWriter writes the version v assembled from upload up's parts, through putVersion
+// (writeNew or writeReplica), and returns the blobs it replaced.
+type uploadWriter func(w *wtx, b *Bucket, d *bucketData, v *Version, up *Upload) (replaced []string, err error)
+
+// writeUploadAsNew writes the version as a client's new version of the key (PutObject's
+// way), remembering uploadID for CompletedUpload.
+func writeUploadAsNew(uploadID string) uploadWriter {
+	return func(w *wtx, b *Bucket, d *bucketData, v *Version, _ *Upload) ([]string, error) {
+		v.LastModified = w.now()
+		v.UploadID = uploadID
+		return w.writeNew(b, d, v, bbproto.OpPut)
+	}
+}
+
+// writeUploadAsReplica writes the version as PutReplica writes in (checked): in's
+// VersionID, LastModified, Meta, Owner (the upload's if empty) and ETag (the parts' if empty).
+func writeUploadAsReplica(in *ReplicaInput) uploadWriter {
+	return func(w *wtx, b *Bucket, d *bucketData, v *Version, up *Upload) ([]string, error) {
+		v.VersionID = in.VersionID
+		v.ETag = cmp.Or(in.ETag, v.ETag)
+		v.LastModified = in.LastModified.UTC()
+		v.Owner = cmp.Or(in.Owner, up.Owner)
+		v.Meta = in.Meta
+		return w.writeReplica(b, d, v, in)
+	}
+}
+
+// completeUpload assembles upload uploadID's parts into a version, writes it with write,
+// removes the upload and its part records in the same transaction, then the blobs of the
+// parts not used and those the version replaced.
+func (s *Store) completeUpload(ctx context.Context, bucket, key, uploadID string, parts []CompletePart, write uploadWriter) (*Version, error) {
 	var (
 		out     *Version
 		removed []string
@@ -239,55 +289,20 @@ func (s *Store) CompleteUpload(ctx context.Context, bucket, key, uploadID string
 		if err != nil {
 			return err
 		}
-		byNum := make(map[int]UploadPart, len(have))
-		for _, p := range have {
-			byNum[p.Number] = p
+		used, etag, err := assembleParts(parts, have)
+		if err != nil {
+			return err
 		}
-		used := make([]Part, 0, len(parts))
-		sums := make([]byte, 0, len(parts)*md5.Size)
-		for _, cp := range parts {
-			p, ok := byNum[cp.Number]
-			if !ok {
-				return fmt.Errorf("%w: part %d was not uploaded", ErrInvalidPart, cp.Number)
-			}
-			if normETag(cp.ETag) != normETag(p.ETag) {
-				return fmt.Errorf("%w: part %d has ETag %q, not %q", ErrInvalidPart, cp.Number, p.ETag, normETag(cp.ETag))
-			}
-			sum, err := hex.DecodeString(normETag(p.ETag))
-			if err != nil || len(sum) != md5.Size {
-				return fmt.Errorf("%w: part %d has a malformed ETag %q", ErrInvalidPart, cp.Number, p.ETag)
-			}
-			sums = append(sums, sum...)
-			used = append(used, Part{Blob: p.Blob, Size: p.Size, ETag: normETag(p.ETag)})
-		}
-		for i, p := range used[:len(used)-1] {
-			if p.Size < MinPartSize {
-				return fmt.Errorf("%w: part %d is %d bytes, the minimum is %d", ErrEntityTooSmall, parts[i].Number, p.Size, MinPartSize)
-			}
-		}
-		sum := md5.Sum(sums)
 		v := &Version{
 			Bucket: bucket,
 			Key:    key,
 			Size:   partsSize(used),
-			ETag:   hex.EncodeToString(sum[:]) + "-" + strconv.Itoa(len(used)),
+			ETag:   etag,
 			Owner:  up.Owner,
 			Meta:   up.Meta,
 			Parts:  used,
 		}
-		var replaced []string
-		if replica != nil {
-			v.VersionID = replica.VersionID
-			v.ETag = cmp.Or(replica.ETag, v.ETag)
-			v.LastModified = replica.LastModified.UTC()
-			v.Owner = cmp.Or(replica.Owner, up.Owner)
-			v.Meta = replica.Meta
-			replaced, err = w.writeReplica(b, d, v, replica)
-		} else {
-			v.LastModified = w.now()
-			v.UploadID = uploadID
-			replaced, err = w.writeNew(b, d, v, bbproto.OpPut)
-		}
+		replaced, err := write(w, b, d, v, up)
 		if err != nil {
 			return err
 		}
@@ -309,10 +324,41 @@ func (s *Store) CompleteUpload(ctx context.Context, bucket, key, uploadID string
 		return nil, err
 	}
 	s.removeBlobs(removed)
-	if replica == nil {
-		out.IsLatest = true
-	}
 	return out, nil
+}
+
+// assembleParts matches the parts a client lists against the parts uploaded (have): each
+// must exist with that ETag, all but the last be at least MinPartSize. It returns the
+// version's parts and its ETag, the MD5 of the parts' MD5s followed by "-" and their count.
+func assembleParts(parts []CompletePart, have []UploadPart) (used []Part, etag string, err error) {
+	byNum := make(map[int]UploadPart, len(have))
+	for _, p := range have {
+		byNum[p.Number] = p
+	}
+	used = make([]Part, 0, len(parts))
+	sums := make([]byte, 0, len(parts)*md5.Size)
+	for _, cp := range parts {
+		p, ok := byNum[cp.Number]
+		if !ok {
+			return nil, "", fmt.Errorf("%w: part %d was not uploaded", ErrInvalidPart, cp.Number)
+		}
+		if normETag(cp.ETag) != normETag(p.ETag) {
+			return nil, "", fmt.Errorf("%w: part %d has ETag %q, not %q", ErrInvalidPart, cp.Number, p.ETag, normETag(cp.ETag))
+		}
+		sum, err := hex.DecodeString(normETag(p.ETag))
+		if err != nil || len(sum) != md5.Size {
+			return nil, "", fmt.Errorf("%w: part %d has a malformed ETag %q", ErrInvalidPart, cp.Number, p.ETag)
+		}
+		sums = append(sums, sum...)
+		used = append(used, Part{Blob: p.Blob, Size: p.Size, ETag: normETag(p.ETag)})
+	}
+	for i, p := range used[:len(used)-1] {
+		if p.Size < MinPartSize {
+			return nil, "", fmt.Errorf("%w: part %d is %d bytes, the minimum is %d", ErrEntityTooSmall, parts[i].Number, p.Size, MinPartSize)
+		}
+	}
+	sum := md5.Sum(sums)
+	return used, hex.EncodeToString(sum[:]) + "-" + strconv.Itoa(len(used)), nil
 }
 
 // CompletedUpload returns the version of key that a client's CompleteUpload of uploadID
