@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"sync"
@@ -114,28 +116,35 @@ func TestLongOutages(t *testing.T) {
 		}
 	}
 	s.dst.Kill()
+	releaseDst := holdPort(t, hostOf(t, s.dst.URL))
 	t.Logf("target down (for %s)", p.target)
 
 	at(p.zkAt)
 	s.zk.Kill()
+	release := holdPort(t, s.zk.Addr())
 	t.Logf("ZooKeeper down at %s (for %s)", time.Since(start).Round(time.Second), p.zkFor)
 	at(p.zkAt + p.zkFor)
+	release()
 	s.zk.Restart()
 
 	at(p.temporalAt)
 	s.temporal.Kill()
+	release = holdPort(t, s.temporal.Addr())
 	t.Logf("Temporal down at %s (for %s)", time.Since(start).Round(time.Second), p.temporalFor)
 	at(p.temporalAt + p.temporalFor)
+	release()
 	s.temporal.Restart()
 
 	at(p.sourceAt)
 	mu.Lock() // no put in flight when the source dies: every acknowledged put is recorded
 	srcDown = true
 	s.src.Kill()
+	release = holdPort(t, hostOf(t, s.src.URL))
 	mu.Unlock()
 	t.Logf("source down at %s (for %s)", time.Since(start).Round(time.Second), p.sourceFor)
 	at(p.sourceAt + p.sourceFor)
 	mu.Lock()
+	release()
 	s.src.Restart()
 	srcDown = false
 	mu.Unlock()
@@ -145,6 +154,7 @@ func TestLongOutages(t *testing.T) {
 		require.NotEqual(t, "FAILED", v.status(), "%s@%s FAILED during the outage: %+v", v.Key, v.VersionID, v.Replication)
 	}
 	at(p.target)
+	releaseDst()
 	s.dst.Restart()
 	back := time.Now()
 	close(stop)
@@ -160,4 +170,44 @@ func TestLongOutages(t *testing.T) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	s.checkTarget(src, &w)
+}
+
+// holdPort keeps addr, the address of a process just killed, bound while it is down and
+// closes every connection made to it: what a dead endpoint behind a load balancer looks
+// like. Without it, in a long outage another process of the machine may take the port
+// (the kernel hands out ephemeral ports again) and answer in the dead one's place - a
+// "NoSuchBucket" from a stranger is a permanent error, rightly. release frees the port
+// for the restart.
+func holdPort(t *testing.T, addr string) (release func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	require.NoError(t, err, "hold the port of a killed process")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return // released
+			}
+			c.Close()
+		}
+	}()
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			ln.Close()
+			<-done
+		})
+	}
+	t.Cleanup(release)
+	return release
+}
+
+// hostOf is the host:port of an http:// URL.
+func hostOf(t *testing.T, rawURL string) string {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	require.NoError(t, err)
+	return u.Host
 }
