@@ -149,31 +149,31 @@ func (in *ingester) lead(ctx context.Context) (*leaderTerm, error) {
 	in.m.setState("starting")
 	journalID, err := in.journalID(ctx)
 	if err != nil {
-		in.failUnlessStopping(ctx, "journal", err)
+		in.failUnlessStopping(ctx, stageJournal, err)
 		return nil, err
 	}
 	zt, err := dialZK(ctx, in.cfg.ZooKeeper, in.cfg.ZKSessionTimeout, in.cfg.ZKChroot, in.log)
 	if err != nil {
-		in.failUnlessStopping(ctx, "zookeeper", err)
+		in.failUnlessStopping(ctx, stageZooKeeper, err)
 		return nil, err
 	}
 	in.m.setState("standby")
 	in.log.Info("standby: waiting for the ingest lock (another ingest may hold it)", "journalId", journalID, "lock", zt.lockPath(journalID))
 	if err := zt.lock(ctx, journalID); err != nil {
 		zt.Close()
-		in.failUnlessStopping(ctx, "zookeeper", err)
+		in.failUnlessStopping(ctx, stageZooKeeper, err)
 		return nil, err
 	}
 	offset, version, err := zt.loadOffset(journalID, 0)
 	if err != nil {
 		zt.Close()
-		in.m.fail("zookeeper", err)
+		in.m.fail(stageZooKeeper, err)
 		return nil, err
 	}
 	prod, err := newKafkaProducer(in.cfg.Brokers, in.cfg.Kafka, in.cfg.Topic, in.cfg.Partitions)
 	if err != nil {
 		zt.Close()
-		in.m.fail("kafka", err)
+		in.m.fail(stageKafka, err)
 		return nil, err
 	}
 	return &leaderTerm{journalID: journalID, zt: zt, prod: prod, offset: offset, version: version}, nil
@@ -213,18 +213,18 @@ func (in *ingester) publish(ctx, tctx context.Context, lt *leaderTerm) (progress
 			case ctx.Err() != nil:
 				return progressed, rerr // stopping: not an error
 			case tctx.Err() != nil:
-				in.m.fail("zookeeper", errZKLost)
+				in.m.fail(stageZooKeeper, errZKLost)
 				return progressed, errZKLost
 			}
-			in.m.fail("journal", rerr)
+			in.m.fail(stageJournal, rerr)
 			return progressed, rerr
 		}
 		if err := in.checkBatch(lt, batch); err != nil {
-			in.m.fail("journal", err)
+			in.m.fail(stageJournal, err)
 			return progressed, err
 		}
 		if tctx.Err() != nil { // the session went while reading: not the leader any more
-			in.m.fail("zookeeper", errZKLost)
+			in.m.fail(stageZooKeeper, errZKLost)
 			return progressed, errZKLost
 		}
 		if len(batch.Records) > 0 {
@@ -237,10 +237,10 @@ func (in *ingester) publish(ctx, tctx context.Context, lt *leaderTerm) (progress
 		if rerr != nil { // malformed record: the good ones before it are in; stop at it
 			var me *journal.MalformedError
 			if errors.As(rerr, &me) {
-				in.m.fail("malformed", rerr)
+				in.m.fail(stageMalformed, rerr)
 				in.log.Error("malformed journal record: ingest stops at it and retries; fix s3server's journal", "seq", me.Seq, "err", rerr)
 			} else {
-				in.m.fail("journal", rerr)
+				in.m.fail(stageJournal, rerr)
 			}
 			return progressed, rerr
 		}
@@ -272,13 +272,13 @@ func (in *ingester) publishBatch(lt *leaderTerm, batch *journal.Batch) error {
 	}
 	n, err := lt.prod.Produce(lt.journalID, pending)
 	if err != nil {
-		in.m.fail("kafka", err)
+		in.m.fail(stageKafka, err)
 		return err
 	}
 	last := batch.Records[len(batch.Records)-1].Seq
 	version, err := lt.zt.saveOffset(lt.journalID, last, lt.version)
 	if err != nil {
-		in.m.fail("zookeeper", err)
+		in.m.fail(stageZooKeeper, err)
 		return err
 	}
 	lt.offset, lt.version = last, version
@@ -290,9 +290,9 @@ func (in *ingester) publishBatch(lt *leaderTerm, batch *journal.Batch) error {
 }
 
 // failUnlessStopping counts and records err unless ctx is done (a stop is no error).
-func (in *ingester) failUnlessStopping(ctx context.Context, stage string, err error) {
+func (in *ingester) failUnlessStopping(ctx context.Context, st stage, err error) {
 	if ctx.Err() == nil {
-		in.m.fail(stage, err)
+		in.m.fail(st, err)
 	}
 }
 

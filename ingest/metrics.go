@@ -65,8 +65,19 @@ func (m *metrics) setState(s string) {
 	}
 }
 
-func (m *metrics) fail(stage string, err error) {
-	m.errors.WithLabelValues(stage).Inc()
+// stage is the "stage" label of backbeat_ingest_errors_total: where an error came from.
+type stage string
+
+// The stages of backbeat_ingest_errors_total.
+const (
+	stageJournal   stage = "journal"   // reading the journal route
+	stageMalformed stage = "malformed" // a journal line that is not a record
+	stageKafka     stage = "kafka"     // producing to Kafka
+	stageZooKeeper stage = "zookeeper" // the lock or the offset in ZooKeeper
+)
+
+func (m *metrics) fail(st stage, err error) {
+	m.errors.WithLabelValues(string(st)).Inc()
 	m.mu.Lock()
 	m.lastErr, m.lastErrAt = err.Error(), time.Now()
 	m.mu.Unlock()
