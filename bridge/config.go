@@ -3,10 +3,14 @@
 // into one signal sent with SignalWithStartWorkflow to that partition's workflow
 // (contract.WorkflowID). A Kafka offset is marked for commit only after Temporal
 // accepted the signal that carries it; the workflow drops entries it already accepted
-// (by offset), so a crash or a rebalance replays nothing twice. A partition is paused
-// while its workflow's backlog (the status query) is above a high-water mark.
+// (by journal position: the journal ID and seq of the Kafka headers, or by offset for
+// records without one), so a crash, a rebalance or an offset reset replays nothing
+// twice. A partition is paused while its workflow's backlog (the status query) is above
+// a high-water mark; a watchdog reports partitions no live member consumes.
 //
-// The bridge knows nothing of S3: it carries journal records as opaque entries.
+// The bridge knows nothing of S3: it decodes each message into a bbproto.Record (a
+// message that is not one is counted and logged, not replicated) only to build the
+// contract.Entry the workflow takes; it reads no object and calls no S3 endpoint.
 package bridge
 
 import (
