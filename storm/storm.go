@@ -605,7 +605,7 @@ func (s *storm) faults(writerDone <-chan error) error {
 				go func(down time.Duration) {
 					defer restarts.Done()
 					time.Sleep(down) // the victim stays down that long, on purpose
-					err := p.Start()
+					err := s.startSupervised(p)
 					rmu.Lock()
 					defer rmu.Unlock()
 					if err != nil && restartErr == nil {
@@ -628,7 +628,7 @@ func (s *storm) faults(writerDone <-chan error) error {
 			s.report.Outages[f.Kind.String()]++
 			s.mu.Unlock()
 			time.Sleep(s.cfg.Outage) // the outage, on purpose
-			if err := p.Start(); err != nil {
+			if err := s.startSupervised(p); err != nil {
 				return fmt.Errorf("start %s after its outage: %w", f.Kind, err)
 			}
 		}
@@ -828,5 +828,27 @@ func (s *storm) continuations() int64 {
 			return -1
 		case <-time.After(2 * time.Second): // polling interval of a condition with a deadline
 		}
+	}
+}
+
+// supervisorPatience is how long startSupervised keeps trying.
+const supervisorPatience = 2 * time.Minute
+
+// startSupervised starts a killed or stopped process again as systemd or Kubernetes
+// would: a start that fails - the Temporal server exits at once when PostgreSQL, killed
+// at the same moment, is still starting up - is tried again after a pause (1 s, doubling
+// up to 10 s), for up to supervisorPatience.
+func (s *storm) startSupervised(p interface {
+	Start() error
+	Name() string
+}) error {
+	deadline := time.Now().Add(supervisorPatience)
+	for delay := time.Second; ; delay = min(2*delay, 10*time.Second) {
+		err := p.Start()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		s.t.Logf("storm: %s did not start (%v); the supervisor tries again in %s", p.Name(), err, delay)
+		time.Sleep(delay) // a supervisor's restart delay, not a synchronisation
 	}
 }
