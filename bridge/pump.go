@@ -47,6 +47,7 @@ type pump struct {
 	last      *sarama.ConsumerMessage // newest message taken, marked once its batch is sent
 	sentSince int                     // entries sent since the last backlog check
 	lastCheck time.Time
+	lastSent  time.Time // when the last signal left (pacing, see run)
 }
 
 // run pumps msgs until the channel closes or ctx (the claim's session) ends, then sends
@@ -72,28 +73,26 @@ func (p *pump) run(parent, ctx context.Context, msgs <-chan *sarama.ConsumerMess
 			if !ok {
 				return p.drain(parent)
 			}
-			p.m.messages.WithLabelValues(p.label()).Inc()
-			if p.hwm != nil {
-				p.m.lag.WithLabelValues(p.label()).Set(float64(max(p.hwm()-msg.Offset-1, 0)))
+			closed, err := p.accept(ctx, msg, msgs)
+			if err != nil {
+				return p.interrupted(parent, err)
 			}
-			size := len(msg.Value) + 128
-			if len(p.batch) > 0 && p.bytes+size > p.cfg.BatchBytes {
-				stopTimer()
-				if err := p.flush(ctx); err != nil {
+			if closed {
+				return p.drain(parent)
+			}
+			if len(p.batch) == 0 && p.last == nil {
+				stopTimer() // all sent
+			} else if timer == nil {
+				// Pacing: a batch goes at once when the partition's previous signal
+				// left at least BatchLinger ago (an entry after a quiet spell waits for
+				// nothing), else BatchLinger after it (under load, one signal per
+				// BatchLinger carries what arrived meanwhile).
+				if wait := p.lastSent.Add(p.cfg.BatchLinger).Sub(p.now()); wait > 0 {
+					timer = time.NewTimer(wait)
+					linger = timer.C
+				} else if err := p.flush(ctx); err != nil {
 					return p.interrupted(parent, err)
 				}
-			}
-			p.take(msg, size)
-			if len(p.batch) >= p.cfg.BatchEntries {
-				stopTimer()
-				if err := p.flush(ctx); err != nil {
-					return p.interrupted(parent, err)
-				}
-			} else if timer == nil && p.last != nil {
-				// A lone malformed message is marked after the linger too: otherwise the
-				// partition's last offset would never be committed.
-				timer = time.NewTimer(p.cfg.BatchLinger)
-				linger = timer.C
 			}
 		case <-linger:
 			timer, linger = nil, nil
@@ -105,6 +104,46 @@ func (p *pump) run(parent, ctx context.Context, msgs <-chan *sarama.ConsumerMess
 		}
 		if err := p.backpressure(ctx); err != nil {
 			return p.drain(parent)
+		}
+	}
+}
+
+// accept takes msg and then the messages already waiting in msgs (a burst goes in one
+// signal) until a batch is full (BatchEntries, BatchBytes): that batch is sent and
+// accept returns, so that the backpressure check runs after every signal. closed
+// reports that msgs was closed meanwhile.
+func (p *pump) accept(ctx context.Context, msg *sarama.ConsumerMessage, msgs <-chan *sarama.ConsumerMessage) (closed bool, err error) {
+	for {
+		p.m.messages.WithLabelValues(p.label()).Inc()
+		if p.hwm != nil {
+			p.m.lag.WithLabelValues(p.label()).Set(float64(max(p.hwm()-msg.Offset-1, 0)))
+		}
+		size := len(msg.Value) + 128
+		sent := false
+		if len(p.batch) > 0 && p.bytes+size > p.cfg.BatchBytes {
+			if err := p.flush(ctx); err != nil {
+				return false, err
+			}
+			sent = true
+		}
+		p.take(msg, size)
+		if len(p.batch) >= p.cfg.BatchEntries {
+			if err := p.flush(ctx); err != nil {
+				return false, err
+			}
+			sent = true
+		}
+		if sent {
+			return false, nil
+		}
+		select {
+		case next, ok := <-msgs:
+			if !ok {
+				return true, nil
+			}
+			msg = next
+		default:
+			return false, nil
 		}
 	}
 }
@@ -162,6 +201,7 @@ func (p *pump) flush(ctx context.Context) error {
 			start := time.Now()
 			err := p.sink.Send(ctx, p.topic, p.partition, p.batch)
 			if err == nil {
+				p.lastSent = p.now()
 				p.m.signals.WithLabelValues(p.label()).Inc()
 				p.m.entries.WithLabelValues(p.label()).Add(float64(len(p.batch)))
 				p.m.signalSeconds.Observe(time.Since(start).Seconds())

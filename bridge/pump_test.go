@@ -66,6 +66,21 @@ func (f *fakeSink) offsets() []int64 {
 	return out
 }
 
+// batches returns the offsets of each signal sent, in order.
+func (f *fakeSink) batches() [][]int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out [][]int64
+	for _, b := range f.sent {
+		var offs []int64
+		for _, e := range b {
+			offs = append(offs, e.Offset)
+		}
+		out = append(out, offs)
+	}
+	return out
+}
+
 func message(t *testing.T, off int64, key string) *sarama.ConsumerMessage {
 	t.Helper()
 	rec := bbproto.Record{Seq: uint64(off + 1), Op: "put", Bucket: "b", Key: key, VersionID: fmt.Sprintf("v%d", off)}
@@ -228,4 +243,26 @@ func TestPumpCarriesJournalPosition(t *testing.T) {
 		assert.Empty(t, e.JournalID, "offset %d", e.Offset)
 		assert.Zero(t, e.Seq, "offset %d", e.Offset)
 	}
+}
+
+// TestPumpPacesSignals: an entry after a quiet spell is sent at once (no linger), and
+// one that arrives right after a signal waits for the partition's next slot
+// (BatchLinger after it) with whatever else arrives.
+func TestPumpPacesSignals(t *testing.T) {
+	r := newPumpRig(t, func(c *Config) { c.BatchEntries = 100; c.BatchLinger = time.Hour })
+	msgs := make(chan *sarama.ConsumerMessage, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.p.run(context.Background(), ctx, msgs) }()
+
+	msgs <- message(t, 0, "a")
+	require.Eventually(t, func() bool { return r.lastMarked() == 0 }, 5*time.Second, time.Millisecond,
+		"the first entry goes at once, though BatchLinger is an hour")
+	msgs <- message(t, 1, "b")
+	msgs <- message(t, 2, "c")
+	assert.Never(t, func() bool { return r.lastMarked() > 0 }, 200*time.Millisecond, 5*time.Millisecond,
+		"entries right after a signal wait for the next slot")
+	cancel() // the claim ends: what is held is sent in one signal
+	require.NoError(t, <-done)
+	assert.Equal(t, [][]int64{{0}, {1, 2}}, r.sink.batches())
 }

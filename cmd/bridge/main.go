@@ -35,7 +35,7 @@ func main() {
 	fs.StringVar(&cfg.TaskQueue, "task-queue", cfg.TaskQueue, "task queue of the partition workflows")
 	fs.IntVar(&cfg.BatchEntries, "batch-entries", cfg.BatchEntries, "entries per signal at most")
 	fs.IntVar(&cfg.BatchBytes, "batch-bytes", cfg.BatchBytes, "encoded bytes per signal at most (1 KiB - 1 MiB)")
-	fs.DurationVar(&cfg.BatchLinger, "batch-linger", cfg.BatchLinger, "how long a partial batch waits for more entries")
+	fs.DurationVar(&cfg.BatchLinger, "batch-linger", cfg.BatchLinger, "least time between two signals of a partition (an entry after a quiet spell goes at once; under load one signal per linger carries what arrived)")
 	fs.IntVar(&cfg.HighWater, "high-water", cfg.HighWater, "pause a partition while its workflow backlog is at or above this")
 	fs.IntVar(&cfg.LowWater, "low-water", 0, "resume a paused partition at or below this backlog (0: high-water/2)")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", cfg.DrainTimeout, "bound of the last send of a partition's batch when its claim ends (rebalance, stop)")
