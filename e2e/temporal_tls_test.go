@@ -84,7 +84,7 @@ func TestTemporalTLS(t *testing.T) {
 				Args: append([]string{"--kafka-brokers", s.kafka.Addr(), "--temporal-address", addr, "--metrics-listen", devstack.FreeAddr(t)}, bad...)})
 			worker := devstack.StartProcess(t, devstack.Command{Name: "worker-bad-tls", Path: devstack.Build(t, "cmd/worker"),
 				Args: append([]string{"--temporal-address", addr, "--s3-endpoint", s.src.URL, "--access-key", s3test.Replication.AccessKey,
-					"--secret-key", s3test.Replication.SecretKey, "--metrics-listen", devstack.FreeAddr(t)}, bad...)})
+					"--secret-key-file", s3test.Replication.SecretFile(t), "--metrics-listen", devstack.FreeAddr(t)}, bad...)})
 			require.NoError(t, bridge.WaitLog(ctx, want), "the bridge says what to configure")
 			require.NoError(t, worker.WaitLog(ctx, want), "the worker says what to configure")
 		})
