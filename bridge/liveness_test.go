@@ -171,11 +171,13 @@ func (r *rig) killInJoin(b *devstack.Process) {
 
 // SIGTERM in the middle of a pending rebalance (a member waiting in JoinGroup for a
 // dead member's session to expire) stops a bridge within its drain timeout plus a few
-// seconds, and the group it leaves still works.
+// seconds, and the group it leaves still works: every entry put afterwards is processed
+// once. When kfake keeps the dead member (its coordinator bug, see docs/RELIABILITY.md)
+// the watchdog of the bridge left (--stuck-after 10s) heals the group.
 func TestIntegrationStopDuringRebalance(t *testing.T) {
 	r := newRig(t, false)
 	const drain = 2 * time.Second
-	flags := []string{"--drain-timeout", drain.String()}
+	flags := []string{"--drain-timeout", drain.String(), "--stuck-after", "10s"}
 	m1, m2 := devstack.FreeAddr(t), devstack.FreeAddr(t)
 	b1 := r.newBridgeProcess("bridge-1", m1, flags...)
 	require.NoError(t, b1.Start())
@@ -195,10 +197,11 @@ func TestIntegrationStopDuringRebalance(t *testing.T) {
 	t.Logf("bridge-2 stopped %s after SIGTERM, in the middle of a rebalance", took.Round(time.Millisecond))
 	assert.Less(t, took, drain+3*time.Second, "bridge-2 stops within its drain timeout and a margin")
 
-	// bridge-1 takes every partition and consumes them.
-	r.waitAllClaimed(45*time.Second, m1)
+	// bridge-1 takes every partition and consumes them (at once, or once its watchdog
+	// has seen entries wait on partitions a dead member holds).
 	r.produce(20, 20)
-	r.waitProcessed(60 * time.Second)
+	r.waitProcessed(90 * time.Second)
+	r.waitAllClaimed(45*time.Second, m1)
 	r.checkExactlyOnce()
 	start = time.Now()
 	require.NoError(t, b1.Stop())
