@@ -24,7 +24,11 @@ func TestTargetDownLongerThanOldBudget(t *testing.T) {
 	const outage = 40 * time.Second
 	const n = 12
 	s := startStack(t, withLogLevel("info"),
-		withWorkerArgs("--retries", "2", "--breaker-threshold", "3", "--retry-budget", "1h"))
+		// The breaker's probes back off like retries, capped by --retry-max-interval (5 min
+		// by default): capped at 20 s here, so that the partitions recover well within
+		// the 3 minutes this test waits (with the default, a partition may wait up to 5
+		// minutes for its next probe: the test failed so on busy machines).
+		withWorkerArgs("--retries", "2", "--breaker-threshold", "3", "--retry-budget", "1h", "--retry-max-interval", "20s"))
 
 	// Warm: one version replicated with the target up.
 	_, err := s.srcC.PutObject(s.ctx, &s3.PutObjectInput{Bucket: aws.String(srcBucket), Key: aws.String("warm"),
