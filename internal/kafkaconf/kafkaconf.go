@@ -56,14 +56,27 @@ func AddFlags(fs *flag.FlagSet, s *Security) {
 // AddPFlags is AddFlags for a cobra command's flag set: the same flags, bound to their
 // environment variables (flagenv.Bind), the password read by flagenv.ApplyEnv.
 func AddPFlags(fs *pflag.FlagSet, s *Security) {
-	defineFlags(fs, s)
-	flagenv.Bind(fs, flagNames...)
+	named := &namingFlagSet{flagSet: fs}
+	defineFlags(named, s)
+	flagenv.Bind(fs, named.names...)
 	flagenv.PSecretVar(fs, &s.SASLPassword, saslPasswordName, "SASL password")
 }
 
-// flagNames are the flags of defineFlags (the password's aside).
-var flagNames = []string{"kafka-tls", "kafka-tls-ca", "kafka-tls-cert", "kafka-tls-key", "kafka-tls-server-name",
-	"kafka-sasl-mechanism", "kafka-sasl-user"}
+// namingFlagSet records the names of the flags defined through it.
+type namingFlagSet struct {
+	flagSet
+	names []string
+}
+
+func (n *namingFlagSet) BoolVar(p *bool, name string, value bool, usage string) {
+	n.flagSet.BoolVar(p, name, value, usage)
+	n.names = append(n.names, name)
+}
+
+func (n *namingFlagSet) StringVar(p *string, name string, value string, usage string) {
+	n.flagSet.StringVar(p, name, value, usage)
+	n.names = append(n.names, name)
+}
 
 // flagSet is what defineFlags needs of a flag set: the standard library's and pflag's
 // have these methods.
@@ -72,7 +85,7 @@ type flagSet interface {
 	StringVar(p *string, name string, value string, usage string)
 }
 
-// defineFlags defines the flags of flagNames on fs.
+// defineFlags defines the Kafka security flags on fs, the password's aside.
 func defineFlags(fs flagSet, s *Security) {
 	fs.BoolVar(&s.TLS, "kafka-tls", false, "connect to Kafka over TLS (implied by any other --kafka-tls-* flag)")
 	fs.StringVar(&s.TLSConfig.CAFile, "kafka-tls-ca", "", "PEM bundle of the CAs that sign the brokers' certificates (empty: the system's roots)")
